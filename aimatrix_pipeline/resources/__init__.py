@@ -1,0 +1,19 @@
+"""Resources shared by every domain, bound once in `aimatrix_pipeline.definitions`."""
+
+from __future__ import annotations
+
+import os
+
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+"""Dagster pool every warehouse-writing asset joins; dagster.yaml limits it to 1 slot."""
+
+
+def shared_resources() -> dict:
+    return {
+        "warehouse": WarehouseResource(path=os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE),
+        "source": SourcePostgresResource(),
+    }

@@ -1,0 +1,160 @@
+"""The DuckDB warehouse behind one resource: serialised writers, readers that never break a run.
+
+DuckDB allows one read-write process per file, and a read-only process blocks writers too. Rather
+than let Dagster steps and ad-hoc users collide on DuckDB's own lock (which fails immediately), all
+access goes through an advisory `flock` on `<warehouse>.lock`:
+
+* writers take it exclusively and wait (up to `lock_timeout_s`) for readers and other writers;
+* readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only, and are
+  interrupted after `reader_timeout_s` so a long ad-hoc query can never starve a scheduled run;
+* every write happens inside one DuckDB transaction, so a reader sees all of a run or none of it.
+
+For tools that want to hold a connection open (BI tools, notebooks), `publish_snapshot()` copies the
+committed file to `<stem>.snapshot.duckdb` atomically; those tools read the snapshot and never touch
+the live file. The DDL under `sql/warehouse/ddl/` is applied on the first writer of each process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from aimatrix_pipeline.sql_files import sql_files
+
+
+class WarehouseLockTimeout(RuntimeError):
+    """The warehouse stayed locked by another writer or reader for longer than allowed."""
+
+
+_schema_applied: set[str] = set()
+_schema_guard = threading.Lock()
+
+
+@contextmanager
+def _flock(lock_path: Path, exclusive: bool, timeout_s: float) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    kind = "write" if exclusive else "read"
+                    raise WarehouseLockTimeout(
+                        f"could not get the {kind} lock on {lock_path} within {timeout_s:.0f}s; "
+                        "another run or a long ad-hoc query holds the warehouse"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Run every DDL file in `sql/warehouse/ddl/` (all `CREATE ... IF NOT EXISTS`)."""
+    for path in sql_files("warehouse/ddl"):
+        conn.execute(path.read_text())
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """DuckDB warehouse file. Switching to another engine means replacing this resource only."""
+
+    path: str = "data/warehouse.duckdb"
+    lock_timeout_s: float = 900.0
+    reader_timeout_s: float = 120.0
+    memory_limit: str = "2GB"
+    threads: int = 2
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path).expanduser().resolve()
+
+    @property
+    def lock_file(self) -> Path:
+        return self.file.with_name(self.file.name + ".lock")
+
+    @property
+    def snapshot_file(self) -> Path:
+        return self.file.with_name(self.file.stem + ".snapshot.duckdb")
+
+    def _config(self) -> dict:
+        return {"memory_limit": self.memory_limit, "threads": self.threads}
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Exclusive read-write connection with the schema applied. Callers open transactions."""
+        with _flock(self.lock_file, exclusive=True, timeout_s=self.lock_timeout_s):
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            conn = duckdb.connect(str(self.file), config=self._config())
+            try:
+                key = str(self.file)
+                with _schema_guard:
+                    if key not in _schema_applied:
+                        apply_schema(conn)
+                        _schema_applied.add(key)
+                yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writer inside one transaction: committed on success, rolled back on any error."""
+        with self.writer() as conn:
+            conn.execute("begin transaction")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("rollback")
+                raise
+            conn.execute("commit")
+
+    @contextmanager
+    def reader(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Shared, read-only connection; interrupted after `timeout_s` so writers are never starved."""
+        if not self.file.exists():
+            raise FileNotFoundError(
+                f"warehouse {self.file} does not exist yet: materialize the extract assets first"
+            )
+        limit = self.reader_timeout_s if timeout_s is None else timeout_s
+        with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
+            conn = duckdb.connect(str(self.file), read_only=True, config=self._config())
+            timer = threading.Timer(limit, conn.interrupt) if limit else None
+            if timer:
+                timer.daemon = True
+                timer.start()
+            try:
+                yield conn
+            finally:
+                if timer:
+                    timer.cancel()
+                conn.close()
+
+    def publish_snapshot(self) -> Path:
+        """Copy the committed warehouse to `<stem>.snapshot.duckdb` atomically (tmp + rename)."""
+        with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
+            tmp = self.snapshot_file.with_suffix(".tmp")
+            shutil.copyfile(self.file, tmp)
+            os.replace(tmp, self.snapshot_file)
+        return self.snapshot_file
+
+
+def warehouse_from_env() -> WarehouseResource:
+    """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`)."""
+    from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+
+    return WarehouseResource(path=os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE)

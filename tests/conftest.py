@@ -1,0 +1,99 @@
+"""Shared fixtures: real PostgreSQL servers (embedded PG 18, Debian PG 15) and a real DuckDB file.
+
+Clusters start once per test session under `AIMATRIX_TEST_DIR` (default: a temp dir); each test
+that needs a source gets its own fresh database with the demo schema, so tests never share state.
+`source_db` is parametrised over both majors, so every source-facing test runs on 15 and 18.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from aimatrix_pipeline.demo import database as demo_db
+from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir, embedded_bin_dir
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+
+_counter = itertools.count()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _base_dir() -> Path:
+    base = os.environ.get("AIMATRIX_TEST_DIR")
+    path = Path(base) if base else Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg18():
+    server = LocalPostgres(_base_dir() / "pg18", bin_dir=embedded_bin_dir()).start()
+    yield server
+    server.stop("immediate")
+
+
+@pytest.fixture(scope="session")
+def pg15():
+    bin_dir = debian_bin_dir(15)
+    if bin_dir is None:
+        if IN_CI:
+            pytest.fail("Debian's postgresql-15 is not installed; .ci/run installs it")
+        pytest.skip("Debian's postgresql-15 is not installed")
+    server = LocalPostgres(_base_dir() / "pg15", bin_dir=bin_dir).start()
+    yield server
+    server.stop("immediate")
+
+
+@dataclass
+class SourceDb:
+    """A fresh database with the demo schema on one of the test clusters."""
+
+    server: LocalPostgres
+    name: str
+    url: str
+    major: int
+    has_vector: bool
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.url, **kwargs)
+
+    def execute(self, query, params=None) -> list:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+
+def make_source_db(server: LocalPostgres, prefix: str = "src") -> SourceDb:
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    url = server.create_database(name)
+    has_vector = demo_db.install_schema(url)
+    major = server.server_version_num() // 10000
+    return SourceDb(server, name, url, major, has_vector)
+
+
+@pytest.fixture(params=["pg18", pytest.param("pg15", marks=pytest.mark.pg15)])
+def source_db(request) -> SourceDb:
+    """Runs the test once on PG 18 (embedded) and once on PG 15 (Debian)."""
+    server = request.getfixturevalue(request.param)
+    db = make_source_db(server)
+    yield db
+    server.drop_database(db.name)
+
+
+@pytest.fixture
+def source_db18(pg18) -> SourceDb:
+    """PG 18 only (pgvector cases)."""
+    db = make_source_db(pg18)
+    yield db
+    pg18.drop_database(db.name)
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> WarehouseResource:
+    return WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_s=60)
