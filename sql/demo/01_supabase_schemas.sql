@@ -4,7 +4,6 @@ create schema if not exists extensions;
 create schema if not exists auth;
 create schema if not exists storage;
 create extension if not exists pg_stat_statements with schema extensions;
-create extension if not exists pgcrypto with schema extensions;
 
 create table if not exists auth.users (
     instance_id uuid,
@@ -62,7 +61,7 @@ create table if not exists storage.buckets (
 );
 
 create table if not exists storage.objects (
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key default gen_random_uuid(),
     bucket_id text references storage.buckets (id),
     name text,
     owner uuid,

@@ -2,7 +2,7 @@
 -- created_at is nullable on purpose (the original DDL only gives it a default): the pipeline must
 -- quarantine rows where it is NULL rather than lose or crash on them.
 create table if not exists public.query_performance_logs (
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key default gen_random_uuid(),
     query_hash text not null,
     query_text text,
     execution_time_ms numeric,
@@ -18,7 +18,7 @@ create index if not exists idx_query_perf_time on public.query_performance_logs 
 create index if not exists idx_query_perf_duration on public.query_performance_logs (execution_time_ms);
 
 create table if not exists public.vector_query_logs (
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key default gen_random_uuid(),
     query_type text,
     table_name text,
     similarity_threshold double precision,
@@ -31,7 +31,7 @@ create table if not exists public.vector_query_logs (
 create index if not exists idx_vector_query_logs_time on public.vector_query_logs (created_at);
 
 create table if not exists public.embedding_generation_logs (
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key default gen_random_uuid(),
     model text,
     token_count integer,
     generation_time_ms numeric,
@@ -41,7 +41,7 @@ create table if not exists public.embedding_generation_logs (
 create index if not exists idx_embedding_logs_time on public.embedding_generation_logs (created_at);
 
 create table if not exists public.error_events (
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key default gen_random_uuid(),
     name text,
     message text,
     stack text,
