@@ -1,0 +1,106 @@
+"""Run the analytics derivations: SQL files under `sql/warehouse/analytics/`, executed in DuckDB.
+
+Each derivation file is one SELECT with named parameters (`$project`, thresholds by name). This
+module only binds parameters and replaces the project's rows (`delete` then `insert ... by name`)
+on a connection the caller holds inside one warehouse transaction, so a failure leaves the
+previous rows in place. No raw row ever travels into Python.
+
+The same functions serve the Dagster assets and the tests, so the tests exercise exactly the SQL
+the assets run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Mapping
+
+import duckdb
+
+from aimatrix_pipeline.analytics.thresholds import Thresholds, as_params, load_thresholds
+from aimatrix_pipeline.sql_files import load_sql
+
+_PARAM = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+# table -> SQL file, in dependency order (later derivations read earlier tables).
+DERIVATIONS: dict[str, str] = {
+    "pg_stat_statements_intervals": "warehouse/analytics/pg_stat_statements_intervals.sql",
+    "pg_stat_statements_deltas": "warehouse/analytics/pg_stat_statements_deltas.sql",
+    "slow_queries_summary": "warehouse/analytics/slow_queries_summary.sql",
+    "query_regressions": "warehouse/analytics/query_regressions.sql",
+    "database_health": "warehouse/analytics/database_health.sql",
+    "table_health": "warehouse/analytics/table_health.sql",
+    "vector_health": "warehouse/analytics/vector_health.sql",
+    "embedding_stats": "warehouse/analytics/embedding_stats.sql",
+    "error_stats": "warehouse/analytics/error_stats.sql",
+    "optimization_recommendations": "warehouse/analytics/optimization_recommendations.sql",
+}
+
+
+def sql_params(sql: str, available: Mapping[str, object]) -> dict[str, object]:
+    """The subset of `available` the SQL text names (DuckDB rejects unused named parameters)."""
+    names = set(_PARAM.findall(_COMMENT.sub("", sql)))
+    missing = names - set(available)
+    if missing:
+        raise KeyError(f"SQL parameter(s) without a value: {', '.join(sorted(missing))}")
+    return {name: available[name] for name in names}
+
+
+def base_params(
+    project: str,
+    thresholds: Thresholds | None = None,
+    *,
+    as_of: datetime | None = None,
+    compute_size: str | None = None,
+) -> dict[str, object]:
+    """Parameters every derivation may use: project, thresholds, the clock, the compute size."""
+    params: dict[str, object] = as_params(thresholds or load_thresholds())
+    params["project"] = project
+    params["as_of"] = as_of or datetime.now(timezone.utc)
+    params["compute_size"] = (compute_size or "").lower()
+    return params
+
+
+def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, params: Mapping[str, object]) -> int:
+    """Replace `analytics.<table>` rows of params['project'] with the derivation's result."""
+    sql = load_sql(DERIVATIONS[table]).strip().rstrip(";")
+    bound = sql_params(sql, params)
+    conn.execute(f"delete from analytics.{table} where project = $project", {"project": params["project"]})
+    conn.execute(f"insert into analytics.{table} by name ({sql})", bound)
+    return row_count(conn, table, params["project"])
+
+
+def row_count(conn: duckdb.DuckDBPyConnection, table: str, project: str) -> int:
+    return conn.execute(
+        f"select count(*) from analytics.{table} where project = $project", {"project": project}
+    ).fetchone()[0]
+
+
+def derive_recommendations(conn: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> int:
+    """Replace the project's findings, keeping id and first_seen of findings seen before.
+
+    The SELECT joins the previous rows (by stable id) before they are deleted, so it is staged in
+    a temporary table first; a finding that no longer fires simply is not re-inserted.
+    """
+    sql = load_sql(DERIVATIONS["optimization_recommendations"]).strip().rstrip(";")
+    bound = sql_params(sql, params)
+    conn.execute(f"create or replace temp table _new_recommendations as ({sql})", bound)
+    conn.execute(
+        "delete from analytics.optimization_recommendations where project = $project",
+        {"project": params["project"]},
+    )
+    conn.execute("insert into analytics.optimization_recommendations by name (select * from _new_recommendations)")
+    conn.execute("drop table _new_recommendations")
+    return row_count(conn, "optimization_recommendations", params["project"])
+
+
+def derive(conn: duckdb.DuckDBPyConnection, table: str, params: Mapping[str, object]) -> int:
+    if table == "optimization_recommendations":
+        return derive_recommendations(conn, params)
+    return replace_rows(conn, table, params)
+
+
+def derive_all(conn: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> dict[str, int]:
+    """Every derivation in dependency order (tests and the CLI; assets run them one by one)."""
+    return {table: derive(conn, table, params) for table in DERIVATIONS}

@@ -1,0 +1,129 @@
+"""Every threshold the analytics derivations use, with its default, in one place.
+
+Why a module and not constants in SQL: the rules come from different anchors (PgHero, Supabase,
+the seed design) that disagree, so a team must be able to tune them without editing SQL. The SQL
+files take them as named parameters (`$slow_query_ms`, ...), never as literals.
+
+Override order (last wins): the defaults below, a YAML mapping in the file named by
+`AIMATRIX_ANALYTICS_THRESHOLDS` (keys = field names), then one environment variable per field,
+`AIMATRIX_ANALYTICS_<FIELD_NAME_UPPER>` (e.g. `AIMATRIX_ANALYTICS_SLOW_QUERY_MS=2000`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from aimatrix_pipeline.settings import ConfigError
+
+ENV_FILE = "AIMATRIX_ANALYTICS_THRESHOLDS"
+ENV_PREFIX = "AIMATRIX_ANALYTICS_"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # --- query statistics -------------------------------------------------------------------
+    slow_query_ms: float = 1000.0
+    """A call (app log) or a statement's mean (pg_stat_statements) above this is slow (seed: 1 s)."""
+    summary_min_calls: int = 5
+    """app_log groups are kept when calls > this ... (seed: COUNT(*) > 5)"""
+    summary_min_avg_ms: float = 500.0
+    """... or when their mean is above this (seed: AVG > 500 ms). pg_stat_statements keeps all."""
+    summary_window_hours: int = 24 * 30
+    """Hour buckets older than this are not summarised (the seed's view looked at 24 h)."""
+    slow_query_min_calls: int = 1
+    """A slow_query finding needs at least this many calls in the window."""
+    regression_mean_growth: float = 1.5
+    """Week-over-week: mean time this many times last week's is a regression."""
+    regression_total_growth: float = 2.0
+    """Week-over-week: total time this many times last week's is a regression."""
+    regression_min_calls: int = 5
+    """Both weeks need at least this many calls before growth is judged."""
+    # --- indexes and tables -----------------------------------------------------------------
+    unused_index_min_bytes: int = 10 * 1024 * 1024
+    """Unused indexes smaller than this are not worth a finding (PgHero: 10 MB)."""
+    unused_index_warn_days: float = 7.0
+    """Observation windows shorter than this make an unused-index finding `info`, not `warning`."""
+    seq_scan_min_rows: int = 1000
+    """Seq-scan-heavy needs a table of at least this many rows."""
+    seq_scan_min_scans: int = 50
+    """... at least this many sequential scans ..."""
+    seq_scan_min_ratio: float = 0.5
+    """... and seq_scan / (seq_scan + idx_scan) at least this."""
+    vacuum_never_min_rows: int = 1000
+    """Never vacuumed/analyzed is a finding only for tables holding at least this many rows."""
+    autovacuum_vacuum_threshold: int = 50
+    """Fallbacks when raw.server_settings lacks the setting (PostgreSQL defaults)."""
+    autovacuum_vacuum_scale_factor: float = 0.2
+    autovacuum_analyze_threshold: int = 50
+    autovacuum_analyze_scale_factor: float = 0.1
+    # --- database ---------------------------------------------------------------------------
+    cache_hit_ratio_min: float = 0.94
+    """Heap or index hit ratio below this is low (Supabase report: 0.94; PgHero wants 0.99)."""
+    cache_min_blocks: int = 1000
+    """Ratios over fewer block accesses than this are noise and not judged."""
+    connection_utilisation_max: float = 0.8
+    """Connections in use / usable connections at or above this is saturation."""
+    long_running_query_seconds: float = 60.0
+    """A non-idle query running longer than this is long-running (PgHero: 60 s)."""
+    sequence_usage_max: float = 0.9
+    """A sequence past this fraction of its type's maximum is near overflow."""
+    # --- pgvector ---------------------------------------------------------------------------
+    vector_missing_index_min_rows: int = 10000
+    """A vector column on a table this large without an ANN index is a finding."""
+    ivfflat_to_hnsw_min_rows: int = 100000
+    """An IVFFlat index on a table this large should move to HNSW (Supabase recommends HNSW)."""
+    ivfflat_lists_factor: float = 4.0
+    """lists more than this factor away from rows/1000 (<= 1M rows) or sqrt(rows) is a finding."""
+    ivfflat_lists_min_rows: int = 1000
+    """Below this many rows the lists guidance is not judged, except for lists > rows / 10."""
+    vector_compute_headroom: float = 1.0
+    """Flag vector counts above guidance x this (e.g. 0.8 to warn at 80 % of Supabase's figure)."""
+    # --- app logs ---------------------------------------------------------------------------
+    embedding_cost_per_token_usd: float = 0.0001
+    """The seed's cost estimate per embedding token (set it to your model's price)."""
+
+
+def _coerce(field: dataclasses.Field, value: object, where: str):
+    kind = field.type if isinstance(field.type, type) else {"int": int, "float": float}[field.type]
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {field.name} must be a number, got {value!r}") from None
+
+
+def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresholds:
+    """Defaults, then the YAML file, then environment variables, then keyword overrides."""
+    env = os.environ if env is None else env
+    by_name = {f.name: f for f in fields(Thresholds)}
+    values: dict[str, object] = {}
+    path = env.get(ENV_FILE)
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"{ENV_FILE}={path}: cannot read ({exc.strerror})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of threshold names to numbers")
+        for key, value in data.items():
+            if key not in by_name:
+                raise ConfigError(f"{path}: unknown threshold {key!r}; known: {', '.join(by_name)}")
+            values[key] = _coerce(by_name[key], value, path)
+    for name, field in by_name.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw not in (None, ""):
+            values[name] = _coerce(field, raw, ENV_PREFIX + name.upper())
+    for key, value in overrides.items():
+        if key not in by_name:
+            raise ConfigError(f"unknown threshold {key!r}")
+        values[key] = _coerce(by_name[key], value, "override")
+    return Thresholds(**values)
+
+
+def as_params(thresholds: Thresholds) -> dict[str, object]:
+    return dataclasses.asdict(thresholds)

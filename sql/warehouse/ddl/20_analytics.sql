@@ -1,0 +1,193 @@
+-- analytics.*: tables derived from raw.* inside DuckDB (one SQL file per table under
+-- sql/warehouse/analytics/). Every table carries `project`; each asset replaces its project's rows
+-- in one transaction.
+create schema if not exists analytics;
+
+-- Quote an identifier the way PostgreSQL's quote_ident would (always quoted, so mixed case and
+-- reserved words are safe): remediation SQL must be safe to paste.
+create or replace macro analytics.qi(x) as '"' || replace(x, '"', '""') || '"';
+
+-- A cumulative counter's change over one interval: the whole current value when the counter
+-- restarted inside the interval (`restarted`), else the difference.
+create or replace macro analytics.counter_delta(cur, prev, restarted) as
+    case when restarted then cur else cur - prev end;
+
+-- A numeric storage parameter from pg_class.reloptions ('name=value' strings), NULL if unset.
+create or replace macro analytics.reloption(opts, opt_name) as
+    try_cast(split_part(list_filter(coalesce(opts, []::varchar[]), lambda x: lower(x) like opt_name || '=%')[1], '=', 2) as double);
+
+-- Integer 1..10 from any number (impact and effort scores).
+create or replace macro analytics.score(x) as cast(least(10, greatest(1, round(coalesce(x, 1)))) as integer);
+
+-- One row per (project, snapshot): how each pg_stat_statements interval was interpreted.
+create table if not exists analytics.pg_stat_statements_intervals (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    prev_snapshot_at timestamptz,
+    interval_kind varchar,          -- baseline | normal | stats_reset | restart
+    dealloc_delta bigint,           -- entries evicted during the interval (pg_stat_statements.max full)
+    statements_count integer,
+    statements_max integer,
+    statements_in_snapshot bigint
+);
+
+-- Interval deltas per statement key (dbid, userid, queryid, toplevel); only calls > 0.
+create table if not exists analytics.pg_stat_statements_deltas (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    prev_snapshot_at timestamptz,
+    interval_seconds double,
+    dbid bigint, userid bigint, queryid bigint, toplevel boolean,
+    fingerprint varchar,
+    query_preview varchar,
+    delta_kind varchar,             -- normal | new_statement | counter_reset | stats_since | stats_reset
+    calls bigint,
+    plans bigint,
+    total_exec_time_ms double,
+    total_plan_time_ms double,
+    total_time_ms double,
+    mean_time_ms double,
+    interval_max_exec_time_ms double, -- exact when the statement's max rose or restarted in the interval, else NULL
+    rows bigint,
+    shared_blks_hit bigint, shared_blks_read bigint, shared_blks_dirtied bigint, shared_blks_written bigint,
+    temp_blks_read bigint, temp_blks_written bigint,
+    shared_blk_read_time_ms double, shared_blk_write_time_ms double,
+    wal_bytes double,
+    dealloc_delta bigint
+);
+
+create table if not exists analytics.slow_queries_summary (
+    project varchar not null,
+    source varchar not null,        -- pg_stat_statements | app_log
+    fingerprint varchar,
+    query_preview varchar,
+    hour_bucket timestamptz,
+    calls bigint,
+    total_time_ms double,
+    mean_time_ms double,
+    max_time_ms double,
+    rows bigint,
+    share_of_total_time double,
+    p50_ms double, p95_ms double, p99_ms double,
+    slow_calls bigint,              -- app_log: calls above slow_query_ms; NULL for pg_stat_statements
+    queryids bigint                 -- pg_stat_statements: distinct queryids folded into the fingerprint
+);
+
+create table if not exists analytics.query_regressions (
+    project varchar not null,
+    source varchar not null,
+    fingerprint varchar,
+    query_preview varchar,
+    week_start timestamptz,         -- start of the current 7-day window (previous = the 7 days before)
+    calls_prev bigint, calls_curr bigint,
+    mean_time_ms_prev double, mean_time_ms_curr double,
+    total_time_ms_prev double, total_time_ms_curr double,
+    mean_growth double, total_growth double,
+    regressed_mean boolean, regressed_total boolean
+);
+
+create table if not exists analytics.database_health (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    datname varchar,
+    max_connections integer,
+    usable_connections integer,
+    conn_total integer, conn_active integer, conn_idle integer, conn_idle_in_transaction integer,
+    conn_waiting integer,
+    connection_utilisation double,
+    heap_cache_hit_ratio double,
+    index_cache_hit_ratio double,
+    xact_commit bigint, xact_rollback bigint,
+    commits_delta bigint, rollbacks_delta bigint,
+    rollback_ratio double,
+    deadlocks bigint, deadlocks_delta bigint,
+    database_bytes bigint,
+    long_running_queries bigint,
+    longest_query_seconds double,
+    blocked_backends bigint,
+    blocking_pairs bigint,
+    xid_age bigint,
+    xid_wraparound_ratio double,
+    max_sequence_usage_ratio double,
+    sequences_near_limit bigint
+);
+
+create table if not exists analytics.table_health (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    schemaname varchar, relname varchar,
+    estimated_rows double,
+    n_live_tup bigint, n_dead_tup bigint, dead_tuple_ratio double,
+    table_bytes bigint, indexes_bytes bigint, total_bytes bigint,
+    total_bytes_growth bigint, growth_bytes_per_day double,
+    autovacuum_enabled boolean,
+    vacuum_threshold_tuples double,
+    vacuum_due boolean,
+    analyze_threshold_tuples double,
+    analyze_due boolean,
+    last_vacuum timestamptz, last_analyze timestamptz,
+    seq_scan bigint, idx_scan bigint, seq_scan_ratio double,
+    has_primary_key boolean,
+    xid_age bigint
+);
+
+create table if not exists analytics.vector_health (
+    project varchar not null,
+    snapshot_at timestamptz,
+    schemaname varchar, relname varchar, column_name varchar, column_type varchar,
+    dimensions integer,
+    table_rows double, table_bytes bigint,
+    indexrelname varchar, access_method varchar, opclass varchar,
+    lists integer, m integer, ef_construction integer,
+    recommended_lists double,
+    index_bytes bigint, idx_scan bigint, is_valid boolean,
+    queries bigint,
+    p50_query_ms double, p95_query_ms double, avg_query_ms double,
+    index_used_share double,
+    avg_similarity_threshold double, min_similarity_threshold double, max_similarity_threshold double,
+    avg_result_count double
+);
+
+create table if not exists analytics.embedding_stats (
+    project varchar not null,
+    day date,
+    model varchar,
+    total_generations bigint,
+    total_tokens bigint,
+    total_time_ms double,
+    error_count bigint,
+    avg_time_per_generation_ms double,
+    avg_tokens_per_generation double,
+    error_rate double,
+    cost_estimate_usd double
+);
+
+create table if not exists analytics.error_stats (
+    project varchar not null,
+    time_window varchar,            -- 1h | 24h | 7d, ending at window_end
+    window_end timestamptz,
+    dimension varchar,              -- total | type | severity
+    key varchar,                    -- error name (type) or severity; NULL for total
+    error_count bigint,
+    errors_per_second double,
+    rank integer                    -- 1 = most frequent within (window, dimension); top errors = type rank <= 10
+);
+
+create table if not exists analytics.optimization_recommendations (
+    project varchar not null,
+    id varchar not null,            -- stable: hash of project, name and object key
+    name varchar not null,
+    category varchar,               -- query | index | schema | maintenance | database | vector
+    level varchar,                  -- critical | warning | info
+    title varchar,
+    detail varchar,
+    remediation_sql varchar,
+    impact integer,
+    effort integer,
+    object_schema varchar,
+    object_name varchar,
+    object_key varchar,
+    first_seen timestamptz,
+    last_seen timestamptz,
+    metadata json
+);
