@@ -246,3 +246,12 @@ create table if not exists raw.extract_state (
     rows_loaded_total bigint,
     updated_at timestamptz
 );
+
+-- Literal masking before hashing app-log query texts: texts that differ only in literals (the
+-- usual case for an application's log) share one text_hash, so the parser runs once per query
+-- shape, not once per row. Quoted strings and bare numbers become $1 (still parseable).
+create or replace macro raw.mask_literals(t) as
+    regexp_replace(
+        regexp_replace(t, '''(?:[^'']|'''')*''', '$1', 'g'),
+        '(^|[^A-Za-z0-9_$.])[0-9]+(?:\.[0-9]+)?', '\1$1', 'g'
+    );

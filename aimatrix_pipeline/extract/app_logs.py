@@ -1,0 +1,294 @@
+"""Incremental, bulk extraction of the application's log tables into `raw.*`.
+
+How it moves data, and why:
+
+* **Bulk, streamed.** Rows leave Postgres through the ADBC driver (binary COPY into Arrow record
+  batches) on a producer thread and enter DuckDB batch by batch on the caller's thread, through a
+  bounded queue. Both sides run in C++ without the GIL, so transfer and load overlap on two cores,
+  and memory stays bounded by `queue_batches x batch size` whatever the table size.
+* **Incremental.** Only rows with `created_at >= high_water_mark - overlap` are read (the seed's
+  tables index `created_at`). The overlap catches rows that committed late with an earlier
+  timestamp; rows already loaded inside the overlap are skipped by primary key, so nothing doubles.
+* **Atomic.** All batches, the quarantine rows and the new high-water mark are written in one
+  DuckDB transaction. If the source goes away mid-transfer, the transaction rolls back: the
+  warehouse and the mark are as before, and the next run reads the same window again.
+* **Nothing lost.** Rows that fail their checks (NULL timestamp, negative time, oversized or
+  non-UTF-8 text) go to `raw.quarantine` with the reason and the full row. Rows with a NULL
+  `created_at` can never pass a high-water mark, so each run also sweeps them (by index) into
+  quarantine, replacing earlier quarantine rows for the same id.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import pyarrow as pa
+from psycopg import sql
+
+from aimatrix_pipeline import querytext
+from aimatrix_pipeline.extract.source_errors import explain
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.sql_files import load_sql
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class LogTableSpec:
+    name: str            # source table name and raw.<name>
+    payload_column: str  # the free-text column kept as bytes in quarantine
+    description: str
+
+
+LOG_TABLES: dict[str, LogTableSpec] = {
+    s.name: s
+    for s in (
+        LogTableSpec(
+            "query_performance_logs", "query_text",
+            "The application's query log (the design document's query_performance_logs), loaded "
+            "incrementally. Query text is not stored: text_hash joins raw.query_texts, which holds "
+            "the libpg_query fingerprint and a literal-free preview.",
+        ),
+        LogTableSpec(
+            "vector_query_logs", "query_type",
+            "The application's vector-search log: query type, dimension, similarity threshold, "
+            "latency, result count and whether the ANN index was used.",
+        ),
+        LogTableSpec(
+            "embedding_generation_logs", "error",
+            "The application's embedding calls: model, tokens, latency and errors.",
+        ),
+        LogTableSpec(
+            "error_events", "message",
+            "The application's error events (name, message, stack, severity, context).",
+        ),
+    )
+}
+
+
+@dataclass
+class LoadResult:
+    table: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    new_texts: int = 0
+    previous_high_water_mark: datetime | None = None
+    high_water_mark: datetime | None = None
+    batches: int = 0
+    initial_load: bool = False
+
+
+class _Done:
+    pass
+
+
+def _row_json(schema: pa.Schema, payload_column: str) -> str:
+    parts = []
+    for f in schema:
+        if f.name == payload_column:
+            continue
+        ref = f'b."{f.name}"'
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            ref = f"try(decode({ref}))"
+        parts.append(f"'{f.name}', {ref}")
+    return f"json_object({', '.join(parts)})"
+
+
+def _source_query(spec: LogTableSpec, schema_name: str, predicate: str) -> str:
+    table = sql.Identifier(schema_name, spec.name).as_string(None)
+    return load_sql(f"source/app_logs/{spec.name}.sql").format(table=table, filter=predicate)
+
+
+def _state(conn, project: str, table: str) -> tuple[datetime | None, int]:
+    row = conn.execute(
+        "select high_water_mark, rows_loaded_total from raw.extract_state "
+        "where project = ? and source_table = ?",
+        [project, table],
+    ).fetchall()
+    row = row[0] if row else None
+    return (row[0], row[1] or 0) if row else (None, 0)
+
+
+def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event) -> None:
+    """Producer: run `query` and push Arrow batches (or the exception) into `out`."""
+    try:
+        cur = adbc_conn.cursor()
+        try:
+            cur.execute(query)
+            reader = cur.fetch_record_batch()
+            for batch in reader:
+                while not stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        finally:
+            try:
+                cur.close()
+            except Exception:  # noqa: BLE001 - cursor of a dead connection
+                pass
+        out.put(_Done())
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
+        out.put(exc)
+
+
+class _BatchLoader:
+    """Consumer side: checks, quarantines and inserts one Arrow batch inside the open transaction."""
+
+    def __init__(self, conn, spec: LogTableSpec, project: str, dedupe_since: datetime,
+                 extracted_at: datetime, max_text_bytes: int):
+        self.conn = conn
+        self.spec = spec
+        self.project = project
+        self.params = {
+            "project": project,
+            "dedupe_since": dedupe_since,
+            "extracted_at": extracted_at,
+        }
+        self.max_text_bytes = max_text_bytes
+        self.reason_sql = load_sql(f"warehouse/raw/{spec.name}.reason.sql")
+        self.insert_sql = load_sql(f"warehouse/raw/{spec.name}.insert.sql")
+        self.max_created_at: datetime | None = None
+
+    def load(self, batch: pa.Table, result: LoadResult) -> None:
+        conn = self.conn
+        conn.register("_batch", batch)
+        try:
+            conn.execute(
+                f"create or replace temp table _checked as select *, ({self.reason_sql}) as _reason from _batch",
+                {"max_text_bytes": self.max_text_bytes},
+            ).fetchall()
+            bad, good_max = conn.execute(
+                "select count(*) filter (where _reason is not null), "
+                "max(created_at) filter (where _reason is null) from _checked"
+            ).fetchall()[0]
+            if bad:
+                qparams = {"project": self.project, "source_table": self.spec.name}
+                conn.execute(load_sql("warehouse/raw/quarantine.delete.sql"), qparams).fetchall()
+                conn.execute(
+                    load_sql("warehouse/raw/quarantine.insert.sql").format(
+                        row_json=_row_json(batch.schema, self.spec.payload_column),
+                        payload_column=self.spec.payload_column,
+                    ),
+                    {**qparams, "extracted_at": self.params["extracted_at"]},
+                ).fetchall()
+            if self.spec.name == "query_performance_logs":
+                result.new_texts += self._fingerprint_new_texts()
+            inserted = conn.execute(self.insert_sql, self.params).fetchall()[0][0]  # DuckDB returns the count
+            result.rows_loaded += int(inserted)
+            result.rows_quarantined += int(bad)
+            result.rows_read += batch.num_rows
+            result.batches += 1
+            if good_max is not None and (self.max_created_at is None or good_max > self.max_created_at):
+                self.max_created_at = good_max
+        finally:
+            conn.unregister("_batch")
+
+    def _fingerprint_new_texts(self) -> int:
+        rows = self.conn.execute(
+            load_sql(f"warehouse/raw/{self.spec.name}.texts.sql"), {"project": self.project}
+        ).fetchall()
+        if not rows:
+            return 0
+        hashes, fps, previews, oks = [], [], [], []
+        for text_hash, text in rows:
+            analysed = querytext.analyse(text)
+            hashes.append(text_hash)
+            fps.append(analysed.fingerprint)
+            previews.append(analysed.preview)
+            oks.append(analysed.parse_ok)
+        texts = pa.table({"text_hash": hashes, "fingerprint": fps, "query_preview": previews, "parse_ok": oks})
+        self.conn.register("_new_texts", texts)
+        try:
+            self.conn.execute(
+                "insert into raw.query_texts select ?, text_hash, fingerprint, query_preview, parse_ok, ? "
+                "from _new_texts",
+                [self.project, self.params["extracted_at"]],
+            ).fetchall()
+        finally:
+            self.conn.unregister("_new_texts")
+        return len(rows)
+
+
+def extract_app_log(
+    table: str,
+    source: SourcePostgresResource,
+    warehouse: WarehouseResource,
+    project: Project,
+    *,
+    overlap: timedelta = timedelta(minutes=10),
+    max_text_bytes: int = 100_000,
+    batch_rows: int = 250_000,
+    queue_batches: int = 4,
+    log_schema: str = "public",
+    on_batch: Callable[[LoadResult], None] | None = None,
+) -> LoadResult:
+    """Load new rows of one log table for `project`; see the module docstring for guarantees."""
+    spec = LOG_TABLES[table]
+    extracted_at = datetime.now(timezone.utc)
+    result = LoadResult(table)
+    what = f"raw.{table}"
+
+    with warehouse.transaction() as conn:
+        previous, total = _state(conn, project.name, table)
+        result.previous_high_water_mark = previous
+        result.initial_load = previous is None
+        since = (previous - overlap) if previous is not None else None
+        predicate = f"created_at >= '{since.isoformat()}'::timestamptz" if since else "created_at is not null"
+        null_predicate = "created_at is null"
+
+        loader = _BatchLoader(conn, spec, project.name, since or EPOCH, extracted_at, max_text_bytes)
+        with source.connect_adbc(project.db_url_env) as adbc_conn:
+            for query in (_source_query(spec, log_schema, predicate), _source_query(spec, log_schema, null_predicate)):
+                _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project)
+
+        new_mark = loader.max_created_at
+        if previous is not None and (new_mark is None or new_mark < previous):
+            new_mark = previous
+        result.high_water_mark = new_mark
+        conn.execute(
+            "delete from raw.extract_state where project = ? and source_table = ?", [project.name, table]
+        ).fetchall()
+        conn.execute(
+            "insert into raw.extract_state values (?, ?, ?, ?, ?)",
+            [project.name, table, new_mark, total + result.rows_loaded, extracted_at],
+        ).fetchall()
+    return result
+
+
+def _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project):
+    out: queue.Queue = queue.Queue(maxsize=queue_batches)
+    stop = threading.Event()
+    producer = threading.Thread(target=_stream, args=(adbc_conn, query, out, stop), daemon=True)
+    producer.start()
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
+        while True:
+            item = out.get()
+            if isinstance(item, BaseException):
+                raise explain(item, what, project.name) from None
+            done = isinstance(item, _Done)
+            if not done:
+                pending.append(item)
+                pending_rows += item.num_rows
+            if pending and (done or pending_rows >= batch_rows):
+                loader.load(pa.Table.from_batches(pending), result)
+                pending, pending_rows = [], 0
+                if on_batch:
+                    on_batch(result)
+            if done:
+                break
+    finally:
+        stop.set()
+        producer.join(timeout=30)

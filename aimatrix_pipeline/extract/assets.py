@@ -1,0 +1,181 @@
+"""Extract assets (group `extract`): one asset per raw table family, one partition per project.
+
+Each asset is independent, so a failure in one (a view the role may not read, a missing
+extension) fails only that asset while the others in the same run still materialize. All of them
+write through the warehouse pool (one writer at a time) and report row counts and column schemas.
+"""
+
+
+import time
+from typing import Optional
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from aimatrix_pipeline.extract import app_logs, snapshots
+from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.metadata import table_metadata
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import load_settings
+
+GROUP = "extract"
+OWNERS = ["team:data-platform"]
+KINDS = {"postgres", "duckdb"}
+SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
+
+
+class SnapshotConfig(dg.Config):
+    """Run config for snapshot assets."""
+
+    snapshot_at: Optional[str] = None
+    """ISO timestamp to store the snapshot under. Default: the schedule tick's time (so a retried
+    tick replaces its own snapshot), or now for manual runs."""
+
+
+class AppLogConfig(dg.Config):
+    """Run config for incremental log assets."""
+
+    overlap_minutes: float = 10.0
+    """Re-read this many minutes before the high-water mark to catch late commits."""
+    max_text_bytes: int = 100_000
+    """Rows with a longer text are quarantined instead of loaded."""
+    log_schema: str = "public"
+    """Schema of the application's log tables in the monitored database."""
+
+
+def resolve_snapshot_at(context: dg.AssetExecutionContext, config: SnapshotConfig) -> datetime:
+    raw = config.snapshot_at or context.run.tags.get(SCHEDULED_TIME_TAG)
+    if raw:
+        value = datetime.fromisoformat(raw)
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _project(context: dg.AssetExecutionContext):
+    # Re-read settings at run time so a run uses the projects file as it is now.
+    return load_settings().project(context.partition_key)
+
+
+def _failure(exc: Exception, project: str) -> dg.Failure:
+    return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
+
+
+def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        key_prefix=["raw"],
+        group_name=GROUP,
+        partitions_def=PROJECTS_PARTITIONS,
+        kinds=KINDS,
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+        metadata={"dagster/table_name": f"raw.{spec.table}"},
+        tags={"aimatrix/kind": "snapshot"},
+    )
+    def _snapshot(
+        context: dg.AssetExecutionContext,
+        config: SnapshotConfig,
+        source: SourcePostgresResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        project = _project(context)
+        snapshot_at = resolve_snapshot_at(context, config)
+        started = time.monotonic()
+        try:
+            result = snapshots.take_snapshot(spec.name, source, warehouse, project, snapshot_at)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
+            raise _failure(exc, project.name) from None
+        with warehouse.writer() as conn:
+            meta = table_metadata(
+                conn,
+                f"raw.{spec.table}",
+                result.rows[spec.table],
+                project=project.name,
+                snapshot_at=snapshot_at.isoformat(),
+                seconds=round(time.monotonic() - started, 3),
+                **{f"rows/{t}": n for t, n in result.rows.items()},
+            )
+        for note in result.notes:
+            context.log.warning(f"[{project.name}] {note}")
+        if result.notes:
+            meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+        context.log.info(f"[{project.name}] snapshot {snapshot_at.isoformat()}: {result.rows}")
+        return dg.MaterializeResult(metadata=meta)
+
+    return _snapshot
+
+
+def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        key_prefix=["raw"],
+        group_name=GROUP,
+        partitions_def=PROJECTS_PARTITIONS,
+        kinds=KINDS,
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+        metadata={"dagster/table_name": f"raw.{spec.name}"},
+        tags={"aimatrix/kind": "incremental"},
+    )
+    def _app_log(
+        context: dg.AssetExecutionContext,
+        config: AppLogConfig,
+        source: SourcePostgresResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        from datetime import timedelta
+
+        project = _project(context)
+        started = time.monotonic()
+
+        def progress(r: app_logs.LoadResult) -> None:
+            context.log.info(
+                f"[{project.name}] {spec.name}: {r.rows_read:,} rows read, {r.rows_loaded:,} loaded, "
+                f"{r.rows_quarantined:,} quarantined"
+            )
+
+        try:
+            result = app_logs.extract_app_log(
+                spec.name,
+                source,
+                warehouse,
+                project,
+                overlap=timedelta(minutes=config.overlap_minutes),
+                max_text_bytes=config.max_text_bytes,
+                log_schema=config.log_schema,
+                on_batch=progress,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _failure(exc, project.name) from None
+        if result.rows_quarantined:
+            context.log.warning(
+                f"[{project.name}] {result.rows_quarantined} {spec.name} row(s) quarantined: "
+                f"see raw.quarantine where source_table = '{spec.name}'"
+            )
+        with warehouse.writer() as conn:
+            meta = table_metadata(
+                conn,
+                f"raw.{spec.name}",
+                result.rows_loaded,
+                project=project.name,
+                rows_read=result.rows_read,
+                rows_quarantined=result.rows_quarantined,
+                new_query_shapes=result.new_texts,
+                initial_load=result.initial_load,
+                high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+                seconds=round(time.monotonic() - started, 3),
+            )
+        return dg.MaterializeResult(metadata=meta)
+
+    return _app_log
+
+
+SNAPSHOT_ASSETS = [build_snapshot_asset(spec) for spec in snapshots.SPECS.values()]
+APP_LOG_ASSETS = [build_app_log_asset(spec) for spec in app_logs.LOG_TABLES.values()]
+ALL_ASSETS = SNAPSHOT_ASSETS + APP_LOG_ASSETS
+
+__all__ = ["ALL_ASSETS", "APP_LOG_ASSETS", "SNAPSHOT_ASSETS", "SETTINGS"]

@@ -1,0 +1,10 @@
+-- Why a query_performance_logs row cannot be loaded as it is (NULL = it can).
+case
+    when id is null then 'null_id'
+    when created_at is null then 'null_created_at'
+    when query_hash is null then 'null_query_hash'
+    when execution_time_ms is null then 'null_execution_time'
+    when isnan(execution_time_ms) or isinf(execution_time_ms) or execution_time_ms < 0 then 'bad_execution_time'
+    when octet_length(query_text) > $max_text_bytes then 'query_text_too_large'
+    when query_text is not null and try(decode(query_text)) is null then 'invalid_utf8'
+end
