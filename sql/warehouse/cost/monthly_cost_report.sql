@@ -1,0 +1,147 @@
+-- cost.monthly_cost_report for the billing cycles (calendar months, UTC) $first_month..$last_month.
+--
+-- Costs are the sums of cost.cost_breakdown_daily, so the invoice and the daily view always agree.
+-- usage sums the days, except peak items, which take each project's peak and add the projects up.
+-- included comes from the price book entry in force on the cycle's last priced day (hour-based
+-- quotas are multiplied by the cycle's hours and, for per-project quotas, by the projects).
+-- The plan fee is the whole cycle's fee (prorated by day only where the price changes mid-cycle).
+--
+-- Projection (only for the cycle that contains $today): additive usage grows linearly to the end
+-- of the cycle from the days with data; cycle-quota items are re-priced on the projected usage
+-- (whole packages where package-priced); hour-quota and unquoted items scale linearly; peak
+-- items stay at their peak; credits cap at the plan's credit. Closed cycles project to their cost.
+with
+params as (
+    select cast($first_month as date) as first_month,
+           cast($last_month as date) as last_month,
+           cast($today as date) as today
+),
+months as (
+    select cast(m.month as date) as month,
+           cast(m.month + interval 1 month as date) as next_month,
+           datediff('day', m.month, m.month + interval 1 month) as days_in_month
+    from params p, generate_series(p.first_month, p.last_month, interval 1 month) as m(month)
+),
+daily as (
+    select d.*, m.month, m.days_in_month
+    from cost.cost_breakdown_daily d
+    join months m on d.date >= m.month and d.date < m.next_month
+),
+org_progress as (
+    select organization, month, any_value(days_in_month) as days_in_month,
+           datediff('day', month, max(date)) + 1 as days_elapsed, max(date) as last_day
+    from daily group by organization, month
+),
+per_project as (
+    select organization, month, project, line_item, any_value(unit) as unit,
+           any_value(aggregation) as aggregation,
+           case when any_value(aggregation) = 'peak' then max(usage) else sum(usage) end as usage,
+           sum(billable_usage) as billable, sum(cost_usd) as cost_usd,
+           count(distinct date) filter (where status = 'known') as known_days,
+           count(distinct date) filter (where status <> 'known') as unknown_days
+    from daily
+    where line_item <> 'plan_fee'
+    group by all
+),
+per_org as (
+    select organization, month, line_item, any_value(unit) as unit, any_value(aggregation) as aggregation,
+           sum(usage) as usage, sum(billable) as billable, sum(cost_usd) as cost_usd,
+           max(known_days) as known_days, max(unknown_days) as unknown_days,
+           count(distinct project) as projects
+    from per_project group by all
+),
+with_price as (
+    select po.*, o.plan, op.days_in_month, op.days_elapsed,
+           pb.price_usd, pb.per_quantity, pb.rounding, pb.included as included_raw,
+           pb.included_basis, pb.quota_scope
+    from per_org po
+    join cost.organizations o on o.organization = po.organization
+    join org_progress op on op.organization = po.organization and op.month = po.month
+    left join cost.price_book pb
+      on pb.line_item = po.line_item
+     and pb.kind = 'usage'
+     and pb.plan in (o.plan, '*')
+     and pb.organization in (po.organization, '*')
+     and pb.effective_from <= op.last_day
+     and (pb.effective_to is null or op.last_day < pb.effective_to)
+    qualify row_number() over (
+        partition by po.organization, po.month, po.line_item
+        order by (pb.organization <> '*') desc nulls last, (pb.plan <> '*') desc nulls last) = 1
+),
+usage_items as (
+    select *,
+           case when quota_scope is null or quota_scope = 'none' then 0
+                when included_basis = 'hour'
+                    then included_raw * 24 * days_in_month
+                         * case when quota_scope = 'project' then projects else 1 end
+                else included_raw end as included,
+           (select p.today from params p) >= month
+               and (select p.today from params p) < month + interval 1 month as is_running,
+           case when aggregation = 'peak' then usage
+                else usage * days_in_month / days_elapsed end as projected_usage_running
+    from with_price
+),
+usage_projected as (
+    select *,
+           case when not is_running then usage else projected_usage_running end as projected_usage,
+           case when not is_running then cost_usd
+                when line_item = 'compute_credits' then null  -- filled below
+                when cost_usd is null then null
+                when quota_scope = 'organization' and included_basis = 'cycle' and rounding = 'packages_up'
+                    then ceil(round(greatest(projected_usage_running - included, 0) / per_quantity, 9)) * price_usd
+                when quota_scope = 'organization' and included_basis = 'cycle'
+                    then greatest(projected_usage_running - included, 0) / per_quantity * price_usd
+                else cost_usd * days_in_month / days_elapsed
+           end as projected_cost_usd
+    from usage_items
+),
+compute_projection as (
+    select organization, month, sum(projected_cost_usd) as projected_compute
+    from usage_projected where line_item like 'compute_hours_%' group by all
+),
+credit_cap as (
+    select d.organization, d.month, max(d.price_usd) filter (where d.date = op.last_day) as credit
+    from daily d join org_progress op using (organization, month)
+    where d.line_item = 'compute_credits' group by all
+),
+plan_fee as (
+    -- the whole cycle's fee, whatever days have been priced so far
+    select o.organization, m.month, m.days_in_month, o.plan, pb.price_usd / m.days_in_month as fee
+    from cost.organizations o
+    cross join months m
+    cross join generate_series(m.month, m.next_month - interval 1 day, interval 1 day) as d(day)
+    join cost.price_book pb
+      on pb.kind = 'plan_fee'
+     and pb.plan in (o.plan, '*')
+     and pb.organization in (o.organization, '*')
+     and pb.effective_from <= cast(d.day as date)
+     and (pb.effective_to is null or cast(d.day as date) < pb.effective_to)
+    qualify row_number() over (
+        partition by o.organization, m.month, d.day
+        order by (pb.organization <> '*') desc, (pb.plan <> '*') desc) = 1
+),
+plan_fee_rows as (
+    select organization, month, 'plan_fee' as line_item, 1.0 as usage, 'month' as unit,
+           0.0 as included, 1.0 as billable, sum(fee) as cost_usd, 1.0 as projected_usage,
+           sum(fee) as projected_cost_usd, 'known' as status,
+           any_value(days_in_month) as known_days, 0 as unknown_days,
+           any_value(days_in_month) as days_in_month, any_value(plan) as plan
+    from plan_fee group by organization, month
+)
+select u.organization, u.month, u.line_item, u.usage, u.unit, u.included, u.billable, u.cost_usd,
+       u.projected_usage,
+       case when u.line_item = 'compute_credits'
+                then case when not u.is_running then u.cost_usd
+                          else -least(coalesce(cc.credit, 0), greatest(coalesce(cp.projected_compute, 0), 0)) end
+            else u.projected_cost_usd end as projected_cost_usd,
+       case when u.unknown_days = 0 then 'known'
+            when u.known_days = 0 then 'unknown' else 'partial' end as status,
+       u.known_days, u.unknown_days, u.days_in_month, u.plan, now() as computed_at
+from usage_projected u
+left join compute_projection cp on cp.organization = u.organization and cp.month = u.month
+left join credit_cap cc on cc.organization = u.organization and cc.month = u.month
+union all
+select organization, month, line_item, usage, unit, included, billable, cost_usd, projected_usage,
+       projected_cost_usd, status, known_days, unknown_days, days_in_month, plan, now()
+from plan_fee_rows
+order by 1, 2, 3
