@@ -100,9 +100,13 @@ class LocalPostgres:
         env = dict(os.environ)
         lib_dir = self.bin_dir.parent / "lib"
         env["LD_LIBRARY_PATH"] = f"{lib_dir}:{env.get('LD_LIBRARY_PATH', '')}"
-        return subprocess.run(
-            args, check=True, capture_output=True, text=True, user=self.user, env=env, cwd="/", **kwargs
-        )
+        ids = {}
+        if self.user:
+            # Drop root's group too: with gid 0 left in place, group bits (not "other" bits) would
+            # decide access to root-owned parent directories.
+            entry = pwd.getpwnam(self.user)
+            ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        return subprocess.run(args, check=True, capture_output=True, text=True, env=env, cwd="/", **ids, **kwargs)
 
     @property
     def initialised(self) -> bool:

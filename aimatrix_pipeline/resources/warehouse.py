@@ -68,7 +68,10 @@ def _flock(lock_path: Path, exclusive: bool, timeout_s: float) -> Iterator[None]
 def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Run every DDL file in `sql/warehouse/ddl/` (all `CREATE ... IF NOT EXISTS`)."""
     for path in sql_files("warehouse/ddl"):
-        conn.execute(path.read_text())
+        try:
+            conn.execute(path.read_text())
+        except duckdb.Error as exc:
+            raise RuntimeError(f"warehouse DDL {path.name} failed: {exc}") from exc
 
 
 class WarehouseResource(dg.ConfigurableResource):
