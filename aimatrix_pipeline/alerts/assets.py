@@ -1,0 +1,99 @@
+"""Assets of the alerts group: the delivery pass and the alerts.* warehouse mirror.
+
+Two assets rather than one so that delivery never waits for the warehouse writer pool: sending
+pages must not queue behind a long analytics write. Only `alerts/alert_events` joins the pool.
+"""
+
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from aimatrix_pipeline.alerts.delivery import deliver
+from aimatrix_pipeline.alerts.mirror import mirror_to_warehouse
+from aimatrix_pipeline.alerts.outbox import due_summary
+from aimatrix_pipeline.alerts.rules import load_rules
+from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+
+NOTIFICATION_DELIVERIES_KEY = dg.AssetKey(["alerts", "notification_deliveries"])
+ALERT_EVENTS_KEY = dg.AssetKey(["alerts", "alert_events"])
+
+ALERT_EVENTS_SCHEMA = dg.TableSchema(columns=[
+    dg.TableColumn("id", "varchar", description="incident id, stable"),
+    dg.TableColumn("rule_id", "varchar"),
+    dg.TableColumn("fingerprint", "varchar", description="(project, check, partition), <= 255 chars"),
+    dg.TableColumn("title", "varchar"),
+    dg.TableColumn("message", "varchar"),
+    dg.TableColumn("severity", "varchar", description="low | medium | high | critical"),
+    dg.TableColumn("status", "varchar", description="pending | firing | resolved | normal"),
+    dg.TableColumn("fired_at", "timestamptz"),
+    dg.TableColumn("resolved_at", "timestamptz"),
+    dg.TableColumn("resolved_by", "varchar"),
+    dg.TableColumn("resolve_notes", "varchar"),
+    dg.TableColumn("metrics", "json"),
+    dg.TableColumn("project", "varchar"),
+    dg.TableColumn("check_key", "varchar"),
+    dg.TableColumn("partition_key", "varchar"),
+    dg.TableColumn("kind", "varchar", description="data | could_not_evaluate"),
+    dg.TableColumn("detected_at", "timestamptz"),
+    dg.TableColumn("notified", "boolean"),
+    dg.TableColumn("channels", "varchar[]"),
+    dg.TableColumn("updated_at", "timestamptz"),
+])
+
+
+@dg.asset(
+    key=NOTIFICATION_DELIVERIES_KEY,
+    group_name="alerts",
+    kinds={"python", "sqlite"},
+    description="One delivery pass over the alert outbox (SQLite next to the warehouse): every "
+    "channel in its own worker, retries with Retry-After / capped jittered backoff, permanent "
+    "errors recorded. Materialized by alert_delivery_job, which the alert sensor requests.",
+)
+def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeResult:
+    rules = load_rules()
+    store = AlertStore(default_state_path())
+    try:
+        stats = deliver(store, rules)
+        summary = due_summary(store)
+        pending = sum(r["n"] for r in summary["by_channel"] if r["status"] in ("pending", "sending"))
+        failed = sum(r["n"] for r in summary["by_channel"] if r["status"] == "failed")
+        sent = store.query("select count(*) from outbox where status = 'sent'")[0][0]
+    finally:
+        store.close()
+    for name, s in stats.items():
+        context.log.info(f"{name}: {s.messages_sent} messages ({s.notifications_sent} notifications) sent, "
+                         f"{s.attempts_failed} failed attempts")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(sent + pending + failed),
+        "sent_total": int(sent),
+        "pending": int(pending),
+        "failed_permanently": int(failed),
+        "messages_sent_this_pass": sum(s.messages_sent for s in stats.values()),
+        "notifications_sent_this_pass": sum(s.notifications_sent for s in stats.values()),
+    })
+
+
+@dg.asset(
+    key=ALERT_EVENTS_KEY,
+    deps=[NOTIFICATION_DELIVERIES_KEY],
+    group_name="alerts",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="alerts.alert_events (the seed's alert table: every incident with status, who "
+    "resolved it and the metric values), plus alerts.alert_event_history and "
+    "alerts.notification_deliveries, mirrored from the alert state store.",
+)
+def alert_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    store = AlertStore(default_state_path())
+    try:
+        counts = mirror_to_warehouse(store, warehouse)
+    finally:
+        store.close()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["alert_events"],
+        "dagster/column_schema": ALERT_EVENTS_SCHEMA,
+        "history_rows": counts["alert_event_history"],
+        "delivery_rows": counts["notification_deliveries"],
+    })

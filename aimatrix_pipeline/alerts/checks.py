@@ -1,0 +1,107 @@
+"""One Dagster asset check per metric rule, attached to the asset that holds the metric.
+
+Why asset checks: they run right after the asset materializes (in the same run), their results
+are stored with the asset (and shown in the UI next to it), and the alert sensor reads them back
+through the per-check execution history. Checks are non-blocking: an alert must never stop the
+data pipeline. Severity maps low/medium -> WARN, high/critical -> ERROR; either way the sensor
+alerts (a WARN check failure does not fail the run, which is why run-failure sensors miss it).
+
+A check that cannot compute its metric (missing table or column, warehouse not created yet)
+reports `passed=False` with WARN severity and `aimatrix/could_not_evaluate: true` in its metadata
+instead of raising: the analytics run stays green, and the sensor raises a separate "could not
+evaluate" alert that never resolves the data alert (property 7). No data (NULL) passes, with
+`no_data: true`, so an empty project never pages.
+"""
+
+
+import math
+from typing import Any
+
+import dagster as dg
+from dagster import AssetCheckExecutionContext
+import duckdb
+
+from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
+from aimatrix_pipeline.alerts.rules import AlertRule, RuleSet
+from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.sql_files import load_sql
+
+SEVERITY_TO_CHECK = {
+    "low": dg.AssetCheckSeverity.WARN,
+    "medium": dg.AssetCheckSeverity.WARN,
+    "high": dg.AssetCheckSeverity.ERROR,
+    "critical": dg.AssetCheckSeverity.ERROR,
+}
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    try:
+        return float(v)  # Decimal
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def evaluate_rule(rule: AlertRule, warehouse: WarehouseResource, project: str) -> dg.AssetCheckResult:
+    """Compute the rule's metric for `project` inside DuckDB and compare it with the threshold."""
+    metric = METRICS[rule.metric]
+    base = {"project": project, "metric": rule.metric, "operator": rule.operator,
+            "threshold": float(rule.threshold), "aimatrix/rule_id": rule.id,
+            "aimatrix/severity": rule.severity}
+    try:
+        with warehouse.reader() as conn:
+            cur = conn.execute(load_sql(metric.sql_file), {"project": project})
+            columns = [d[0] for d in cur.description]
+            row = cur.fetchone()
+    except (duckdb.Error, FileNotFoundError) as exc:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=f"could not evaluate {rule.metric}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+            metadata={**base, CNE_METADATA_KEY: True, "error": str(exc).splitlines()[0][:300]},
+        )
+    values = {c: _jsonable(v) for c, v in zip(columns, row)} if row else {}
+    value = values.get("value")
+    if value is None:
+        return dg.AssetCheckResult(passed=True, metadata={**base, **{k: v for k, v in values.items()
+                                                                     if v is not None}, "no_data": True},
+                                   description=f"no data for {rule.metric}")
+    breached = rule.breached(float(value))
+    return dg.AssetCheckResult(
+        passed=not breached,
+        severity=SEVERITY_TO_CHECK[rule.severity],
+        description=rule.format_message({**base, **values}) if breached else None,
+        metadata={**base, **{k: v for k, v in values.items() if v is not None}},
+    )
+
+
+def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetChecksDefinition:
+    metric = METRICS[rule.metric]
+
+    @dg.asset_check(
+        asset=metric.key,
+        name=rule.id,
+        description=f"{rule.title}: {metric.description} {rule.operator} {rule.threshold:g} "
+        f"({metric.unit}) alerts ({rule.severity}). From the alert rules file.",
+        blocking=False,
+        partitions_def=partitions_def,
+        metadata={"aimatrix/rule_id": rule.id, "aimatrix/metric": rule.metric,
+                  "aimatrix/sql_file": metric.sql_file},
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        project = context.partition_key if context.has_partition_key else "default"
+        return evaluate_rule(rule, warehouse, project)
+
+    return _check
+
+
+def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | None) -> list:
+    """Checks for every metric rule whose target asset is in the agreed key list."""
+    return [
+        build_rule_check(r, partitions_def)
+        for r in rules.rules
+        if r.metric and METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
+    ]

@@ -1,0 +1,90 @@
+"""Delivery: drain the outbox, one independent worker per channel.
+
+Runs inside the delivery run (`alert_delivery_job`) or the `aimatrix-pipeline alerts deliver`
+worker, never inside a sensor tick. Each channel gets its own thread and its own lease, pacing and
+Retry-After block, so a Slack outage (timeouts, 500s) never delays PagerDuty or email
+(property 12). A pass ends when nothing is due any more; what is waiting for a retry stays in the
+outbox for the next pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from aimatrix_pipeline.alerts import outbox
+from aimatrix_pipeline.alerts.channels import build_channel
+from aimatrix_pipeline.alerts.rules import RuleSet
+from aimatrix_pipeline.alerts.state import AlertStore
+
+
+@dataclass
+class ChannelStats:
+    messages_sent: int = 0
+    notifications_sent: int = 0
+    attempts_failed: int = 0
+    notifications_given_up: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mapping[str, str] | None = None,
+                    max_batches: int | None = None) -> ChannelStats:
+    cfg = rules.channel(name)
+    stats = ChannelStats()
+    owner = outbox.new_owner()
+    if not outbox.acquire_channel(store, name, owner):
+        stats.errors.append("another deliverer holds this channel")
+        return stats
+    channel = build_channel(cfg, rules.settings.timeout_s, store.clock, environ)
+    s = rules.settings
+    try:
+        n = 0
+        while max_batches is None or n < max_batches:
+            batch = outbox.claim_batch(store, name, channel.per_alert, s.group_interval_s)
+            if batch is None:
+                break
+            n += 1
+            outbox.pace(store, name, cfg.rate_per_second)
+            try:
+                result = channel.send(batch)
+            except Exception as exc:  # a bug or missing env var: keep the rows, report it
+                from aimatrix_pipeline.alerts.channels.base import SendResult
+
+                result = SendResult(False, None, f"{type(exc).__name__}: {exc}")
+            if result.ok:
+                outbox.record_success(store, batch, result.status_code)
+                stats.messages_sent += 1
+                stats.notifications_sent += len(batch.rows)
+            else:
+                due = outbox.record_failure(
+                    store, batch, result.error, result.status_code, permanent=result.permanent,
+                    retry_after_s=result.retry_after_s, backoff_base_s=s.backoff_base_s,
+                    backoff_cap_s=s.backoff_cap_s, give_up_after_s=s.max_attempt_age_s)
+                stats.attempts_failed += 1
+                stats.errors.append(result.error)
+                if due is None:
+                    stats.notifications_given_up += len(batch.rows)
+            outbox.acquire_channel(store, name, owner)  # renew the lease
+    finally:
+        outbox.release_channel(store, name, owner)
+    return stats
+
+
+def deliver(store: AlertStore, rules: RuleSet, environ: Mapping[str, str] | None = None,
+            channels: list[str] | None = None) -> dict[str, ChannelStats]:
+    """One delivery pass over every channel that has rows, channels in parallel threads."""
+    names = channels or [r[0] for r in store.query("select distinct channel from outbox "
+                                                    "where status in ('pending', 'sending')")]
+    names = [n for n in names if any(c.name == n for c in rules.channels)]
+    results: dict[str, ChannelStats] = {}
+
+    def run(name: str) -> None:
+        results[name] = deliver_channel(store, rules, name, environ)
+
+    threads = [threading.Thread(target=run, args=(n,), name=f"deliver-{n}") for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -1,0 +1,16 @@
+"""The delivery job: deliver due notifications, then mirror alert state into the warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
+
+ALERT_DELIVERY_JOB_NAME = "alert_delivery_job"
+
+alert_delivery_job = dg.define_asset_job(
+    ALERT_DELIVERY_JOB_NAME,
+    selection=dg.AssetSelection.assets(notification_deliveries, alert_events),
+    description="Requested by the alert sensor: sends what the outbox holds, then refreshes alerts.*.",
+    tags={"aimatrix/domain": "alerts"},
+)

@@ -1,0 +1,82 @@
+"""The metric registry: metric name -> the asset that holds it and the SQL that computes it.
+
+A rule names a metric; the registry says which asset the rule's check attaches to (so the check
+runs right after that asset materializes, in the same run) and which file under
+`sql/warehouse/alerts/` computes the per-project value inside DuckDB. Each file takes `$project`
+and returns at most one row whose `value` column is the metric; any other columns are evidence
+that ends up in the check metadata and can be used as `{placeholders}` in the rule's message.
+
+Keeping this mapping in one table makes "checks for the rules whose target asset exists" a lookup
+instead of knowledge scattered through the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    asset_key: tuple[str, ...]
+    sql_file: str  # relative to sql/
+    unit: str
+    description: str
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey(list(self.asset_key))
+
+    @property
+    def asset_key_str(self) -> str:
+        return "/".join(self.asset_key)
+
+
+def _m(name: str, asset: str, unit: str, description: str) -> Metric:
+    return Metric(name, tuple(asset.split("/")), f"warehouse/alerts/{name}.sql", unit, description)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        _m("slow_query_avg_ms", "analytics/slow_queries_summary", "ms",
+           "call-weighted mean execution time over the newest hour"),
+        _m("cache_hit_ratio", "analytics/database_health", "ratio",
+           "buffer cache hit ratio of the newest database snapshot"),
+        _m("connection_utilisation", "analytics/database_health", "ratio",
+           "connections in use / max_connections"),
+        _m("long_running_query_minutes", "raw/activity", "min",
+           "longest-running active statement"),
+        _m("vector_p95_ms", "analytics/vector_health", "ms",
+           "p95 vector query time over the newest hour"),
+        _m("embedding_error_rate", "analytics/embedding_stats", "ratio",
+           "failed embedding generations / all, newest hour"),
+        _m("error_rate_spike", "analytics/error_stats", "x",
+           "errors in the newest hour / mean hourly errors of the 24 h before"),
+        _m("extract_age_minutes", "raw/database_stats", "min",
+           "minutes since the newest extraction"),
+        _m("pg_stat_statements_null_keys", "raw/pg_stat_statements", "rows",
+           "snapshot rows without queryid/dbid/userid"),
+        _m("query_log_null_keys", "raw/query_performance_logs", "rows",
+           "query log rows without query_hash/text_hash"),
+        _m("negative_statement_deltas", "analytics/pg_stat_statements_deltas", "rows",
+           "delta rows with a negative counter (a missed reset)"),
+    )
+}
+
+# The asset keys other domains agreed to build (shared keys list). A rule's check is only built
+# when its target is one of these, so a typo in the registry cannot invent an asset.
+AGREED_ASSET_KEYS: frozenset[str] = frozenset(
+    [
+        "raw/pg_stat_statements", "raw/table_stats", "raw/index_stats", "raw/database_stats",
+        "raw/sequences", "raw/activity", "raw/foreign_keys", "raw/vector_indexes",
+        "raw/query_performance_logs", "raw/vector_query_logs", "raw/embedding_generation_logs",
+        "raw/error_events",
+        "analytics/pg_stat_statements_deltas", "analytics/slow_queries_summary",
+        "analytics/query_regressions", "analytics/database_health", "analytics/table_health",
+        "analytics/vector_health", "analytics/embedding_stats", "analytics/error_stats",
+        "analytics/optimization_recommendations",
+    ]
+)

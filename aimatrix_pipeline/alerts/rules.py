@@ -1,0 +1,334 @@
+"""Alert rules and notification channels, loaded from YAML and validated at load time.
+
+Rules are data (DESIGN section 3): thresholds, severities and routes live in `alert_rules.yaml`
+(`AIMATRIX_ALERT_RULES` overrides the path), not in code. The shape follows the seed's `AlertRule`
+(id, title, message, metric, operator, threshold, severity, notificationChannels,
+suppressionWindow); a rule may instead name an existing asset check (`check:
+"asset/key:check_name"`), which is how checks other domains own (the cost budget check) get a
+title, a severity and routes. Every validation error names the file, the rule and the field, so a
+typo never silently disables an alert.
+
+Secrets are never in the file: a channel names the environment variables that hold its webhook
+URL, routing key, signing secrets or SMTP password, and those are read through `dagster.EnvVar`
+only when a notification is sent. A channel whose required variables are unset is *disabled*:
+nothing is queued for it (the README lists which variables each channel needs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from aimatrix_pipeline.settings import ConfigError
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "alert_rules.yaml"
+OPERATORS = (">", "<", ">=", "<=", "==")
+SEVERITIES = ("low", "medium", "high", "critical")
+CHANNEL_TYPES = ("slack", "webhook", "pagerduty", "email")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# Environment variables each channel type needs before it is enabled (keys of ChannelConfig.env).
+_REQUIRED_ENV = {
+    "slack": ("webhook_url_env",),
+    "webhook": ("url_env", "secret_env"),
+    "pagerduty": ("routing_key_env",),
+    "email": ("host_env",),
+}
+_OPTIONAL_ENV = {
+    "slack": (),
+    "webhook": ("previous_secret_env",),
+    "pagerduty": ("url_env",),
+    "email": ("username_env", "password_env", "ca_file_env"),
+}
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from `300`, `"300s"`, `"5m"`, `"4h"`, `"250ms"`; errors name `where`."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION_RE.match(str(value))
+        if not m:
+            raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds < 0 or math.isnan(seconds):
+        raise ConfigError(f"{where}: duration must not be negative")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A notification channel (the seed's NotificationChannel) with env var names, never values."""
+
+    name: str
+    type: str
+    env: Mapping[str, str] = field(default_factory=dict)  # e.g. {"webhook_url_env": "SLACK_URL"}
+    options: Mapping[str, Any] = field(default_factory=dict)  # non-secret settings (port, to, ...)
+    rate_per_second: float = 1.0
+    send_resolved: bool = True
+
+    def enabled(self, environ: Mapping[str, str] | None = None) -> bool:
+        environ = os.environ if environ is None else environ
+        return all(environ.get(self.env[k]) for k in _REQUIRED_ENV[self.type])
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One rule: `metric operator threshold` per project, or the routing for a named check."""
+
+    id: str
+    title: str
+    message: str
+    severity: str
+    channels: tuple[str, ...]
+    metric: str | None = None
+    operator: str | None = None
+    threshold: float | None = None
+    check: str | None = None  # "asset/key:check_name" for checks this rule does not build
+    suppression_window_s: float = 300.0
+    fire_after: int = 1
+    description: str = ""
+
+    def breached(self, value: float) -> bool:
+        """The seed's evaluateRule: does `value` violate the rule (i.e. should it alert)?"""
+        t = float(self.threshold)  # type: ignore[arg-type]
+        return {
+            ">": value > t,
+            "<": value < t,
+            ">=": value >= t,
+            "<=": value <= t,
+            "==": value == t,
+        }[self.operator]  # type: ignore[index]
+
+    def format_message(self, values: Mapping[str, Any]) -> str:
+        """The seed's formatAlertMessage: `{name}` placeholders from the metric values."""
+
+        def sub(m: re.Match) -> str:
+            v = values.get(m.group(1))
+            if v is None:
+                return m.group(0)
+            if isinstance(v, float):
+                return f"{v:.4g}"
+            return str(v)
+
+        return re.sub(r"\{(\w+)\}", sub, self.message)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Lifecycle and noise-control settings (Alertmanager-like defaults)."""
+
+    repeat_interval_s: float = 4 * 3600.0
+    group_interval_s: float = 300.0
+    group_by: tuple[str, ...] = ("project", "rule_id")
+    default_channels: tuple[str, ...] = ()
+    default_severity: str = "high"
+    max_attempt_age_s: float = 24 * 3600.0  # a notification still failing after this is given up
+    backoff_base_s: float = 5.0
+    backoff_cap_s: float = 300.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[AlertRule, ...]
+    channels: tuple[ChannelConfig, ...]
+    settings: AlertSettings
+    path: str = ""
+
+    def rule(self, rule_id: str) -> AlertRule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def channel(self, name: str) -> ChannelConfig:
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise ConfigError(f"unknown channel {name!r}")
+
+    def rule_for_check(self, check_key: str) -> AlertRule | None:
+        """The rule that owns the check `asset/key:check_name` (built by us or named by `check:`)."""
+        for r in self.rules:
+            if r.check == check_key:
+                return r
+        asset, _, name = check_key.rpartition(":")
+        from aimatrix_pipeline.alerts.metrics import METRICS
+
+        for r in self.rules:
+            if r.metric and r.id == name and METRICS[r.metric].asset_key_str == asset:
+                return r
+        return None
+
+
+def _req(raw: Mapping, key: str, where: str):
+    if key not in raw or raw[key] is None or raw[key] == "":
+        raise ConfigError(f"{where}: missing required field '{key}'")
+    return raw[key]
+
+
+def _channel(raw: Any, i: int, path: str) -> ChannelConfig:
+    where = f"{path}: channels[{i}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    name = str(_req(raw, "name", where))
+    where = f"{path}: channel {name!r}"
+    ctype = str(_req(raw, "type", where))
+    if ctype not in CHANNEL_TYPES:
+        raise ConfigError(f"{where}: field 'type' must be one of {', '.join(CHANNEL_TYPES)}, got {ctype!r}")
+    env: dict[str, str] = {}
+    for key in _REQUIRED_ENV[ctype]:
+        env[key] = str(_req(raw, key, where))
+    for key in _OPTIONAL_ENV[ctype]:
+        if raw.get(key):
+            env[key] = str(raw[key])
+    for key, value in env.items():
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ConfigError(
+                f"{where}: field '{key}' is the NAME of an environment variable, got {value!r}"
+            )
+    known = set(_REQUIRED_ENV[ctype]) | set(_OPTIONAL_ENV[ctype]) | {
+        "name", "type", "rate_per_second", "send_resolved"}
+    options = {k: v for k, v in raw.items() if k not in known}
+    if ctype == "email":
+        to = options.get("to")
+        if not to or not isinstance(to, (list, str)):
+            raise ConfigError(f"{where}: missing required field 'to' (a list of addresses)")
+        options["to"] = [to] if isinstance(to, str) else [str(a) for a in to]
+        options.setdefault("from", "aimatrix-alerts@localhost")
+        options["port"] = int(options.get("port", 587))
+    try:
+        rate = float(raw.get("rate_per_second", {"pagerduty": 2.0, "webhook": 10.0}.get(ctype, 1.0)))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: field 'rate_per_second' must be a number") from None
+    if rate <= 0:
+        raise ConfigError(f"{where}: field 'rate_per_second' must be positive")
+    return ChannelConfig(name, ctype, env, options, rate, bool(raw.get("send_resolved", True)))
+
+
+def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Mapping) -> AlertRule:
+    from aimatrix_pipeline.alerts.metrics import METRICS
+
+    where = f"{path}: rules[{i}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    rid = str(_req(raw, "id", where))
+    if not _ID_RE.match(rid):
+        raise ConfigError(f"{where}: field 'id' {rid!r} must be lower-case letters, digits, '_' (<= 63)")
+    where = f"{path}: rule {rid!r}"
+    title = str(_req(raw, "title", where))
+    message = str(_req(raw, "message", where))
+    severity = str(_req(raw, "severity", where)).lower()
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+    channels = raw.get("channels", [])
+    if isinstance(channels, str):
+        channels = [channels]
+    if not isinstance(channels, list):
+        raise ConfigError(f"{where}: field 'channels' must be a list of channel names")
+    for c in channels:
+        if c not in channel_names:
+            raise ConfigError(f"{where}: field 'channels' names unknown channel {c!r}")
+    metric = raw.get("metric")
+    check = raw.get("check")
+    operator = raw.get("operator")
+    threshold = raw.get("threshold")
+    if bool(metric) == bool(check):
+        raise ConfigError(f"{where}: give exactly one of field 'metric' or field 'check'")
+    if metric:
+        if metric not in METRICS:
+            raise ConfigError(
+                f"{where}: field 'metric' {metric!r} is not a known metric ({', '.join(sorted(METRICS))})"
+            )
+        if operator not in OPERATORS:
+            raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {operator!r}")
+        if threshold is None or isinstance(threshold, bool):
+            raise ConfigError(f"{where}: missing required field 'threshold'")
+        try:
+            threshold = float(threshold)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: field 'threshold' must be a number, got {threshold!r}") from None
+    else:
+        if ":" not in str(check):
+            raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {check!r}")
+    window = parse_duration(
+        raw.get("suppression_window", settings_raw.get("suppression_window", "5m")),
+        f"{where}: field 'suppression_window'",
+    )
+    fire_after = raw.get("fire_after", settings_raw.get("fire_after", 1))
+    if not isinstance(fire_after, int) or isinstance(fire_after, bool) or fire_after < 1:
+        raise ConfigError(f"{where}: field 'fire_after' must be a whole number >= 1, got {fire_after!r}")
+    return AlertRule(
+        id=rid, title=title, message=message, severity=severity, channels=tuple(channels),
+        metric=metric or None, operator=operator if metric else None,
+        threshold=threshold if metric else None, check=str(check) if check else None,
+        suppression_window_s=window, fire_after=fire_after,
+        description=str(raw.get("description", "")),
+    )
+
+
+def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with 'settings', 'channels' and 'rules'")
+    s = doc.get("settings") or {}
+    if not isinstance(s, Mapping):
+        raise ConfigError(f"{path}: field 'settings' must be a mapping")
+    channels = tuple(_channel(c, i, path) for i, c in enumerate(doc.get("channels") or []))
+    names = [c.name for c in channels]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"{path}: duplicate channel name {sorted(dupes)[0]!r}")
+    group_by = tuple(s.get("group_by", ("project", "rule_id")))
+    for g in group_by:
+        if g not in ("project", "rule_id", "severity"):
+            raise ConfigError(f"{path}: settings field 'group_by' entries must be project, rule_id or severity")
+    default_channels = tuple(s.get("default_channels", ()))
+    for c in default_channels:
+        if c not in names:
+            raise ConfigError(f"{path}: settings field 'default_channels' names unknown channel {c!r}")
+    default_severity = str(s.get("default_severity", "high"))
+    if default_severity not in SEVERITIES:
+        raise ConfigError(f"{path}: settings field 'default_severity' must be one of {', '.join(SEVERITIES)}")
+    settings = AlertSettings(
+        repeat_interval_s=parse_duration(s.get("repeat_interval", "4h"), f"{path}: settings field 'repeat_interval'"),
+        group_interval_s=parse_duration(s.get("group_interval", "5m"), f"{path}: settings field 'group_interval'"),
+        group_by=group_by,
+        default_channels=default_channels,
+        default_severity=default_severity,
+        max_attempt_age_s=parse_duration(s.get("give_up_after", "24h"), f"{path}: settings field 'give_up_after'"),
+        backoff_base_s=parse_duration(s.get("backoff_base", "5s"), f"{path}: settings field 'backoff_base'"),
+        backoff_cap_s=parse_duration(s.get("backoff_cap", "5m"), f"{path}: settings field 'backoff_cap'"),
+        timeout_s=parse_duration(s.get("timeout", "10s"), f"{path}: settings field 'timeout'"),
+    )
+    rules = tuple(_rule(r, i, path, set(names), s) for i, r in enumerate(doc.get("rules") or []))
+    ids = [r.id for r in rules]
+    dupes = {n for n in ids if ids.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"{path}: duplicate rule id {sorted(dupes)[0]!r}")
+    return RuleSet(rules, channels, settings, path)
+
+
+def rules_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("AIMATRIX_ALERT_RULES") or DEFAULT_RULES_FILE)
+
+
+def load_rules(path: str | Path | None = None) -> RuleSet:
+    """Load and validate the rules file (`AIMATRIX_ALERT_RULES`, default `alert_rules.yaml`)."""
+    p = Path(path) if path else rules_path()
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"alert rules file {p} does not exist (set AIMATRIX_ALERT_RULES)") from None
+    return parse_rules(text, str(p))

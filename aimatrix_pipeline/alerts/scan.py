@@ -1,0 +1,124 @@
+"""Turn new asset check execution records into alert state transitions (the sensor's work).
+
+Why per-check execution history and not the event log: `get_event_records` with an integer cursor
+raises on the default SQLite storage, while `get_asset_check_execution_history` works on SQLite
+and Postgres alike and returns every evaluation, WARN and non-blocking ones included, which run
+failure sensors never see (DESIGN section 4).
+
+Each check has a cursor (the last execution record id applied) kept in the alert state store and
+moved in the same SQLite transaction as the transitions and outbox rows it produced, so a crash or
+restart re-applies nothing and skips nothing (properties 13, 14). A PLANNED record whose run is
+still going stops the scan of that check until the run ends; one whose run failed or was cancelled
+becomes a "could not evaluate" evaluation (property 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evaluation
+
+CNE_METADATA_KEY = "aimatrix/could_not_evaluate"
+PAGE = 500
+_FAILED_RUN = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def check_key_str(key: dg.AssetCheckKey) -> str:
+    return f"{key.asset_key.to_user_string()}:{key.name}"
+
+
+@dataclass
+class ScanResult:
+    evaluations: int = 0
+    could_not_evaluate: int = 0
+    waiting_checks: list[str] = field(default_factory=list)
+    cursors: dict[str, int] = field(default_factory=dict)
+
+
+def _plain(metadata) -> dict:
+    out = {}
+    for k, v in (metadata or {}).items():
+        value = getattr(v, "value", v)
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            out[k] = value
+        else:
+            out[k] = str(value)
+    return out
+
+
+def _new_records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: int):
+    """Records with id > after_id, oldest first (paging backwards through the history)."""
+    out = []
+    cursor = None
+    while True:
+        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=cursor)
+        fresh = [r for r in page if r.id > after_id]
+        out.extend(fresh)
+        if len(page) < PAGE or len(fresh) < len(page):
+            break
+        cursor = page[-1].id
+    return sorted(out, key=lambda r: r.id)
+
+
+def to_evaluation(instance, record, project_names: Iterable[str]) -> Evaluation | str | None:
+    """Evaluation, "wait" (its run is still going) or None (nothing to alert on: skipped)."""
+    key = check_key_str(record.key)
+    partition = record.partition
+    projects = set(project_names)
+    if record.status == AssetCheckExecutionRecordStatus.PLANNED:
+        run = instance.get_run_by_id(record.run_id) if record.run_id else None
+        if run is None:
+            return None
+        if not run.is_finished:
+            return "wait"
+        if run.status not in _FAILED_RUN:
+            return None  # run succeeded without executing the check (not selected): skipped
+        return Evaluation(
+            check_key=key, partition=partition,
+            project=partition if partition in projects else (partition or "all"),
+            outcome="error", evaluated_at=record.create_timestamp, record_id=record.id,
+            metrics={"run_id": record.run_id, "run_status": run.status.value},
+            description=f"the check did not report: run {record.run_id} ended {run.status.value}")
+    ev = record.evaluation
+    md = _plain(ev.metadata)
+    project = md.get("project") or (partition if partition in projects else None) or partition or "all"
+    cne = bool(md.get(CNE_METADATA_KEY))
+    outcome = "error" if cne else ("pass" if ev.passed else "fail")
+    severity = None if ev.severity == dg.AssetCheckSeverity.ERROR else "medium"
+    metrics = {k: v for k, v in md.items() if not k.startswith("aimatrix/") and not k.startswith("dagster/")}
+    return Evaluation(
+        check_key=key, partition=partition, project=str(project), outcome=outcome,
+        evaluated_at=record.event.timestamp if record.event else record.create_timestamp,
+        record_id=record.id, severity=severity, metrics=metrics, description=ev.description or "")
+
+
+def scan(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], store: AlertStore,
+         machine: AlertStateMachine, project_names: Iterable[str]) -> ScanResult:
+    result = ScanResult()
+    project_names = list(project_names)
+    for key in sorted(check_keys, key=check_key_str):
+        ks = check_key_str(key)
+        after = store.cursor_for(ks)
+        records = _new_records(instance, key, after)
+        if not records:
+            result.cursors[ks] = after
+            continue
+        last = after
+        with store.tx() as conn:
+            for rec in records:
+                ev = to_evaluation(instance, rec, project_names)
+                if ev == "wait":
+                    result.waiting_checks.append(ks)
+                    break
+                if ev is not None:
+                    machine.apply(ev, conn)
+                    result.evaluations += 1
+                    result.could_not_evaluate += int(ev.outcome == "error")
+                last = rec.id
+            store.set_cursor(conn, ks, last)
+        result.cursors[ks] = last
+    return result

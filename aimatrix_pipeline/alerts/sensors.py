@@ -1,0 +1,80 @@
+"""The alert sensor: finds new asset check evaluations and hands notifications to the outbox.
+
+Sensors only decide (DESIGN section 3): a tick reads new check execution records (every check in
+the code location, other domains' included, WARN and non-blocking too), applies them to the alert
+state machine, applies the passage of time (held FIRINGs, reminders, silences ending), and, when
+notifications are due, requests a delivery run. It never calls a receiver, so a slow Slack never
+makes a tick time out.
+
+The authoritative cursor (last record id per check) lives in the alert state store, moved in the
+same transaction as the transitions it caused; the sensor cursor mirrors it for visibility.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dagster as dg
+from dagster import SensorEvaluationContext
+
+from aimatrix_pipeline.alerts import outbox
+from aimatrix_pipeline.alerts.jobs import ALERT_DELIVERY_JOB_NAME, alert_delivery_job
+from aimatrix_pipeline.alerts.rules import load_rules
+from aimatrix_pipeline.alerts.scan import scan
+from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
+
+ALERT_SENSOR_NAME = "alert_sensor"
+MINIMUM_INTERVAL_S = 30
+
+
+def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=ALERT_DELIVERY_JOB_NAME,
+                              statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                                        dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]),
+        limit=1)
+    return bool(runs)
+
+
+def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules, project_names) -> dict:
+    """One sensor tick's decisions (usable without a sensor context: tests, benchmark)."""
+    machine = AlertStateMachine(store, rules)
+    result = scan(instance, check_keys, store, machine, project_names)
+    held_fired = machine.advance()
+    due = outbox.due_summary(store)
+    return {"scan": result, "advanced": held_fired, "due": due}
+
+
+@dg.sensor(
+    name=ALERT_SENSOR_NAME,
+    job=alert_delivery_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=MINIMUM_INTERVAL_S,
+    description="Turns asset check results (failures, recoveries, checks that could not run; WARN "
+    "and non-blocking included) into alerts and requests a delivery run when notifications are due.",
+)
+def alert_sensor(context: SensorEvaluationContext):
+    from aimatrix_pipeline.settings import load_settings
+
+    rules = load_rules()
+    store = AlertStore(default_state_path())
+    try:
+        check_keys = list(context.repository_def.asset_graph.asset_check_keys)
+        tick = run_tick(context.instance, check_keys, store, rules, load_settings().project_names)
+        context.update_cursor(json.dumps(tick["scan"].cursors, sort_keys=True))
+        due = tick["due"]
+        if not due["due"]:
+            return dg.SkipReason(f"{tick['scan'].evaluations} new evaluations; nothing to deliver")
+        if _delivery_in_progress(context.instance):
+            return dg.SkipReason(f"{due['due']} notifications due; a delivery run is already in progress")
+        rows = store.query(
+            "select event_id, channel, attempts from outbox where (status = 'pending' and next_attempt_at <= ?) "
+            "or (status = 'sending' and lease_until <= ?) order by 1, 2",
+            (store.clock.now(), store.clock.now()))
+        digest = hashlib.sha256(json.dumps([tuple(r) for r in rows]).encode()).hexdigest()[:16]
+        bucket = int(store.clock.now() // 600)  # re-request at least every 10 min if a run vanished
+        return dg.RunRequest(run_key=f"deliver-{digest}-{bucket}",
+                             tags={"aimatrix/notifications_due": str(due["due"])})
+    finally:
+        store.close()
