@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
 
@@ -16,4 +17,5 @@ def shared_resources() -> dict:
     return {
         "warehouse": WarehouseResource(path=os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE),
         "source": SourcePostgresResource(),
+        "supabase_api": SupabaseApiResource(),  # token/base URL read from the env at run time
     }
