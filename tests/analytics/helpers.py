@@ -1,0 +1,58 @@
+"""Run the real extract and then the analytics derivations, for end-to-end tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aimatrix_pipeline.analytics import derive
+from aimatrix_pipeline.analytics.thresholds import load_thresholds
+from aimatrix_pipeline.extract import app_logs, snapshots
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.settings import Project
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SNAPSHOT_NAMES = (
+    "pg_stat_statements", "table_stats", "index_stats", "database_stats", "sequences",
+    "activity", "foreign_keys", "vector_indexes",
+)
+LOG_TABLES = ("query_performance_logs", "vector_query_logs", "embedding_generation_logs", "error_events")
+
+
+def project_for(monkeypatch, source_db, name: str = "p1", compute_size: str = "micro") -> Project:
+    env = f"AIMATRIX_TEST_{name.upper()}_DB_URL"
+    monkeypatch.setenv(env, source_db.url)
+    return Project(name=name, organization="o1", db_url_env=env, compute_size=compute_size)
+
+
+def snapshot(warehouse, project: Project, at: datetime | None = None, names=SNAPSHOT_NAMES) -> datetime:
+    at = at or datetime.now(timezone.utc)
+    source = SourcePostgresResource()
+    for name in names:
+        snapshots.take_snapshot(name, source, warehouse, project, at)
+    return at
+
+
+def extract_logs(warehouse, project: Project, tables=LOG_TABLES) -> None:
+    source = SourcePostgresResource()
+    for table in tables:
+        app_logs.extract_app_log(table, source, warehouse, project)
+
+
+def run_analytics(warehouse, project: Project, as_of: datetime | None = None, **threshold_overrides) -> dict:
+    params = derive.base_params(
+        project.name, load_thresholds(env={}, **threshold_overrides),
+        as_of=as_of, compute_size=project.compute_size,
+    )
+    with warehouse.transaction() as conn:
+        return derive.derive_all(conn, params)
+
+
+def findings(warehouse, project: str) -> list[dict]:
+    with warehouse.reader() as conn:
+        cur = conn.execute(
+            "select * from analytics.optimization_recommendations where project = ? order by impact desc",
+            [project],
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
