@@ -111,7 +111,7 @@ def claim_batch(store: AlertStore, channel: str, per_alert: bool, group_interval
                 f"on g.channel = o.channel and g.group_key = o.group_key "
                 f"where o.channel = :ch and o.batch_id is null and ({due}) "
                 f"and (:per_alert or g.last_sent_at is null or g.last_sent_at + :gi <= :now) "
-                f"order by o.detected_at, o.created_at, o.event_id limit 1",
+                f"order by o.rowid limit 1",
                 {"ch": channel, "now": now, "gi": group_interval_s, "per_alert": int(per_alert)}).fetchone()
             if fresh is None:
                 return None
@@ -121,7 +121,7 @@ def claim_batch(store: AlertStore, channel: str, per_alert: bool, group_interval
             else:
                 rows = conn.execute(
                     f"select * from outbox where channel = :ch and batch_id is null and group_key = :gk "
-                    f"and ({due}) order by detected_at, created_at, event_id limit :n",
+                    f"and ({due}) order by rowid limit :n",
                     {"ch": channel, "gk": gk, "now": now, "n": max_alerts}).fetchall()
             bid = batch_id_for([r["event_id"] for r in rows])
         keys = [(r["event_id"], channel) for r in rows]

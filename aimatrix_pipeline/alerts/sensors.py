@@ -37,9 +37,10 @@ def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:
     return bool(runs)
 
 
-def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules, project_names) -> dict:
+def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules, project_names,
+             environ=None) -> dict:
     """One sensor tick's decisions (usable without a sensor context: tests, benchmark)."""
-    machine = AlertStateMachine(store, rules)
+    machine = AlertStateMachine(store, rules, environ)
     result = scan(instance, check_keys, store, machine, project_names)
     held_fired = machine.advance()
     due = outbox.due_summary(store)
