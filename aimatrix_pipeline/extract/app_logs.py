@@ -89,6 +89,11 @@ class _Done:
     pass
 
 
+def _used(query: str, params: dict) -> dict:
+    """The named parameters `query` references (DuckDB rejects unused ones)."""
+    return {k: v for k, v in params.items() if f"${k}" in query}
+
+
 def _row_json(schema: pa.Schema, payload_column: str) -> str:
     parts = []
     for f in schema:
@@ -166,7 +171,7 @@ class _BatchLoader:
         try:
             conn.execute(
                 f"create or replace temp table _checked as select *, ({self.reason_sql}) as _reason from _batch",
-                {"max_text_bytes": self.max_text_bytes},
+                _used(self.reason_sql, {"max_text_bytes": self.max_text_bytes}),
             ).fetchall()
             bad, good_max = conn.execute(
                 "select count(*) filter (where _reason is not null), "
@@ -184,7 +189,7 @@ class _BatchLoader:
                 ).fetchall()
             if self.spec.name == "query_performance_logs":
                 result.new_texts += self._fingerprint_new_texts()
-            inserted = conn.execute(self.insert_sql, self.params).fetchall()[0][0]  # DuckDB returns the count
+            inserted = conn.execute(self.insert_sql, _used(self.insert_sql, self.params)).fetchall()[0][0]  # DuckDB returns the count
             result.rows_loaded += int(inserted)
             result.rows_quarantined += int(bad)
             result.rows_read += batch.num_rows
@@ -192,7 +197,10 @@ class _BatchLoader:
             if good_max is not None and (self.max_created_at is None or good_max > self.max_created_at):
                 self.max_created_at = good_max
         finally:
-            conn.unregister("_batch")
+            try:
+                conn.unregister("_batch")
+            except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
+                pass
 
     def _fingerprint_new_texts(self) -> int:
         rows = self.conn.execute(

@@ -69,17 +69,28 @@ def test_rematerializing_same_snapshot_is_idempotent(source_db, warehouse, monke
         ).fetchone()
     assert counts[0] == 1  # replaced, not doubled
     # every snapshot table, re-run under the same snapshot_at: replaced, never doubled
+    keys = {
+        "pg_stat_statements_snapshots": "dbid, userid, queryid, toplevel",
+        "pg_stat_statements_info": "dbid",
+        "table_stats": "relid",
+        "index_stats": "indexrelid",
+        "database_stats": "datid",
+        "server_settings": "name",
+        "sequences": "schemaname, sequencename",
+        "foreign_keys": "schemaname, relname, constraint_name",
+    }
     for _ in range(2):
         materialize(SNAPSHOT_ASSETS, warehouse, snapshot_at="2026-01-01T00:10:00+00:00")
         with warehouse.reader() as conn:
-            for table in SNAPSHOT_TABLES:
-                snaps = conn.execute(f"select count(distinct snapshot_at) from raw.{table}").fetchone()[0]
-                assert snaps == 2, table  # 00:05 (partial) and 00:10
-            dupes = conn.execute(
-                "select count(*) from (select 1 from raw.pg_stat_statements_snapshots "
-                "group by project, snapshot_at, dbid, userid, queryid, toplevel having count(*) > 1)"
-            ).fetchone()[0]
-            assert dupes == 0
+            for table, key in keys.items():
+                dupes = conn.execute(
+                    f"select count(*) from (select 1 from raw.{table} "
+                    f"group by project, snapshot_at, {key} having count(*) > 1)"
+                ).fetchone()[0]
+                assert dupes == 0, table
+                assert conn.execute(
+                    f"select count(*) from raw.{table} where snapshot_at = '2026-01-01T00:10:00+00:00'"
+                ).fetchone()[0] > 0, table
 
 
 def test_unindexed_fk_detected_and_composite_pk_covers(source_db, warehouse, monkeypatch):
