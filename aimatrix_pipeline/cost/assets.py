@@ -1,0 +1,215 @@
+"""Usage and cost assets: raw/usage_daily (group extract) and the cost/* tables (group cost).
+
+Every time-partitioned asset here takes `BackfillPolicy.single_run()`, so a backfill of any range
+of days or months runs once, over the whole range: one connection per project, one usage-API call
+per project, one pricing query, one transaction that replaces exactly the range. Re-running a
+partition or a range gives the same rows.
+
+The pricing assets refresh cost.organizations, cost.projects and cost.price_book in their own
+transaction before pricing, so they always price with the configuration and price book files as
+they are now (the cost/price_book asset publishes the same tables for people who only want to
+look at prices).
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from aimatrix_pipeline.cost import pricing, usage
+from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS, day_range, month_range
+from aimatrix_pipeline.cost.price_book import load_price_book
+from aimatrix_pipeline.metadata import table_metadata
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.supabase_api import (
+    SupabaseApiAuthError,
+    SupabaseApiMalformedResponse,
+    SupabaseApiResource,
+)
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.sql_files import load_sql
+
+GROUP = "cost"
+OWNERS = ["team:data-platform"]
+USAGE_KEY = dg.AssetKey(["raw", "usage_daily"])
+PRICE_BOOK_KEY = dg.AssetKey(["cost", "price_book"])
+DAILY_KEY = dg.AssetKey(["cost", "cost_breakdown_daily"])
+MONTHLY_KEY = dg.AssetKey(["cost", "monthly_cost_report"])
+QUERY_COST_KEY = dg.AssetKey(["cost", "query_cost_daily"])
+DELTAS_KEY = dg.AssetKey(["analytics", "pg_stat_statements_deltas"])
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+@dg.asset(
+    key=USAGE_KEY,
+    group_name="extract",
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    kinds={"postgres", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Billing usage per project and UTC day (MAU, storage per bucket, compute and disk hours, "
+        "egress, function invocations, realtime, add-ons) from the monitored databases and "
+        "Supabase's APIs. A source that cannot be read leaves 'unknown' rows, never zeros."
+    ),
+    metadata={"dagster/table_name": "raw.usage_daily"},
+)
+def usage_daily(
+    context: dg.AssetExecutionContext,
+    source: SourcePostgresResource,
+    warehouse: WarehouseResource,
+    supabase_api: SupabaseApiResource,
+) -> dg.MaterializeResult:
+    start, end = day_range(context)
+    settings = load_settings()
+    try:
+        with supabase_api.client() as api:
+            rows, report = usage.collect_usage(settings, source, api, start, end, _today())
+    except SupabaseApiAuthError as exc:
+        raise dg.Failure(description=f"Supabase API configuration error: {exc}",
+                         metadata={"endpoint": exc.endpoint, "status": 401}) from None
+    except SupabaseApiMalformedResponse as exc:
+        raise dg.Failure(description=f"Supabase API answered with a malformed body: {exc}",
+                         metadata={"endpoint": exc.endpoint}) from None
+    for project, problems in report.project_errors.items():
+        for p in problems:
+            context.log.warning(f"[{project}] usage source unavailable, items marked unknown: {p}")
+    with warehouse.transaction() as conn:
+        written = usage.write_usage(conn, rows, start, end)
+        meta = table_metadata(
+            conn, "raw.usage_daily", written,
+            first_day=start.isoformat(), last_day=end.isoformat(),
+            unknown_rows=report.unknown_rows,
+            projects_with_unknown_sources=dg.MetadataValue.json(report.project_errors),
+            mau_method=dg.MetadataValue.json(report.mau_methods),
+        )
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=PRICE_BOOK_KEY,
+    group_name=GROUP,
+    kinds={"duckdb", "yaml"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Supabase prices, quotas, package sizes, plan fees and compute credits with effective dates "
+        "(sql/seed/price_book.yaml plus AIMATRIX_PRICE_BOOK_OVERRIDES), and the configured "
+        "organizations and projects they apply to."
+    ),
+    metadata={"dagster/table_name": "cost.price_book"},
+)
+def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    entries = load_price_book()
+    with warehouse.transaction() as conn:
+        pricing.prepare(conn, load_settings(), entries)
+        meta = table_metadata(conn, "cost.price_book", len(entries),
+                              sources=", ".join(sorted({e.source for e in entries})))
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=DAILY_KEY,
+    group_name=GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    deps=[USAGE_KEY, PRICE_BOOK_KEY],
+    kinds={"duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Cost per project, day and line item as Supabase bills it: quotas per organization per "
+        "billing cycle (a day's cost is the overage accrued that day), whole packages rounded up, "
+        "compute credits and the prorated plan fee as organization rows (project NULL). Unknown "
+        "usage stays unknown (cost NULL)."
+    ),
+    metadata={"dagster/table_name": "cost.cost_breakdown_daily"},
+)
+def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    start, end = day_range(context)
+    with warehouse.transaction() as conn:
+        pricing.prepare(conn, load_settings(), load_price_book())
+        written = pricing.price_days(conn, start, end)
+        total, unknown = conn.execute(
+            "select coalesce(sum(cost_usd), 0), count(*) filter (where status = 'unknown') "
+            "from cost.cost_breakdown_daily where date between ? and ?", [start, end]).fetchone()
+        meta = table_metadata(conn, "cost.cost_breakdown_daily", written,
+                              first_day=start.isoformat(), last_day=end.isoformat(),
+                              cost_usd=dg.MetadataValue.float(round(float(total), 2)),
+                              unknown_items=int(unknown))
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=MONTHLY_KEY,
+    group_name=GROUP,
+    partitions_def=MONTHLY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    deps=[DAILY_KEY],
+    kinds={"duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Monthly invoice per organization and line item: usage, included quota, billable, cost, and "
+        "the month-end projection for the running month; per-project allocation in "
+        "cost.monthly_project_cost."
+    ),
+    metadata={"dagster/table_name": "cost.monthly_cost_report"},
+)
+def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    first, last = month_range(context)
+    with warehouse.transaction() as conn:
+        pricing.prepare(conn, load_settings(), load_price_book())
+        written = pricing.report_months(conn, first, last, _today())
+        totals = conn.execute(
+            "select organization, strftime(month, '%Y-%m'), round(sum(cost_usd), 2), "
+            "round(sum(projected_cost_usd), 2) from cost.monthly_cost_report "
+            "where month between ? and ? group by all order by 1, 2", [first, last]).fetchall()
+        meta = table_metadata(
+            conn, "cost.monthly_cost_report", written,
+            first_month=first.isoformat(), last_month=last.isoformat(),
+            totals=dg.MetadataValue.md(
+                "| organization | month | cost_usd | projected_cost_usd |\n|---|---|---|---|\n"
+                + "\n".join(f"| {o} | {m} | {c} | {p} |" for o, m, c, p in totals)),
+        )
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=QUERY_COST_KEY,
+    group_name=GROUP,
+    partitions_def=DAILY_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    deps=[DAILY_KEY, dg.AssetDep(DELTAS_KEY, partition_mapping=dg.AllPartitionMapping())],
+    kinds={"duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Each day's compute cost per project attributed to query fingerprints by their share of "
+        "execution time (pg_stat_statements deltas): what a query costs a day, and a month at "
+        "that rate."
+    ),
+    metadata={"dagster/table_name": "cost.query_cost_daily"},
+)
+def query_cost_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    start, end = day_range(context)
+    with warehouse.transaction() as conn:
+        conn.execute("delete from cost.query_cost_daily where date between ? and ?", [start, end])
+        conn.execute("insert into cost.query_cost_daily by name " + load_sql("warehouse/cost/query_cost_daily.sql"),
+                     {"start_date": start, "end_date": end})
+        written = conn.execute("select count(*) from cost.query_cost_daily where date between ? and ?",
+                               [start, end]).fetchone()[0]
+        meta = table_metadata(conn, "cost.query_cost_daily", written,
+                              first_day=start.isoformat(), last_day=end.isoformat())
+    return dg.MaterializeResult(metadata=meta)
+
+
+USAGE_ASSETS = [usage_daily]
+COST_ASSETS = [price_book, cost_breakdown_daily, monthly_cost_report, query_cost_daily]

@@ -1,0 +1,33 @@
+"""Time partitions for usage and cost: UTC days and calendar months (Supabase billing cycles).
+
+`AIMATRIX_COST_START_DATE` (YYYY-MM-DD, default 2025-01-01) is the first day that can be
+backfilled. The daily partitions end yesterday (a day is priced once it is over); the monthly ones
+include the running month, whose report carries the month-end projection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+DEFAULT_START_DATE = "2025-01-01"
+START_DATE = os.environ.get("AIMATRIX_COST_START_DATE") or DEFAULT_START_DATE
+START_MONTH = dt.date.fromisoformat(START_DATE).replace(day=1).isoformat()
+
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")
+MONTHLY_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date=START_MONTH, timezone="UTC", end_offset=1)
+
+
+def day_range(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    """The run's days, first and last inclusive (a single-run backfill covers a whole range)."""
+    window = context.partition_time_window
+    return window.start.date(), (window.end - dt.timedelta(days=1)).date()
+
+
+def month_range(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    """First days of the run's first and last months."""
+    window = context.partition_time_window
+    last = (window.end - dt.timedelta(days=1)).date().replace(day=1)
+    return window.start.date().replace(day=1), last
