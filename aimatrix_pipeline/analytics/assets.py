@@ -1,0 +1,180 @@
+"""Analytics assets (group `analytics`): analytics.* tables derived from raw.* inside DuckDB.
+
+One asset per table family, partitioned by project like the extract. Each materialization runs
+its SQL file(s) from `sql/warehouse/analytics/` for one project and replaces that project's rows
+in one warehouse transaction (delete-then-insert), so a re-run never doubles and a failure
+leaves the previous rows. Thresholds are read at run time (analytics/thresholds.py), so a change
+of `AIMATRIX_ANALYTICS_*` applies to the next run without reloading the code location.
+"""
+
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional
+
+import dagster as dg
+
+from aimatrix_pipeline.analytics import checks, derive
+from aimatrix_pipeline.analytics.thresholds import load_thresholds
+from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.metadata import table_metadata
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import load_settings
+
+GROUP = "analytics"
+OWNERS = ["team:data-platform"]
+KINDS = {"duckdb", "sql"}
+
+
+def raw(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", name])
+
+
+def analytics(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["analytics", name])
+
+
+@dataclass(frozen=True)
+class AnalyticsSpec:
+    """One asset: the analytics tables it replaces (in order) and what it reads."""
+
+    name: str
+    tables: tuple[str, ...]
+    deps: tuple[dg.AssetKey, ...]
+    description: str
+    extra: dict = field(default_factory=dict)
+
+
+SPECS: tuple[AnalyticsSpec, ...] = (
+    AnalyticsSpec(
+        "pg_stat_statements_deltas",
+        ("pg_stat_statements_intervals", "pg_stat_statements_deltas"),
+        (raw("pg_stat_statements"),),
+        "Interval deltas of pg_stat_statements per (dbid, userid, queryid, toplevel), reset-aware: a "
+        "changed stats_reset, a counter going down, a newer stats_since or a server restart starts "
+        "a new baseline, so no delta is ever negative or doubled. Also writes "
+        "analytics.pg_stat_statements_intervals (how each interval was read, evictions).",
+    ),
+    AnalyticsSpec(
+        "slow_queries_summary",
+        ("slow_queries_summary",),
+        (analytics("pg_stat_statements_deltas"), raw("query_performance_logs")),
+        "Per fingerprint and hour: calls, total/mean/max time, rows, share of the hour's time and "
+        "(app logs) p50/p95/p99, from pg_stat_statements deltas and the app's query logs. Query "
+        "text is literal-free.",
+    ),
+    AnalyticsSpec(
+        "query_regressions",
+        ("query_regressions",),
+        (analytics("pg_stat_statements_deltas"), raw("query_performance_logs")),
+        "Week over week: statements whose mean or total time grew past the regression thresholds.",
+    ),
+    AnalyticsSpec(
+        "database_health",
+        ("database_health",),
+        (raw("database_stats"), raw("activity"), raw("sequences")),
+        "Per snapshot: connection utilisation, cache hit ratios, commits/rollbacks, deadlocks, "
+        "size, long-running and blocked queries, XID age and sequence usage.",
+    ),
+    AnalyticsSpec(
+        "table_health",
+        ("table_health",),
+        (raw("table_stats"), raw("database_stats")),
+        "Per table and snapshot: size and growth, dead tuples, whether autovacuum is due (server "
+        "settings and per-table reloptions), last vacuum/analyze, seq vs index scans.",
+    ),
+    AnalyticsSpec(
+        "vector_health",
+        ("vector_health",),
+        (raw("vector_indexes"), raw("vector_query_logs")),
+        "Per pgvector column and ANN index: method, opclass, parameters, rows, size, recommended "
+        "IVFFlat lists, and query latency/index use/similarity thresholds from vector_query_logs.",
+    ),
+    AnalyticsSpec(
+        "embedding_stats",
+        ("embedding_stats",),
+        (raw("embedding_generation_logs"),),
+        "Embedding generations per day and model: count, tokens, time, errors, averages, error "
+        "rate and estimated cost (the seed's EmbeddingStats).",
+    ),
+    AnalyticsSpec(
+        "error_stats",
+        ("error_stats",),
+        (raw("error_events"),),
+        "Application errors over 1 h, 24 h and 7 d: totals, by type and severity, rate and rank "
+        "(the seed's ErrorStats; top errors = type rank <= 10).",
+    ),
+    AnalyticsSpec(
+        "optimization_recommendations",
+        ("optimization_recommendations",),
+        (
+            analytics("slow_queries_summary"), analytics("table_health"), analytics("database_health"),
+            analytics("vector_health"), raw("index_stats"), raw("foreign_keys"), raw("table_stats"),
+            raw("database_stats"), raw("activity"),
+        ),
+        "One row per finding (slow queries, unused/duplicate/invalid indexes, unindexed foreign "
+        "keys, missing primary keys, seq-scan-heavy tables, overdue vacuum, cache, connections, "
+        "pgvector), with a stable id and first_seen, impact/effort scores and paste-safe "
+        "remediation SQL. Sorted by impact.",
+    ),
+)
+
+
+def _compute_size(project_name: str) -> str:
+    try:
+        return load_settings().project(project_name).compute_size
+    except Exception:  # noqa: BLE001 - an unknown project only loses the compute-size rule
+        return ""
+
+
+def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
+             as_of: Optional[datetime] = None) -> tuple[dict, dict, list]:
+    """Replace the spec's tables for `project` in one transaction.
+
+    Returns row counts, materialization metadata and the data-quality check results.
+    """
+    params = derive.base_params(
+        project, load_thresholds(), as_of=as_of or datetime.now(timezone.utc),
+        compute_size=_compute_size(project),
+    )
+    counts: dict[str, int] = {}
+    with warehouse.transaction() as conn:
+        for table in spec.tables:
+            counts[table] = derive.derive(conn, table, params)
+        main = spec.tables[-1]
+        meta = table_metadata(
+            conn, f"analytics.{main}", counts[main], project=project,
+            **{f"rows/{t}": n for t, n in counts.items()},
+        )
+        results = checks.evaluate(conn, spec.name, project)
+    return counts, meta, results
+
+
+def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        key_prefix=["analytics"],
+        group_name=GROUP,
+        partitions_def=PROJECTS_PARTITIONS,
+        deps=list(spec.deps),
+        kinds=KINDS,
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+        metadata={"dagster/table_name": f"analytics.{spec.tables[-1]}"},
+        automation_condition=dg.AutomationCondition.eager(),
+        check_specs=checks.check_specs(analytics(spec.name), spec.name),
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        started = time.monotonic()
+        counts, meta, results = run_spec(spec, warehouse, context.partition_key)
+        meta["seconds"] = round(time.monotonic() - started, 3)
+        context.log.info(f"[{context.partition_key}] {spec.name}: {counts}")
+        return dg.MaterializeResult(metadata=meta, check_results=results)
+
+    return _asset
+
+
+ASSETS: list[dg.AssetsDefinition] = [build_asset(spec) for spec in SPECS]
