@@ -35,7 +35,7 @@ BASE_COUNTS: dict[str, int] = {
     "audit": 6000,
     "sessions": 1000,
     "objects": 3000,
-    "documents": 3000,
+    "documents": 3000,  # never fewer than FLOORS
     "faq_chunks": 2000,  # with 500 IVFFlat lists: ~4 rows per list, the deliberate defect
     "query_logs": 5000,
     "vector_logs": 2000,
@@ -43,6 +43,9 @@ BASE_COUNTS: dict[str, int] = {
     "error_events": 300,
 }
 MIN_COUNT = 20
+# Floors independent of scale: below ~2k rows PostgreSQL's planner prefers a sequential scan plus
+# sort over the HNSW/IVFFlat index, and the demo must show searches that really use the index.
+FLOORS: dict[str, int] = {"documents": 2500, "faq_chunks": 2000}
 
 SEEDED_TABLES = (
     "app.customers",
@@ -77,7 +80,9 @@ def counts_for_scale(scale: float) -> dict[str, int]:
     """Row counts for `scale` (1.0 = the demo default); never below MIN_COUNT per table."""
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
-    return {name: max(MIN_COUNT, int(round(n * scale))) for name, n in BASE_COUNTS.items()}
+    return {
+        name: max(MIN_COUNT, FLOORS.get(name, 0), int(round(n * scale))) for name, n in BASE_COUNTS.items()
+    }
 
 
 def _seed_fraction(seed: int) -> float:

@@ -294,7 +294,9 @@ class Workload:
         return "[" + ",".join(f"{self.rng.random() - 0.5:.4f}" for _ in range(EMBEDDING_DIM)) + "]"
 
     def _uuid(self) -> uuid.UUID:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        # Ids are truly random, not from the seeded generator: a restarted demo replays the same
+        # choices against the same database and must not collide with the rows it wrote before.
+        return uuid.uuid4()
 
     # -- traffic kinds ---------------------------------------------------------------------------
     def _shop_browse(self, conn) -> None:
