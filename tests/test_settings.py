@@ -1,0 +1,109 @@
+"""Configuration: the projects file, single-database mode, and DSNs that never leak."""
+
+from __future__ import annotations
+
+import pytest
+
+from aimatrix_pipeline.resources.source_postgres import (
+    SourceConfigError,
+    SourcePostgresResource,
+    SourceUnavailable,
+    bounded_dsn,
+    redact_dsn,
+)
+from aimatrix_pipeline.settings import ConfigError, load_settings
+
+FLEET = """
+organizations:
+  - slug: acme
+    plan: team
+    monthly_budget_usd: 200
+projects:
+  - name: prod-app
+    organization: acme
+    db_url_env: PROD_APP_DB_URL
+    ref: abcdefghijklmnopqrst
+    compute_size: small
+    monthly_budget_usd: 120
+  - name: staging
+    organization: acme
+    db_url_env: STAGING_DB_URL
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "projects.yaml"
+    path.write_text(text)
+    return {"AIMATRIX_PROJECTS_FILE": str(path)}
+
+
+def test_projects_file_parsed(tmp_path):
+    s = load_settings(write(tmp_path, FLEET))
+    assert s.project_names == ["prod-app", "staging"]
+    prod = s.project("prod-app")
+    assert (prod.organization, prod.compute_size, prod.monthly_budget_usd, prod.ref) == (
+        "acme", "small", 120.0, "abcdefghijklmnopqrst")
+    assert s.organization("acme").plan == "team"
+    assert s.project("staging").compute_size == "micro"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("projects:\n  - organization: x\n    db_url_env: A\n", "projects[0]: missing required field 'name'"),
+        ("projects:\n  - name: a\n", "missing required field 'db_url_env'"),
+        ("projects:\n  - name: a\n    db_url_env: postgresql://u:p@h/db\n", "NAME of an environment variable"),
+        ("projects:\n  - {name: a, db_url_env: A}\n  - {name: a, db_url_env: B}\n", "duplicate project name"),
+        ("organizations:\n  - {slug: o, plan: gold}\nprojects:\n  - {name: a, db_url_env: A}\n", "'plan' must be one of"),
+        ("organizations:\n  - {slug: o}\nprojects:\n  - {name: a, db_url_env: A, organization: other}\n",
+         "organization 'other' is not listed"),
+        ("projects: [", "not valid YAML"),
+        ("projects: []\n", "'projects' is empty"),
+    ],
+)
+def test_bad_projects_file_names_the_field(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(write(tmp_path, text))
+
+
+def test_single_database_mode_defaults():
+    s = load_settings({"SUPABASE_DB_URL": "postgresql://x"})
+    assert s.source == "single_database"
+    (p,) = s.projects
+    assert (p.name, p.organization, p.db_url_env, p.compute_size) == ("default", "default", "SUPABASE_DB_URL", "micro")
+    assert s.organization("default").plan == "pro"
+    s = load_settings({"SUPABASE_PLAN": "team", "SUPABASE_COMPUTE_SIZE": "Large"})
+    assert s.source == "unconfigured" and s.projects[0].compute_size == "large"
+
+
+def test_bounded_dsn_sets_read_only_timeouts_and_label():
+    dsn = bounded_dsn("postgresql://u:secret@127.0.0.1:5432/db?sslmode=disable",
+                      statement_timeout_ms=1234, lock_timeout_ms=56)
+    assert "default_transaction_read_only%3Don" in dsn
+    assert "statement_timeout%3D1234" in dsn and "lock_timeout%3D56" in dsn
+    assert "application_name=aimatrix_pipeline" in dsn and "sslmode=disable" in dsn
+
+
+def test_sessions_are_read_only_and_bounded(source_db, monkeypatch):
+    monkeypatch.setenv("MONITORED_URL", source_db.url)
+    with SourcePostgresResource(statement_timeout_ms=4321).connect("MONITORED_URL") as conn:
+        settings = dict(conn.execute(
+            "select name, setting from pg_settings where name in "
+            "('default_transaction_read_only', 'statement_timeout', 'lock_timeout', 'application_name')"
+        ).fetchall())
+        with pytest.raises(Exception, match="read-only transaction"):
+            conn.execute("create table nope (x int)")
+    assert settings == {"default_transaction_read_only": "on", "statement_timeout": "4321",
+                        "lock_timeout": "1000", "application_name": "aimatrix_pipeline"}
+
+
+def test_missing_or_unreachable_dsn_never_leaks(monkeypatch):
+    monkeypatch.delenv("NOT_SET_URL", raising=False)
+    with pytest.raises(SourceConfigError, match="NOT_SET_URL is not set"):
+        SourcePostgresResource().dsn_for("NOT_SET_URL")
+    monkeypatch.setenv("DEAD_URL", "postgresql://admin:hunter2@127.0.0.1:1/db")
+    with pytest.raises(SourceUnavailable) as err:
+        with SourcePostgresResource(connect_timeout_s=2).connect("DEAD_URL"):
+            pass
+    assert "hunter2" not in str(err.value) and "DEAD_URL" in str(err.value)
+    assert redact_dsn("postgresql://a:b@h/d password=zz") == "postgresql://***@h/d password=***"
