@@ -30,7 +30,7 @@ create table if not exists alerts.alert_events (
 
 create table if not exists alerts.alert_event_history (
     alert_id varchar not null,
-    at timestamptz not null,
+    "at" timestamptz not null,
     status varchar not null,        -- pending | firing | notified | reminder | resolved | normal
     note varchar
 );
