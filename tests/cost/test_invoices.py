@@ -205,3 +205,20 @@ def test_unknown_usage_is_never_priced_as_zero(warehouse):
         rows = conn.execute("select status, count(*), count(cost_usd) from cost.cost_breakdown_daily "
                             "where line_item = 'egress' group by status order by status").fetchall()
     assert rows == [("known", 10, 10), ("unknown", 20, 0)]
+
+
+def test_running_month_projects_to_month_end(warehouse):
+    """Ten days of April priced on April 10: linear projection to 30 days, re-priced after quota."""
+    s = make_settings([("acme", "pro")], [("app", "acme", "micro")])
+    u = UsageSet(s).compute("app", APRIL[:10], "micro").every_day("app", APRIL[:10], "egress_gb", 30)
+    u.add("app", APRIL[2], "realtime_peak_connections", 700)
+    price(warehouse, u, APRIL[0], APRIL[9], today=dt.date(2026, 4, 11))
+    rep = report(warehouse, "acme", APRIL[0])
+    assert cents(rep["egress"]["cost_usd"]) == cents(50 * 0.09) == 4.50           # 300 GB so far
+    assert cents(rep["egress"]["projected_cost_usd"]) == cents(650 * 0.09) == 58.50  # 900 GB by the 30th
+    assert cents(rep["compute_hours_micro"]["projected_cost_usd"]) == cents(720 * 0.01344)
+    assert cents(rep["compute_credits"]["projected_cost_usd"]) == -cents(720 * 0.01344)
+    assert cents(rep["realtime_peak_connections"]["projected_cost_usd"]) == 10.00   # a peak does not grow
+    assert cents(rep["plan_fee"]["projected_cost_usd"]) == 25.00
+    projected = cents(sum(r["projected_cost_usd"] for r in rep.values()))
+    assert projected == cents(25 + 58.50 + 10.00) == 93.50

@@ -189,7 +189,9 @@ org_rows as (
            'known', 'sum', 'price_book', plan, credit, 1.0, price_effective_from
     from credits
 )
-select r.project, r.organization, r.date, r.line_item, r.usage, r.unit, r.billable_usage, r.cost_usd,
+-- rounded to 1e-9 so re-runs give identical rows whatever order parallel sums took
+select r.project, r.organization, r.date, r.line_item, round(r.usage, 9) as usage, r.unit,
+       round(r.billable_usage, 9) as billable_usage, round(r.cost_usd, 9) as cost_usd,
        r.status, r.aggregation, r.source, r.plan, r.price_usd, r.per_quantity, r.price_effective_from,
        now() as computed_at
 from (select * from project_rows union all by name select * from org_rows) r

@@ -128,12 +128,14 @@ plan_fee_rows as (
            any_value(days_in_month) as days_in_month, any_value(plan) as plan
     from plan_fee group by organization, month
 )
-select u.organization, u.month, u.line_item, u.usage, u.unit, u.included, u.billable, u.cost_usd,
-       u.projected_usage,
-       case when u.line_item = 'compute_credits'
+-- rounded to 1e-9 so re-runs give identical rows whatever order parallel sums took
+select u.organization, u.month, u.line_item, round(u.usage, 9) as usage, u.unit, u.included,
+       round(u.billable, 9) as billable, round(u.cost_usd, 9) as cost_usd,
+       round(u.projected_usage, 9) as projected_usage,
+       round(case when u.line_item = 'compute_credits'
                 then case when not u.is_running then u.cost_usd
                           else -least(coalesce(cc.credit, 0), greatest(coalesce(cp.projected_compute, 0), 0)) end
-            else u.projected_cost_usd end as projected_cost_usd,
+            else u.projected_cost_usd end, 9) as projected_cost_usd,
        case when u.unknown_days = 0 then 'known'
             when u.known_days = 0 then 'unknown' else 'partial' end as status,
        u.known_days, u.unknown_days, u.days_in_month, u.plan, now() as computed_at
@@ -141,7 +143,7 @@ from usage_projected u
 left join compute_projection cp on cp.organization = u.organization and cp.month = u.month
 left join credit_cap cc on cc.organization = u.organization and cc.month = u.month
 union all
-select organization, month, line_item, usage, unit, included, billable, cost_usd, projected_usage,
-       projected_cost_usd, status, known_days, unknown_days, days_in_month, plan, now()
+select organization, month, line_item, usage, unit, included, billable, round(cost_usd, 9), projected_usage,
+       round(projected_cost_usd, 9), status, known_days, unknown_days, days_in_month, plan, now()
 from plan_fee_rows
 order by 1, 2, 3

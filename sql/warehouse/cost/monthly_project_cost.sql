@@ -63,10 +63,10 @@ all_items as (
     union all by name
     select * from allocated
 )
-select a.organization, a.month, a.project, a.line_item, a.usage, a.unit, a.cost_usd,
-       a.cost_usd * f.factor as projected_cost_usd,
-       sum(a.cost_usd) over (partition by a.organization, a.month, a.project)
-           / nullif(sum(a.cost_usd) over (partition by a.organization, a.month), 0) as share_of_org_cost,
+select a.organization, a.month, a.project, a.line_item, round(a.usage, 9) as usage, a.unit,
+       round(a.cost_usd, 9) as cost_usd, round(a.cost_usd * f.factor, 9) as projected_cost_usd,
+       round(sum(a.cost_usd) over (partition by a.organization, a.month, a.project)
+           / nullif(sum(a.cost_usd) over (partition by a.organization, a.month), 0), 9) as share_of_org_cost,
        now() as computed_at
 from all_items a
 join factor f on f.organization = a.organization and f.month = a.month
