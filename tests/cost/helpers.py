@@ -44,11 +44,12 @@ class UsageSet:
         return self.every_day(project, days, "compute_hours", 24, size)
 
 
-def make_settings(orgs: list[tuple[str, str]], projects: list[tuple[str, str, str]]) -> Settings:
+def make_settings(orgs: list[tuple], projects: list[tuple[str, str, str]]) -> Settings:
+    """orgs: (slug, plan[, monthly_budget_usd]); projects: (name, organization, compute_size)."""
     return Settings(
         projects=tuple(Project(name=n, organization=o, db_url_env="UNUSED_DB_URL", compute_size=s)
                        for n, o, s in projects),
-        organizations=tuple(Organization(slug, plan) for slug, plan in orgs),
+        organizations=tuple(Organization(*o) for o in orgs),
         warehouse_path="", api_url="", source="projects_file",
     )
 

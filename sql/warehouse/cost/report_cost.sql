@@ -1,0 +1,19 @@
+-- The `report cost` command: one month's invoice lines per organization, then a total line.
+with lines as (
+    select organization, line_item, usage, unit, included, billable, cost_usd, projected_cost_usd,
+           status, 0 as is_total
+    from cost.monthly_cost_report
+    where month = cast($month as date)
+      and ($organization is null or organization = $organization)
+),
+totals as (
+    select organization, 'TOTAL' as line_item, null as usage, 'USD' as unit, null as included,
+           null as billable, sum(cost_usd) as cost_usd, sum(projected_cost_usd) as projected_cost_usd,
+           case when bool_and(status = 'known') then 'known' else 'partial' end as status, 1 as is_total
+    from lines group by organization
+),
+all_lines as (select * from lines union all by name select * from totals)
+select organization, line_item, round(usage, 4), unit, round(included, 4), round(billable, 4),
+       round(cost_usd, 2), round(projected_cost_usd, 2), status
+from all_lines
+order by organization, is_total, line_item
