@@ -45,13 +45,14 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
             if batch is None:
                 break
             n += 1
-            outbox.pace(store, name, cfg.rate_per_second)
+            outbox.pace(store, name)
             try:
                 result = channel.send(batch)
             except Exception as exc:  # a bug or missing env var: keep the rows, report it
                 from aimatrix_pipeline.alerts.channels.base import SendResult
 
                 result = SendResult(False, None, f"{type(exc).__name__}: {exc}")
+            outbox.book_next_send(store, name, cfg.rate_per_second)
             if result.ok:
                 outbox.record_success(store, batch, result.status_code)
                 stats.messages_sent += 1
@@ -74,8 +75,12 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
 def deliver(store: AlertStore, rules: RuleSet, environ: Mapping[str, str] | None = None,
             channels: list[str] | None = None) -> dict[str, ChannelStats]:
     """One delivery pass over every channel that has rows, channels in parallel threads."""
-    names = channels or [r[0] for r in store.query("select distinct channel from outbox "
-                                                    "where status in ('pending', 'sending')")]
+    now = store.clock.now()
+    due = [r[0] for r in store.query(
+        "select distinct o.channel from outbox o left join channel_state c on c.channel = o.channel "
+        "where ((o.status = 'pending' and o.next_attempt_at <= ?) or (o.status = 'sending' and o.lease_until <= ?)) "
+        "and coalesce(c.blocked_until, 0) <= ?", (now, now, now))]
+    names = [n for n in (channels or due) if n in due]
     names = [n for n in names if any(c.name == n for c in rules.channels)]
     results: dict[str, ChannelStats] = {}
 

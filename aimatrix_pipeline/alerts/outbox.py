@@ -182,17 +182,24 @@ def record_failure(store: AlertStore, batch: Batch, error: str, status_code: int
     return due
 
 
-def pace(store: AlertStore, channel: str, rate_per_second: float) -> None:
-    """Wait until the channel may send again (rate limit), then book the next slot."""
-    interval = 1.0 / rate_per_second
+def pace(store: AlertStore, channel: str) -> None:
+    """Wait until the channel may send again (its rate limit, booked by `book_next_send`)."""
     row = channel_state(store, channel)
     wait = (row["next_send_at"] if row else 0) - store.clock.now()
     if wait > 0:
         store.clock.sleep(wait)
+
+
+def book_next_send(store: AlertStore, channel: str, rate_per_second: float) -> None:
+    """After a request has completed: the next one no earlier than now + 1/rate.
+
+    Counting from the completion (not the start) keeps the spacing the receiver sees at or above
+    the interval whatever the request's latency.
+    """
     with store.tx() as conn:
         conn.execute("insert into channel_state (channel) values (?) on conflict do nothing", (channel,))
         conn.execute("update channel_state set next_send_at = ? where channel = ?",
-                     (store.clock.now() + interval, channel))
+                     (store.clock.now() + 1.0 / rate_per_second, channel))
 
 
 def due_summary(store: AlertStore) -> dict[str, Any]:

@@ -115,7 +115,11 @@ class AlertStore:
                                     check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("pragma journal_mode=wal")
-        self.conn.execute("pragma synchronous=full")
+        # WAL + NORMAL: a committed transaction survives any process crash; a power loss can only
+        # roll back the newest transactions *as a whole*, and because the check cursors move in
+        # the same transactions as the state and outbox rows, the sensor then re-reads those
+        # evaluations and rebuilds exactly what was lost (same deterministic event ids).
+        self.conn.execute("pragma synchronous=normal")
         self.conn.execute("pragma busy_timeout=60000")
         self.conn.executescript(load_sql("warehouse/alerts/state_store.sqlite.sql"))
 
