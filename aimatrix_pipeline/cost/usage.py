@@ -172,7 +172,22 @@ DB_METRICS = (("mau", "users"), ("sso_mau", "users"), ("anonymous_mau", "users")
 
 
 # ---------------------------------------------------------------------------- APIs
-def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt.date,
+def _day_of(value) -> dt.date | None:
+    """Analytics timestamps come as ISO strings or epoch numbers (microseconds from Logflare)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = value / 1e6 if value > 1e14 else value / 1e3 if value > 1e11 else value
+        return dt.datetime.fromtimestamp(seconds, UTC).date()
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).date()
+        except ValueError:
+            return None
+    return None
+
+
+def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt.date, today: dt.date,
                out: UsageRows, report: ExtractReport) -> None:
     days = _days(start, end)
     in_range = set(days)
@@ -274,10 +289,7 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
             counts = api.api_counts(project.ref, "7day")
             per_day: dict[dt.date, dict[str, float]] = {}
             for row in counts:
-                try:
-                    day = dt.datetime.fromisoformat(str(row["timestamp"]).replace("Z", "+00:00")).date()
-                except ValueError:
-                    continue
+                day = _day_of(row["timestamp"])
                 if day in in_range:
                     agg = per_day.setdefault(day, {})
                     for kind in ("rest", "auth", "storage", "realtime"):
@@ -287,6 +299,22 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
                     out.add(project, day, "api_requests", kind, value, "requests", "management_api", "api_counts")
         except SupabaseApiUnavailable as exc:
             problem(f"usage.api-counts: {exc}")
+
+    # Edge function request counts (informational; the analytics window is the last day only).
+    if project.ref and end >= today - dt.timedelta(days=1):
+        try:
+            for fn in api.functions(project.ref):
+                per_fn: dict[dt.date, float] = {}
+                for row in api.function_stats(project.ref, fn["id"], "1day"):
+                    day = _day_of(row.get("timestamp"))
+                    count = row.get("requests_count")
+                    if day in in_range and isinstance(count, (int, float)) and not isinstance(count, bool):
+                        per_fn[day] = per_fn.get(day, 0.0) + float(count)
+                for day, value in sorted(per_fn.items()):
+                    out.add(project, day, "edge_function_requests", fn["slug"], value, "requests",
+                            "management_api", "functions.combined-stats")
+        except SupabaseApiUnavailable as exc:
+            problem(f"functions.combined-stats: {exc}")
 
 
 # ---------------------------------------------------------------------------- run
@@ -310,7 +338,7 @@ def collect_usage(settings: Settings, source: SourcePostgresResource, api: Supab
                         if not (r["project"] == project.name and r["source"] == "database")]
             for metric, unit in DB_METRICS:
                 out.unknown(project, days, metric, "", unit, "database", reason)
-        _api_usage(api, project, start, end, out, report)
+        _api_usage(api, project, start, end, today, out, report)
     report.rows = len(out.rows)
     report.unknown_rows = sum(1 for r in out.rows if r["status"] == "unknown")
     return out, report

@@ -37,6 +37,7 @@ class FakeSupabaseApi:
         self.disk = fixture("config_disk.json")
         self.api_counts = fixture("usage_api_counts.json")
         self.functions = fixture("functions.json")
+        self.function_stats = fixture("function_combined_stats.json")
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -76,6 +77,10 @@ class FakeSupabaseApi:
                 return 200, {}, json.dumps(self.api_counts)
             if rest == "functions":
                 return 200, {}, json.dumps(self.functions)
+            if rest == "analytics/endpoints/functions.combined-stats":
+                if "function_id" not in query or "interval" not in query:
+                    return 400, {}, json.dumps({"message": "function_id and interval are required"})
+                return 200, {}, json.dumps(self.function_stats)
         if len(parts) == 5 and parts[0] == "platform" and parts[3:] == ["usage", "daily"]:
             start = dt.date.fromisoformat(query["start"][0])
             end = dt.date.fromisoformat(query["end"][0])

@@ -44,6 +44,7 @@ CASES = [
     ("/v1/projects/{ref}/config/disk", "config_disk.json"),
     ("/v1/projects/{ref}/analytics/endpoints/usage.api-counts", "usage_api_counts.json"),
     ("/v1/projects/{ref}/functions", "functions.json"),
+    ("/v1/projects/{ref}/analytics/endpoints/functions.combined-stats", "function_combined_stats.json"),
 ]
 
 

@@ -128,6 +128,26 @@ def test_usage_api_forbidden_degrades_but_management_api_still_used(source_db18,
     assert (compute["usage"], compute["source"], compute["method"]) == (24, "management_api", "current_state")
 
 
+def test_recent_days_get_api_request_counts_and_edge_function_stats(source_db18, fake_api, api_resource,
+                                                                     monkeypatch):
+    S.seed(source_db18)
+    monkeypatch.setenv("APP_DB_URL", source_db18.url)
+    start, end = dt.date(2026, 11, 20), dt.date(2026, 11, 25)
+    with api_resource.client() as api:
+        rows, report = usage.collect_usage(_settings(), SourcePostgresResource(), api, start, end,
+                                           today=dt.date(2026, 11, 26))
+    api_requests = _by(rows, "api_requests")
+    assert api_requests[(dt.date(2026, 11, 20), "rest")]["usage"] == 5300
+    assert api_requests[(dt.date(2026, 11, 21), "auth")]["usage"] == 98
+    # both stats rows fall on Nov 25 (one ISO string, one epoch in microseconds)
+    fn = _by(rows, "edge_function_requests")
+    assert {k: v["usage"] for k, v in fn.items()} == {(dt.date(2026, 11, 25), "embed"): 150}
+    stats_calls = [r for r in fake_api.requests if r["path"].endswith("functions.combined-stats")]
+    assert stats_calls[0]["query"]["function_id"] == ["3c078cce-ad70-4148-9f37-4da362789053"]
+    # database size only for the recent days it describes
+    assert set(d for d, _ in _by(rows, "database_size_bytes")) == {dt.date(2026, 11, 25)}
+
+
 @pytest.mark.parametrize("variant,size", [("ci_micro", "micro"), ("ci_2xlarge", "2xl"), ("ci_xlarge", "xl"),
                                           ("ci_16xlarge", "16xl")])
 def test_compute_variant_names_match_the_price_book(variant, size):

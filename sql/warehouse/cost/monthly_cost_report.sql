@@ -7,7 +7,8 @@
 -- The plan fee is the whole cycle's fee (prorated by day only where the price changes mid-cycle).
 --
 -- Projection (only for the cycle that contains $today): additive usage grows linearly to the end
--- of the cycle from the days with data; cycle-quota items are re-priced on the projected usage
+-- of the cycle from the days priced so far (days_elapsed = days with rows, so a gap in the daily
+-- partitions does not dilute the rate); cycle-quota items are re-priced on the projected usage
 -- (whole packages where package-priced); hour-quota and unquoted items scale linearly; peak
 -- items stay at their peak; credits cap at the plan's credit. Closed cycles project to their cost.
 with
@@ -29,7 +30,7 @@ daily as (
 ),
 org_progress as (
     select organization, month, any_value(days_in_month) as days_in_month,
-           datediff('day', month, max(date)) + 1 as days_elapsed, max(date) as last_day
+           count(distinct date) as days_elapsed, max(date) as last_day
     from daily group by organization, month
 ),
 per_project as (

@@ -21,7 +21,7 @@ daily as (
 ),
 progress as (
     select organization, month, any_value(days_in_month) as days_in_month,
-           datediff('day', month, max(date)) + 1 as days_elapsed
+           count(distinct date) as days_elapsed
     from daily group by organization, month
 ),
 factor as (
