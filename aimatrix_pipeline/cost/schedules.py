@@ -1,0 +1,40 @@
+"""Schedules of the cost domain (UTC): yesterday is priced once it is over, then the running
+month's report (with its month-end projection and budget check) is rebuilt.
+
+Cron expressions come from `AIMATRIX_COST_DAILY_CRON` (default 02:15) and
+`AIMATRIX_COST_REPORT_CRON` (default 02:45), so the report runs after the day is priced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+
+from aimatrix_pipeline.cost.jobs import COST_DAILY_JOB, COST_MONTHLY_JOB
+
+DAILY_CRON = os.environ.get("AIMATRIX_COST_DAILY_CRON", "15 2 * * *")
+REPORT_CRON = os.environ.get("AIMATRIX_COST_REPORT_CRON", "45 2 * * *")
+
+
+@dg.schedule(job=COST_DAILY_JOB, cron_schedule=DAILY_CRON, execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Extract and price yesterday (UTC) for every project.")
+def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
+    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
+    day = (when.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"cost_daily@{day}", partition_key=day)
+
+
+@dg.schedule(job=COST_MONTHLY_JOB, cron_schedule=REPORT_CRON, execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Rebuild the running month's report, projection and budget check.")
+def cost_report_schedule(context: dg.ScheduleEvaluationContext):
+    when = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    # just after midnight on the 1st, yesterday's month is the one that just gained a day
+    month = (when - dt.timedelta(days=1)).date().replace(day=1).isoformat()
+    return dg.RunRequest(run_key=f"cost_report@{when.date().isoformat()}", partition_key=month)
+
+
+COST_SCHEDULES = [cost_daily_schedule, cost_report_schedule]
