@@ -7,11 +7,15 @@ storage in the embedded PostgreSQL, prints row counts, stops the cluster. Second
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import shutil
 import stat
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -20,7 +24,7 @@ import psycopg
 import pytest
 
 from aimatrix_pipeline.demo import runner
-from aimatrix_pipeline.demo.local_postgres import LocalPostgres
+from aimatrix_pipeline.demo.local_postgres import LocalPostgres, free_port
 from tests.conftest import _base_dir
 
 DEMO_ARGS = ("--no-ui", "--scale", "0.05", "--seed", "4")
@@ -125,3 +129,67 @@ def test_second_run_materializes_cleanly(two_runs):
     """Incremental extraction on top of the first run's high-water marks, all runs green."""
     _, _, _, second, _ = two_runs
     assert second.returncode == 0, _explain(second)
+
+
+SCHEDULES_QUERY = """
+{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError {
+    ... on RepositoryLocation { repositories { schedules { name scheduleState { status } } } } } } } } }
+"""
+
+
+def _schedule_states(port: int) -> dict[str, str]:
+    """Schedule name -> status, as the UI shows it (through the webserver's GraphQL API)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": SCHEDULES_QUERY}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        doc = json.load(resp)
+    states = {}
+    for entry in doc["data"]["workspaceOrError"]["locationEntries"]:
+        location = entry.get("locationOrLoadError") or {}
+        for repo in location.get("repositories", []):
+            for schedule in repo["schedules"]:
+                states[schedule["name"]] = schedule["scheduleState"]["status"]
+    return states
+
+
+def test_ui_mode_serves_dagster_with_schedules_on_and_stops_on_ctrl_c(two_runs):
+    """The default mode: the UI answers with every schedule RUNNING, and SIGINT (what Ctrl-C
+    sends) stops the UI and the cluster and exits 0."""
+    data_dir = two_runs[0]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_", "DAGSTER_"))}
+    log_path = data_dir / "ui.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aimatrix_pipeline.cli", "demo", "--data-dir", str(data_dir),
+             "--port", str(port), "--no-workload"],
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        try:
+            deadline = time.monotonic() + 150
+            states: dict[str, str] = {}
+            while time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(1)
+                try:
+                    states = _schedule_states(port)
+                except (OSError, KeyError, TypeError, ValueError):
+                    continue
+                automation = "[demo] all schedules are running" in log_path.read_text(errors="replace")
+                if states and automation:
+                    break
+            assert states, log_path.read_text(errors="replace")[-3000:]
+            assert set(states.values()) == {"RUNNING"}, states
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(90) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    output = log_path.read_text(errors="replace")
+    assert "[demo] reusing the seeded database supabase_demo" in output
+    assert "[demo] stopped;" in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+    assert not LocalPostgres(data_dir / "pg").is_running()
