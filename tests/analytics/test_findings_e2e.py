@@ -8,6 +8,8 @@ through the same override mechanism users have, so the database stays small.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -15,7 +17,7 @@ import pytest
 
 from tests.analytics.helpers import FIXTURES, extract_logs, findings, project_for, run_analytics, snapshot
 
-THRESHOLDS = dict(unused_index_min_bytes=500_000, connection_utilisation_max=0.05)
+THRESHOLDS = dict(unused_index_min_bytes=500_000, connection_utilisation_max=0.05, long_running_query_seconds=0.5)
 EXTRA_CONNECTIONS = 12
 
 SLOW_TEXT = "SELECT * FROM defects.orders o JOIN defects.parents p ON p.id = o.customer_id WHERE o.status = 'open'"
@@ -80,9 +82,18 @@ def test_every_defect_found_no_decoy_reported(source_db, warehouse, monkeypatch)
     seed(source_db)
     project = project_for(monkeypatch, source_db)
     held = [psycopg.connect(source_db.url) for _ in range(EXTRA_CONNECTIONS)]
+    # a blocking pair: `holder` sits idle in transaction on a row lock `waiter` needs
+    holder = held[0]
+    holder.execute("update defects.app_settings set value = 'x' where key = 'a'")
+    waiter = threading.Thread(target=source_db.execute,
+                              args=("update defects.app_settings set value = 'y' where key = 'a'",))
+    waiter.start()
     try:
+        time.sleep(1.0)  # the waiter is now blocked for longer than long_running_query_seconds
         first = snapshot(warehouse, project)
     finally:
+        holder.rollback()
+        waiter.join(timeout=30)
         for conn in held:
             conn.close()
     extract_logs(warehouse, project, tables=("query_performance_logs",))
@@ -119,6 +130,24 @@ def test_every_defect_found_no_decoy_reported(source_db, warehouse, monkeypatch)
     # the remediation runs as is (CONCURRENTLY must run outside a transaction block)
     source_db.execute(sql_of[("unindexed_foreign_key", "children")])
     source_db.execute(sql_of[("duplicate_index", "orders_status_idx2")])
+
+    # health tables: the blocking pair, idle in transaction, autovacuum thresholds with reloptions
+    with warehouse.reader() as conn:
+        health = conn.execute(
+            "select conn_total, conn_idle_in_transaction, blocked_backends, blocking_pairs, "
+            "long_running_queries, connection_utilisation, heap_cache_hit_ratio "
+            "from analytics.database_health where project = 'p1' and snapshot_at = ?", [first]).fetchone()
+        tables = dict(
+            (r[0], r[1:]) for r in conn.execute(
+                "select relname, vacuum_due, autovacuum_enabled, vacuum_threshold_tuples, n_dead_tup "
+                "from analytics.table_health where project = 'p1' and schemaname = 'defects' "
+                "and snapshot_at = ?", [first]).fetchall())
+    conn_total, idle_tx, blocked, pairs_, long_running, utilisation, heap_ratio = health
+    assert conn_total >= EXTRA_CONNECTIONS + 1 and idle_tx >= 1
+    assert blocked >= 1 and pairs_ >= 1 and long_running >= 1
+    assert utilisation == pytest.approx(conn_total / 197) and heap_ratio < 0.94
+    assert tables["sessions"] == (True, False, 50 + 0.2 * 4000, 3000)
+    assert tables["sessions_tuned"] == (False, False, 100000 + 0.2 * 4000, 3000)
 
     # next run: fixed problems drop out, the rest keep id and first_seen
     second = snapshot(warehouse, project, first + timedelta(minutes=5),
