@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             """
             insert into raw.query_performance_logs (project, id, query_hash, text_hash, query_length,
                 execution_time_ms, rows_returned, created_at)
-            select $project, r::varchar, t.text_hash, t.text_hash, 80,
+            select $project, ('00000000-0000-0000-0000-' || lpad(r::varchar, 12, '0'))::uuid, t.text_hash, t.text_hash, 80,
                    1000 + (hash(r) % 3000)::double / 3, (hash(r * 7) % 100)::bigint,
                    $now - to_seconds((hash(r * 13) % (29 * 86400))::bigint)
             from range($rows) g(r)
