@@ -1,12 +1,12 @@
--- Share of max_connections in use in the newest raw.database_stats snapshot (0..1).
+-- Share of usable connections in use, from the project's newest analytics.database_health row.
 -- Parameters: $project.
-with latest as (
-    select max(snapshot_at) as at from raw.database_stats where project = $project
-)
 select
-    max(d.conn_total)::double / nullif(max(d.max_connections), 0) as value,
-    max(d.conn_total) as connections,
-    max(d.max_connections) as max_connections,
-    any_value(latest.at) as snapshot_at
-from raw.database_stats d, latest
-where d.project = $project and d.snapshot_at = latest.at
+    connection_utilisation as value,
+    conn_total as connections,
+    max_connections,
+    usable_connections,
+    snapshot_at
+from analytics.database_health
+where project = $project
+order by snapshot_at desc
+limit 1

@@ -1,11 +1,12 @@
--- Share (0..1) of embedding generations that failed over the last hour of
--- raw.embedding_generation_logs that has data. Parameters: $project.
+-- Share (0..1) of embedding generations that failed on the project's newest day in
+-- analytics.embedding_stats (all models). Parameters: $project.
 with latest as (
-    select max(created_at) as at from raw.embedding_generation_logs where project = $project
+    select max(day) as day from analytics.embedding_stats where project = $project
 )
 select
-    count(*) filter (where e.error is not null and e.error <> '')::double / nullif(count(*), 0) as value,
-    count(*) filter (where e.error is not null and e.error <> '') as errors,
-    count(*) as generations
-from raw.embedding_generation_logs e, latest
-where e.project = $project and e.created_at > latest.at - interval 1 hour
+    sum(e.error_count)::double / nullif(sum(e.total_generations), 0) as value,
+    sum(e.error_count) as errors,
+    sum(e.total_generations) as generations,
+    any_value(latest.day) as day
+from analytics.embedding_stats e, latest
+where e.project = $project and e.day = latest.day

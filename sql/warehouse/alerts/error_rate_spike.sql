@@ -1,19 +1,20 @@
--- Application error spike: errors in the newest hour divided by the mean hourly count over the
--- 24 hours before it (raw.error_events). 1.0 = normal; NULL without a baseline.
--- Parameters: $project.
+-- Application error spike from analytics.error_stats: errors in the 1 h window divided by the
+-- mean hourly count of the 24 h window ending at the same time. 1.0 = normal; NULL without
+-- errors in the 24 h window. Parameters: $project.
 with latest as (
-    select max(created_at) as at from raw.error_events where project = $project
+    select max(window_end) as at from analytics.error_stats where project = $project
 ),
-counts as (
+totals as (
     select
-        count(*) filter (where e.created_at > latest.at - interval 1 hour) as last_hour,
-        count(*) filter (where e.created_at <= latest.at - interval 1 hour
-                          and e.created_at > latest.at - interval 25 hour) / 24.0 as baseline_per_hour
-    from raw.error_events e, latest
-    where e.project = $project
+        max(s.error_count) filter (where s.time_window = '1h') as last_hour,
+        max(s.error_count) filter (where s.time_window = '24h') / 24.0 as mean_per_hour_24h,
+        any_value(latest.at) as window_end
+    from analytics.error_stats s, latest
+    where s.project = $project and s.window_end = latest.at and s.dimension = 'total'
 )
 select
-    last_hour / nullif(baseline_per_hour, 0) as value,
-    last_hour as errors_last_hour,
-    baseline_per_hour
-from counts
+    coalesce(last_hour, 0) / nullif(mean_per_hour_24h, 0) as value,
+    coalesce(last_hour, 0) as errors_last_hour,
+    mean_per_hour_24h,
+    window_end
+from totals

@@ -1,11 +1,11 @@
--- p95 of vector query time (ms) over the last hour of raw.vector_query_logs that has data.
--- Parameters: $project.
+-- Worst p95 vector query time (ms) across the project's vector columns in the newest
+-- analytics.vector_health snapshot, and which table it is. Parameters: $project.
 with latest as (
-    select max(created_at) as at from raw.vector_query_logs where project = $project
+    select max(snapshot_at) as at from analytics.vector_health where project = $project
 )
 select
-    quantile_cont(v.query_time_ms, 0.95) as value,
-    count(*) as queries,
-    avg(v.query_time_ms) as avg_ms
-from raw.vector_query_logs v, latest
-where v.project = $project and v.created_at > latest.at - interval 1 hour
+    max(v.p95_query_ms) as value,
+    arg_max(v.schemaname || '.' || v.relname, v.p95_query_ms) as vector_table,
+    sum(v.queries) as queries
+from analytics.vector_health v, latest
+where v.project = $project and v.snapshot_at is not distinct from latest.at

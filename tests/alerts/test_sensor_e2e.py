@@ -1,0 +1,142 @@
+"""End to end on a real Dagster instance: rule check -> sensor -> delivery run -> receivers + warehouse.
+
+Runs once on the default SQLite instance storage and once on Postgres storage (embedded PG 18 +
+dagster-postgres), because the sensor must find evaluations on both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
+from aimatrix_pipeline.alerts.checks import build_rule_checks
+from aimatrix_pipeline.alerts.jobs import alert_delivery_job
+from aimatrix_pipeline.alerts.rules import load_rules
+from aimatrix_pipeline.alerts.sensors import alert_sensor
+
+from .conftest import RULES_YAML, make_env
+
+PARTS = dg.StaticPartitionsDefinition(["p1", "p2"])
+
+
+def _defs(warehouse, rules_path):
+    @dg.asset(key=["analytics", "database_health"], partitions_def=PARTS)
+    def database_health():
+        return None
+
+    @dg.asset(key=["cost", "monthly_cost_report"])
+    def monthly_cost_report():
+        return None
+
+    @dg.asset_check(asset=monthly_cost_report, name="projected_cost_within_budget", blocking=False)
+    def budget(context):
+        over = bool(context.run.tags.get("over_budget"))
+        return dg.AssetCheckResult(passed=not over, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"project": "p2", "projected_cost_usd": 250.0})
+
+    rules = load_rules(rules_path)
+    return dg.Definitions(
+        assets=[database_health, monthly_cost_report, notification_deliveries, alert_events],
+        asset_checks=[*build_rule_checks(rules, PARTS), budget],
+        jobs=[alert_delivery_job],
+        sensors=[alert_sensor],
+        resources={"warehouse": warehouse},
+    )
+
+
+def _set_health(warehouse, project, ratio):
+    with warehouse.transaction() as conn:
+        conn.execute("delete from analytics.database_health where project = ?", [project])
+        conn.execute(
+            "insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+            "index_cache_hit_ratio) values (?, ?, ?, 0.999)",
+            [project, datetime.now(timezone.utc), ratio])
+
+
+def _materialize(defs, instance, keys, partition=None, tags=None):
+    job = defs.get_implicit_global_asset_job_def()
+    res = job.execute_in_process(instance=instance, partition_key=partition, tags=tags or {},
+                                 asset_selection=[dg.AssetKey(k) for k in keys])
+    assert res.success
+
+
+def _tick_and_deliver(defs, instance):
+    repo = defs.get_repository_def()
+    ctx = dg.build_sensor_context(instance=instance, repository_def=repo)
+    result = alert_sensor(ctx)
+    if isinstance(result, dg.RunRequest):
+        out = defs.get_job_def("alert_delivery_job").execute_in_process(instance=instance, tags=result.tags)
+        assert out.success
+    return result
+
+
+def _run_flow(instance, tmp_path, warehouse, http, monkeypatch):
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES_YAML.replace("group_interval: 1m", "group_interval: 0s"))
+    env = make_env(http)
+    env.update({"AIMATRIX_ALERT_RULES": str(rules_path),
+                "AIMATRIX_ALERT_STATE": str(tmp_path / "alerts_outbox.sqlite")})
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    defs = _defs(warehouse, rules_path)
+
+    _set_health(warehouse, "p1", 0.42)
+    _materialize(defs, instance, [["analytics", "database_health"]], "p1")
+    first = _tick_and_deliver(defs, instance)
+    assert isinstance(first, dg.RunRequest)
+    pd = [r.json() for r in http.on("/pd")]
+    assert [(p["event_action"], p["payload"]["severity"]) for p in pd] == [("trigger", "error")]
+    assert "0.42" in pd[0]["payload"]["summary"]
+
+    with warehouse.reader() as conn:
+        rows = conn.execute("select rule_id, status, severity, metrics, project from alerts.alert_events").fetchall()
+    assert len(rows) == 1
+    rule_id, status, severity, metrics, project = rows[0]
+    assert (rule_id, status, severity, project) == ("cache_hit_ratio_low", "firing", "high", "p1")
+    assert json.loads(metrics)["value"] == pytest.approx(0.42)
+
+    # a WARN, non-blocking check of another domain, whose run succeeds
+    _materialize(defs, instance, [["cost", "monthly_cost_report"]], tags={"over_budget": "1"})
+    # recovery
+    _set_health(warehouse, "p1", 0.999)
+    _materialize(defs, instance, [["analytics", "database_health"]], "p1")
+    _tick_and_deliver(defs, instance)
+    pd = [r.json() for r in http.on("/pd")]
+    assert [p["event_action"] for p in pd] == ["trigger", "resolve"]
+    assert pd[0]["dedup_key"] == pd[1]["dedup_key"]
+    with warehouse.reader() as conn:
+        events = dict(conn.execute("select rule_id, status from alerts.alert_events").fetchall())
+        history = conn.execute("select count(*) from alerts.alert_event_history").fetchone()[0]
+        deliveries = conn.execute("select count(*) from alerts.notification_deliveries "
+                                  "where status = 'sent'").fetchone()[0]
+    assert events == {"cache_hit_ratio_low": "resolved", "projected_cost_over_budget": "firing"}
+    assert history >= 4 and deliveries >= 4
+
+    # nothing new: the sensor skips and sends nothing
+    before = len(http.attempts)
+    again = _tick_and_deliver(defs, instance)
+    assert isinstance(again, dg.SkipReason)
+    assert len(http.attempts) == before
+
+
+def test_sensor_on_sqlite_instance_storage(tmp_path, warehouse, http, monkeypatch):
+    with dg.instance_for_test() as instance:
+        _run_flow(instance, tmp_path, warehouse, http, monkeypatch)
+
+
+def test_sensor_on_postgres_instance_storage(tmp_path, warehouse, http, monkeypatch, pg18):
+    url = pg18.create_database(f"dagster_alerts_{os.getpid()}")
+    try:
+        # psycopg 3 binds server-side, which breaks dagster-postgres's `NOTIFY run_events, %s`
+        url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        overrides = {"storage": {"postgres": {"postgres_url": url}}}
+        with dg.instance_for_test(overrides=overrides) as instance:
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            _run_flow(instance, tmp_path, warehouse, http, monkeypatch)
+    finally:
+        pg18.drop_database(f"dagster_alerts_{os.getpid()}")
