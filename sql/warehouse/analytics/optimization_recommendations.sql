@@ -442,10 +442,11 @@ f_vec_lists as (
            schemaname, indexrelname, schemaname || '.' || indexrelname,
            json_object('rows', table_rows, 'lists', coalesce(lists, 100), 'recommended_lists', rec_lists)
     from ivf
-    where (table_rows >= $ivfflat_lists_min_rows
-           and (coalesce(lists, 100) > rec_lists * $ivfflat_lists_factor
-                or coalesce(lists, 100) < rec_lists / $ivfflat_lists_factor))
-       or coalesce(lists, 100) > greatest(table_rows, 0) / 10
+    where table_rows >= 0  -- reltuples -1: never analyzed, row count unknown
+      and ((table_rows >= $ivfflat_lists_min_rows
+            and (coalesce(lists, 100) > rec_lists * $ivfflat_lists_factor
+                 or coalesce(lists, 100) < rec_lists / $ivfflat_lists_factor))
+           or coalesce(lists, 100) > table_rows / 10)
 ),
 
 -- vector_compute_undersized: a column's vectors exceed Supabase's HNSW sizing guidance for the
