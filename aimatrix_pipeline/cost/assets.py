@@ -13,6 +13,7 @@ look at prices).
 
 
 import datetime as dt
+import warnings
 
 import dagster as dg
 
@@ -40,6 +41,8 @@ MONTHLY_KEY = dg.AssetKey(["cost", "monthly_cost_report"])
 QUERY_COST_KEY = dg.AssetKey(["cost", "query_cost_daily"])
 DELTAS_KEY = dg.AssetKey(["analytics", "pg_stat_statements_deltas"])
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# single-run backfills are the design here, not an experiment: keep the beta notice out of CLI output
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def _today() -> dt.date:

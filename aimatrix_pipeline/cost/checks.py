@@ -14,29 +14,10 @@ import datetime as dt
 import dagster as dg
 
 from aimatrix_pipeline.cost.assets import MONTHLY_KEY
+from aimatrix_pipeline.cost.budgets import evaluate_budgets
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.sql_files import load_sql
 
 BUDGET_CHECK_NAME = "monthly_budget_not_exceeded"
-
-
-def evaluate_budgets(conn, today: dt.date) -> tuple[dt.date | None, list[dict], int]:
-    """(month, rows with scope/name/budget/cost/projection/over, unknown items in that month)."""
-    month = today.replace(day=1)
-    has = conn.execute("select count(*) from cost.monthly_cost_report where month = ?", [month]).fetchone()[0]
-    if not has:
-        month = conn.execute("select max(month) from cost.monthly_cost_report").fetchone()[0]
-        if month is None:
-            return None, [], 0
-    cur = conn.execute(load_sql("warehouse/cost/budget_status.sql"), {"month": month})
-    cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    for r in rows:
-        r["over"] = (r["projected_cost_usd"] or 0) > r["budget_usd"]
-    unknown = conn.execute(
-        "select count(*) from cost.monthly_cost_report where month = ? and status <> 'known'", [month]
-    ).fetchone()[0]
-    return month, rows, int(unknown)
 
 
 @dg.asset_check(

@@ -39,7 +39,7 @@ def _month(text: str) -> dt.date:
 
 def cmd_report_cost(args) -> int:
     from aimatrix_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
-    from aimatrix_pipeline.cost.checks import evaluate_budgets
+    from aimatrix_pipeline.cost.budgets import evaluate_budgets
     from aimatrix_pipeline.resources.warehouse import warehouse_from_env
     from aimatrix_pipeline.sql_files import load_sql
 
