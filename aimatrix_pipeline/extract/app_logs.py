@@ -34,9 +34,8 @@ from aimatrix_pipeline.extract.source_errors import explain
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import Project
-from aimatrix_pipeline.sql_files import load_sql
+from aimatrix_pipeline.sql_files import SQL_DIR, load_sql
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -150,9 +149,11 @@ def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event) -> N
 class _BatchLoader:
     """Consumer side: checks, quarantines and inserts one Arrow batch inside the open transaction."""
 
-    def __init__(self, conn, spec: LogTableSpec, project: str, dedupe_since: datetime,
+    def __init__(self, conn, spec: LogTableSpec, project: str, dedupe_since: datetime | None,
                  extracted_at: datetime, max_text_bytes: int):
         self.conn = conn
+        self.initial_load = dedupe_since is None
+        self.overlap_sql = load_sql("warehouse/raw/overlap.delete.sql").format(table=spec.name)
         self.spec = spec
         self.project = project
         self.params = {
@@ -161,36 +162,38 @@ class _BatchLoader:
             "extracted_at": extracted_at,
         }
         self.max_text_bytes = max_text_bytes
-        self.reason_sql = load_sql(f"warehouse/raw/{spec.name}.reason.sql")
+        # The limit is an int from config, inlined because a view cannot hold parameters.
+        self.reason_sql = load_sql(f"warehouse/raw/{spec.name}.reason.sql").replace(
+            "$max_text_bytes", str(int(max_text_bytes))
+        )
         self.insert_sql = load_sql(f"warehouse/raw/{spec.name}.insert.sql")
+        shape_file = SQL_DIR / "warehouse" / "raw" / f"{spec.name}.shape.sql"
+        self.shape_sql = shape_file.read_text() if shape_file.exists() else None
         self.max_created_at: datetime | None = None
 
     def load(self, batch: pa.Table, result: LoadResult) -> None:
         conn = self.conn
         conn.register("_batch", batch)
         try:
+            # A view, not a copy: each statement below scans the Arrow batch in place.
             conn.execute(
-                f"create or replace temp table _checked as select *, ({self.reason_sql}) as _reason from _batch",
-                _used(self.reason_sql, {"max_text_bytes": self.max_text_bytes}),
+                f"create or replace temp view _checked as select *, ({self.reason_sql}) as _reason from _batch"
             ).fetchall()
             bad, good_max = conn.execute(
                 "select count(*) filter (where _reason is not null), "
                 "max(created_at) filter (where _reason is null) from _checked"
             ).fetchall()[0]
             if bad:
-                qparams = {"project": self.project, "source_table": self.spec.name}
-                conn.execute(load_sql("warehouse/raw/quarantine.delete.sql"), qparams).fetchall()
-                conn.execute(
-                    load_sql("warehouse/raw/quarantine.insert.sql").format(
-                        row_json=_row_json(batch.schema, self.spec.payload_column),
-                        payload_column=self.spec.payload_column,
-                    ),
-                    {**qparams, "extracted_at": self.params["extracted_at"]},
-                ).fetchall()
-            if self.spec.name == "query_performance_logs":
+                self._quarantine(batch.schema)
+            if self.shape_sql:
+                conn.execute(self.shape_sql).fetchall()
                 result.new_texts += self._fingerprint_new_texts()
-            inserted = conn.execute(self.insert_sql, _used(self.insert_sql, self.params)).fetchall()[0][0]  # DuckDB returns the count
-            result.rows_loaded += int(inserted)
+            replaced = 0
+            if not self.initial_load:
+                replaced = conn.execute(self.overlap_sql, _used(self.overlap_sql, self.params)).fetchall()[0][0]
+            # DuckDB answers INSERT and DELETE with the number of rows they touched
+            inserted = conn.execute(self.insert_sql, _used(self.insert_sql, self.params)).fetchall()[0][0]
+            result.rows_loaded += int(inserted) - int(replaced)
             result.rows_quarantined += int(bad)
             result.rows_read += batch.num_rows
             result.batches += 1
@@ -198,9 +201,19 @@ class _BatchLoader:
                 self.max_created_at = good_max
         finally:
             try:
+                conn.execute("drop view if exists _checked").fetchall()
                 conn.unregister("_batch")
             except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
                 pass
+
+    def _quarantine(self, schema: pa.Schema) -> None:
+        params = {"project": self.project, "source_table": self.spec.name}
+        self.conn.execute(load_sql("warehouse/raw/quarantine.delete.sql"), params).fetchall()
+        insert_sql = load_sql("warehouse/raw/quarantine.insert.sql").format(
+            row_json=_row_json(schema, self.spec.payload_column),
+            payload_column=self.spec.payload_column,
+        )
+        self.conn.execute(insert_sql, {**params, "extracted_at": self.params["extracted_at"]}).fetchall()
 
     def _fingerprint_new_texts(self) -> int:
         rows = self.conn.execute(
@@ -252,10 +265,14 @@ def extract_app_log(
         result.previous_high_water_mark = previous
         result.initial_load = previous is None
         since = (previous - overlap) if previous is not None else None
+        if previous is None:
+            # Initial load = full reload of this project's rows: clear them; then no row can
+            # collide, so the per-batch overlap delete is skipped.
+            conn.execute(f"delete from raw.{table} where project = ?", [project.name]).fetchall()
         predicate = f"created_at >= '{since.isoformat()}'::timestamptz" if since else "created_at is not null"
         null_predicate = "created_at is null"
 
-        loader = _BatchLoader(conn, spec, project.name, since or EPOCH, extracted_at, max_text_bytes)
+        loader = _BatchLoader(conn, spec, project.name, since, extracted_at, max_text_bytes)
         with source.connect_adbc(project.db_url_env) as adbc_conn:
             for query in (_source_query(spec, log_schema, predicate), _source_query(spec, log_schema, null_predicate)):
                 _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project)

@@ -164,7 +164,7 @@ create table if not exists raw.vector_indexes (
 -- raw.query_texts, which holds the libpg_query fingerprint and a literal-free preview.
 create table if not exists raw.query_performance_logs (
     project varchar not null,
-    id varchar not null,
+    id uuid not null,
     query_hash varchar,
     text_hash varchar,
     query_length integer,
@@ -172,8 +172,8 @@ create table if not exists raw.query_performance_logs (
     rows_returned bigint,
     rows_examined bigint,
     index_usage json,
-    user_id varchar,
-    organization_id varchar,
+    user_id uuid,
+    organization_id uuid,
     created_at timestamptz not null,
     extracted_at timestamptz
 );
@@ -189,7 +189,7 @@ create table if not exists raw.query_texts (
 
 create table if not exists raw.vector_query_logs (
     project varchar not null,
-    id varchar not null,
+    id uuid not null,
     query_type varchar,
     table_name varchar,
     similarity_threshold double,
@@ -203,7 +203,7 @@ create table if not exists raw.vector_query_logs (
 
 create table if not exists raw.embedding_generation_logs (
     project varchar not null,
-    id varchar not null,
+    id uuid not null,
     model varchar,
     token_count bigint,
     generation_time_ms double,
@@ -214,7 +214,7 @@ create table if not exists raw.embedding_generation_logs (
 
 create table if not exists raw.error_events (
     project varchar not null,
-    id varchar not null,
+    id uuid not null,
     name varchar,
     message varchar,
     stack varchar,
@@ -249,9 +249,7 @@ create table if not exists raw.extract_state (
 
 -- Literal masking before hashing app-log query texts: texts that differ only in literals (the
 -- usual case for an application's log) share one text_hash, so the parser runs once per query
--- shape, not once per row. Quoted strings and bare numbers become $1 (still parseable).
+-- shape, not once per row. One regex pass: quoted strings and bare numbers become 0, which keeps
+-- the text parseable (pglast then normalises it to $n placeholders for the preview).
 create or replace macro raw.mask_literals(t) as
-    regexp_replace(
-        regexp_replace(t, '''(?:[^'']|'''')*''', '$1', 'g'),
-        '(^|[^A-Za-z0-9_$.])[0-9]+(?:\.[0-9]+)?', '\1$1', 'g'
-    );
+    regexp_replace(t, '''(?:[^'']|'''')*''|\b[0-9]+(?:\.[0-9]+)?\b', '0', 'g');

@@ -1,5 +1,6 @@
 case
     when id is null then 'null_id'
+    when try_cast(id as uuid) is null then 'bad_id'
     when created_at is null then 'null_created_at'
     when token_count < 0 then 'negative_token_count'
     when generation_time_ms is not null

@@ -1,10 +1,6 @@
 insert into raw.error_events
 select
-    $project, b.id, b.name, decode(b.message), decode(b.stack), b.severity,
+    $project, b.id::uuid, b.name, decode(b.message), decode(b.stack), b.severity,
     try_cast(b.context as json), b.user_agent, b.url, b.created_at, $extracted_at
 from _checked b
 where b._reason is null
-  and not exists (
-      select 1 from raw.error_events r
-      where r.project = $project and r.created_at >= $dedupe_since and r.id = b.id
-  )

@@ -1,6 +1,7 @@
 -- Why a query_performance_logs row cannot be loaded as it is (NULL = it can).
 case
     when id is null then 'null_id'
+    when try_cast(id as uuid) is null then 'bad_id'
     when created_at is null then 'null_created_at'
     when query_hash is null then 'null_query_hash'
     when execution_time_ms is null then 'null_execution_time'

@@ -1,13 +1,13 @@
--- One masked text per text_hash of the batch that raw.query_texts does not know yet; Python
--- fingerprints each with PostgreSQL's own parser (pglast), once per query shape.
-with masked as (
-    select raw.mask_literals(coalesce(decode(b.query_text), '')) as query_text
-    from _checked b
-    where b._reason is null
+-- Shapes of this batch that raw.query_texts does not know yet, each with one masked example text
+-- (masked again for that one row only); Python fingerprints them with pglast, once per shape.
+with new_shapes as (
+    select s.text_hash, any_value(s.id) as id
+    from _shaped s
+    where not exists (
+        select 1 from raw.query_texts t where t.project = $project and t.text_hash = s.text_hash
+    )
+    group by s.text_hash
 )
-select md5(query_text) as text_hash, any_value(query_text) as query_text
-from masked m
-where not exists (
-    select 1 from raw.query_texts t where t.project = $project and t.text_hash = md5(m.query_text)
-)
-group by 1
+select n.text_hash, raw.mask_literals(coalesce(decode(b.query_text), '')) as query_text
+from new_shapes n
+join _checked b on b.id = n.id
