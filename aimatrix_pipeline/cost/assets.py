@@ -46,7 +46,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 @dg.asset(

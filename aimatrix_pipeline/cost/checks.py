@@ -28,7 +28,7 @@ BUDGET_CHECK_NAME = "monthly_budget_not_exceeded"
 )
 def monthly_budget_not_exceeded(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as conn:
-        month, rows, unknown = evaluate_budgets(conn, dt.datetime.now(dt.timezone.utc).date())
+        month, rows, unknown = evaluate_budgets(conn, dt.datetime.now(dt.UTC).date())
     over = [r for r in rows if r["over"]]
     table = "| scope | name | budget_usd | cost_usd | projected_cost_usd |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {r['scope']} | {r['name']} | {r['budget_usd']:.2f} | {(r['cost_usd'] or 0):.2f} | "

@@ -44,7 +44,7 @@ def cmd_report_cost(args) -> int:
     from aimatrix_pipeline.sql_files import load_sql
 
     try:
-        month = _month(args.month) if args.month else dt.datetime.now(dt.timezone.utc).date().replace(day=1)
+        month = _month(args.month) if args.month else dt.datetime.now(dt.UTC).date().replace(day=1)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

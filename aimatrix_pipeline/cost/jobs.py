@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aimatrix_pipeline.cost.assets import cost_breakdown_daily, monthly_cost_report, query_cost_daily, usage_daily
+from aimatrix_pipeline.cost.assets import (
+    cost_breakdown_daily,
+    monthly_cost_report,
+    query_cost_daily,
+    usage_daily,
+)
 from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS
 
 COST_DAILY_JOB = dg.define_asset_job(

@@ -74,7 +74,7 @@ def price_days(conn, start: dt.date, end: dt.date) -> int:
 def report_months(conn, first: dt.date, last: dt.date, today: dt.date | None = None) -> int:
     """Replace cost.monthly_cost_report and cost.monthly_project_cost for the months first..last."""
     first, last = month_start(first), month_start(last)
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     params = {"first_month": first, "last_month": last, "today": today}
     conn.execute("delete from cost.monthly_cost_report where month between ? and ?", [first, last])
     conn.execute("delete from cost.monthly_project_cost where month between ? and ?", [first, last])

@@ -22,8 +22,8 @@ REPORT_CRON = os.environ.get("AIMATRIX_COST_REPORT_CRON", "45 2 * * *")
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Extract and price yesterday (UTC) for every project.")
 def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
-    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-    day = (when.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date().isoformat()
+    when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    day = (when.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=f"cost_daily@{day}", partition_key=day)
 
 
@@ -31,7 +31,7 @@ def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Rebuild the running month's report, projection and budget check.")
 def cost_report_schedule(context: dg.ScheduleEvaluationContext):
-    when = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    when = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     # just after midnight on the 1st, yesterday's month is the one that just gained a day
     month = (when - dt.timedelta(days=1)).date().replace(day=1).isoformat()
     return dg.RunRequest(run_key=f"cost_report@{when.date().isoformat()}", partition_key=month)

@@ -31,7 +31,7 @@ from aimatrix_pipeline.resources.supabase_api import SupabaseApiClient, Supabase
 from aimatrix_pipeline.settings import Project, Settings
 from aimatrix_pipeline.sql_files import load_sql
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # usage API metric -> (metric, dimension, unit)
 USAGE_API_METRICS = {
@@ -181,7 +181,7 @@ def _day_of(value) -> dt.date | None:
         return dt.datetime.fromtimestamp(seconds, UTC).date()
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).date()
+            return dt.datetime.fromisoformat(value).astimezone(UTC).date()
         except ValueError:
             return None
     return None

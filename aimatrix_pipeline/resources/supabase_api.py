@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -140,7 +141,7 @@ class SupabaseApiClient:
                     from email.utils import parsedate_to_datetime
 
                     when = parsedate_to_datetime(value)
-                    delay = (when - dt.datetime.now(dt.timezone.utc)).total_seconds()
+                    delay = (when - dt.datetime.now(dt.UTC)).total_seconds()
                 except (TypeError, ValueError):
                     delay = None
         if delay is None:

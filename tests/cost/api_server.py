@@ -91,13 +91,13 @@ class FakeSupabaseApi:
         return 404, {}, json.dumps({"message": "Not Found"})
 
     # ------------------------------------------------------------------ server
-    def start(self) -> "FakeSupabaseApi":
+    def start(self) -> FakeSupabaseApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self):  # noqa: N802 - http.server naming
+            def do_GET(self):
                 url = urlsplit(self.path)
                 authorized = self.headers.get("Authorization") == f"Bearer {api.token}"
                 status, headers, body = api.answer("GET", url.path, parse_qs(url.query), authorized)

@@ -29,7 +29,7 @@ class UsageSet:
         self.rows: list[tuple] = []
 
     def add(self, project: str, day: dt.date, metric: str, usage, dimension: str = "",
-            status: str = "known") -> "UsageSet":
+            status: str = "known") -> UsageSet:
         org = self.settings.project(project).organization
         self.rows.append((project, org, day, metric, dimension, usage, UNITS.get(metric, "unit"), status,
                           "test", "hand_built", None))

@@ -7,7 +7,7 @@ import json
 import uuid
 
 REF = "abcdefghijklmnopqrst"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 USERS = {name: uuid.UUID(int=i + 1) for i, name in enumerate(["u1", "u2", "u3", "u4", "u5"])}
 

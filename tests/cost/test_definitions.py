@@ -35,10 +35,10 @@ def test_assets_have_the_agreed_keys_groups_and_single_run_backfills():
 
 
 def test_schedules_request_yesterday_and_the_running_month():
-    when = dt.datetime(2026, 3, 1, 2, 15, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 3, 1, 2, 15, tzinfo=dt.UTC)
     ctx = dg.build_schedule_context(scheduled_execution_time=when)
     assert schedules.cost_daily_schedule(ctx).partition_key == "2026-02-28"
     ctx = dg.build_schedule_context(scheduled_execution_time=when.replace(minute=45))
     assert schedules.cost_report_schedule(ctx).partition_key == "2026-02-01"
-    ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 45, tzinfo=dt.timezone.utc))
+    ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 45, tzinfo=dt.UTC))
     assert schedules.cost_report_schedule(ctx).partition_key == "2026-03-01"

@@ -69,7 +69,7 @@ def test_mau_falls_back_to_sign_ins_when_audit_log_is_off(source_db18, fake_api,
     S.seed_sign_ins_only(source_db18)
     monkeypatch.setenv("APP_DB_URL", source_db18.url)
     with api_resource.client() as api:
-        rows, report = usage.collect_usage(_settings(), SourcePostgresResource(), api,
+        rows, _report = usage.collect_usage(_settings(), SourcePostgresResource(), api,
                                            MARCH[0], MARCH[-1], today=dt.date(2026, 11, 26))
     mau, sso = _by(rows, "mau"), _by(rows, "sso_mau")
     got = {d: (mau[(d, "")]["usage"], sso[(d, "")]["usage"]) for d in MARCH if mau[(d, "")]["usage"]}
@@ -83,7 +83,7 @@ def test_no_api_access_marks_api_items_unknown(source_db18, fake_api, api_resour
     monkeypatch.delenv("SUPABASE_ACCESS_TOKEN")
     day = dt.date(2026, 3, 2)
     with api_resource.client() as api:
-        rows, report = usage.collect_usage(_settings(), SourcePostgresResource(), api, day, day,
+        rows, _report = usage.collect_usage(_settings(), SourcePostgresResource(), api, day, day,
                                            today=dt.date(2026, 11, 26))
     status = {(r["metric"], r["dimension"]): (r["status"], r["detail"]) for r in rows.rows}
     for metric in ("egress_gb", "cached_egress_gb", "function_invocations", "realtime_messages"):
@@ -120,7 +120,7 @@ def test_usage_api_forbidden_degrades_but_management_api_still_used(source_db18,
     fake_api.forbidden_prefixes.add("/platform/")
     day = dt.date(2026, 3, 2)
     with api_resource.client() as api:
-        rows, report = usage.collect_usage(_settings(), SourcePostgresResource(), api, day, day,
+        rows, _report = usage.collect_usage(_settings(), SourcePostgresResource(), api, day, day,
                                            today=dt.date(2026, 11, 26))
     assert _by(rows, "egress_gb")[(day, "")]["status"] == "unknown"
     assert "403" in _by(rows, "egress_gb")[(day, "")]["detail"]
@@ -134,7 +134,7 @@ def test_recent_days_get_api_request_counts_and_edge_function_stats(source_db18,
     monkeypatch.setenv("APP_DB_URL", source_db18.url)
     start, end = dt.date(2026, 11, 20), dt.date(2026, 11, 25)
     with api_resource.client() as api:
-        rows, report = usage.collect_usage(_settings(), SourcePostgresResource(), api, start, end,
+        rows, _report = usage.collect_usage(_settings(), SourcePostgresResource(), api, start, end,
                                            today=dt.date(2026, 11, 26))
     api_requests = _by(rows, "api_requests")
     assert api_requests[(dt.date(2026, 11, 20), "rest")]["usage"] == 5300
@@ -145,7 +145,7 @@ def test_recent_days_get_api_request_counts_and_edge_function_stats(source_db18,
     stats_calls = [r for r in fake_api.requests if r["path"].endswith("functions.combined-stats")]
     assert stats_calls[0]["query"]["function_id"] == ["3c078cce-ad70-4148-9f37-4da362789053"]
     # database size only for the recent days it describes
-    assert set(d for d, _ in _by(rows, "database_size_bytes")) == {dt.date(2026, 11, 25)}
+    assert {d for d, _ in _by(rows, "database_size_bytes")} == {dt.date(2026, 11, 25)}
 
 
 @pytest.mark.parametrize("variant,size", [("ci_micro", "micro"), ("ci_2xlarge", "2xl"), ("ci_xlarge", "xl"),
