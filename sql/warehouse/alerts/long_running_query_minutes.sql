@@ -2,7 +2,7 @@
 -- monitoring sessions (application_name aimatrix_pipeline) are excluded.
 -- Parameters: $project. Returns value = 0 when the snapshot has no active statement.
 with latest as (
-    select max(snapshot_at) as at from raw.activity where project = $project
+    select max(snapshot_at) as ts from raw.activity where project = $project
 )
 select
     coalesce(max(a.query_seconds) filter (where a.state = 'active'
@@ -11,6 +11,6 @@ select
         and coalesce(a.application_name, '') <> 'aimatrix_pipeline') as pid,
     arg_max(a.query_preview, a.query_seconds) filter (where a.state = 'active'
         and coalesce(a.application_name, '') <> 'aimatrix_pipeline') as query_preview,
-    any_value(latest.at) as snapshot_at
-from latest left join raw.activity a on a.project = $project and a.snapshot_at = latest.at
-where latest.at is not null
+    any_value(latest.ts) as snapshot_at
+from latest left join raw.activity a on a.project = $project and a.snapshot_at = latest.ts
+where latest.ts is not null

@@ -1,0 +1,116 @@
+"""The rules file (validation, shipped defaults) and the rule checks on a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from aimatrix_pipeline.alerts.checks import evaluate_rule
+from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
+from aimatrix_pipeline.alerts.rules import load_rules, parse_rules
+from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.sql_files import load_sql
+
+from .conftest import RULES_YAML
+
+
+def test_shipped_rules_file_has_the_default_rules():
+    rules = load_rules()
+    by_metric = {r.metric: r for r in rules.rules if r.metric}
+    assert (by_metric["slow_query_avg_ms"].operator, by_metric["slow_query_avg_ms"].threshold) == (">", 1000)
+    assert (by_metric["cache_hit_ratio"].operator, by_metric["cache_hit_ratio"].threshold) == ("<", 0.99)
+    assert by_metric["connection_utilisation"].threshold == 0.8
+    assert by_metric["long_running_query_minutes"].threshold == 5
+    assert by_metric["vector_p95_ms"].threshold == 100
+    assert by_metric["embedding_error_rate"].threshold == 0.05
+    assert "error_rate_spike" in by_metric and "extract_age_minutes" in by_metric
+    checks = {r.check for r in rules.rules if r.check}
+    assert "cost/monthly_cost_report:monthly_budget_not_exceeded" in checks
+    for r in rules.rules:
+        if r.metric:
+            assert METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
+
+
+@pytest.mark.parametrize("change, field", [
+    (("operator: \"<\"", "operator: \"=>\""), "'operator'"),
+    (("severity: high", "severity: urgent"), "'severity'"),
+    (("threshold: 0.99", "threshold: lots"), "'threshold'"),
+    (("metric: cache_hit_ratio", "metric: cache_hit_ration"), "'metric'"),
+    (("channels: [slack, webhook, pagerduty]", "channels: [slack, teams]"), "'channels'"),
+    (("suppression_window: 5m", "suppression_window: soon"), "'suppression_window'"),
+    (("fire_after: 3", "fire_after: 0"), "'fire_after'"),
+    (("webhook_url_env: T_SLACK_URL", "webhook_url_env: https://hooks.example/x"), "'webhook_url_env'"),
+    (("- id: cache_hit_ratio_low", "- id: Cache Hit"), "'id'"),
+])
+def test_rule_validation_names_the_bad_field(change, field):
+    bad = RULES_YAML.replace(*change, 1)
+    assert bad != RULES_YAML
+    with pytest.raises(ConfigError) as exc:
+        parse_rules(bad, "rules.yaml")
+    assert field in str(exc.value) and "rules.yaml" in str(exc.value)
+
+
+def test_missing_title_and_duplicate_id_are_reported():
+    with pytest.raises(ConfigError, match="missing required field 'title'"):
+        parse_rules(RULES_YAML.replace("    title: Low cache hit ratio\n", "", 1))
+    dup = RULES_YAML.replace("- id: slow_query_avg", "- id: cache_hit_ratio_low")
+    with pytest.raises(ConfigError, match="duplicate rule id 'cache_hit_ratio_low'"):
+        parse_rules(dup)
+
+
+def test_every_metric_sql_file_binds_against_the_warehouse_schema(warehouse):
+    with warehouse.transaction():
+        pass  # applies every DDL file
+    with warehouse.reader() as conn:
+        for metric in METRICS.values():
+            cur = conn.execute(load_sql(metric.sql_file), {"project": "nobody"})
+            cols = [d[0] for d in cur.description]
+            assert cols[0] == "value", metric.name
+            rows = cur.fetchall()
+            assert len(rows) <= 1
+            assert not rows or rows[0][0] in (None, 0), metric.name
+
+
+def _rules(**over):
+    return {r.id: r for r in load_rules().rules}
+
+
+def test_rule_checks_compute_metrics_in_duckdb(warehouse):
+    now = datetime.now(timezone.utc)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+                     "connection_utilisation, conn_total, max_connections) values "
+                     "('p1', ?, 0.95, 0.9, 90, 100), ('p1', ?, 0.999, 0.1, 10, 100), ('p2', ?, 0.999, 0.5, 50, 100)",
+                     [now, now - timedelta(hours=1), now])
+        conn.execute("insert into raw.activity (project, snapshot_at, pid, state, query_seconds, query_preview, "
+                     "application_name) values ('p1', ?, 7, 'active', 600, 'select pg_sleep(?)', 'app'), "
+                     "('p1', ?, 8, 'active', 9000, 'select 1', 'aimatrix_pipeline'), "
+                     "('p1', ?, 9, 'idle', 99999, 'x', 'app')", [now, now, now])
+    rules = _rules()
+    r = evaluate_rule(rules["cache_hit_ratio_low"], warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == pytest.approx(0.95)
+    assert r.severity.value == "WARN"  # medium -> WARN
+    assert evaluate_rule(rules["cache_hit_ratio_low"], warehouse, "p2").passed
+    r = evaluate_rule(rules["connection_utilisation_high"], warehouse, "p1")
+    assert not r.passed and r.severity.value == "ERROR" and "90 of 100" in r.description
+    r = evaluate_rule(rules["long_running_query"], warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == pytest.approx(10.0) and r.metadata["pid"].value == 7
+    # no data passes (an empty project never pages)
+    r = evaluate_rule(rules["vector_p95_slow"], warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True
+
+
+def test_a_rule_check_that_cannot_compute_reports_could_not_evaluate(tmp_path):
+    # a warehouse file without the analytics schema, and a warehouse that does not exist yet
+    path = tmp_path / "bare.duckdb"
+    duckdb.connect(str(path)).close()
+    rules = _rules()
+    for wh in (WarehouseResource(path=str(path)), WarehouseResource(path=str(tmp_path / "missing.duckdb"))):
+        r = evaluate_rule(rules["cache_hit_ratio_low"], wh, "p1")
+        assert not r.passed and r.severity.value == "WARN"
+        assert r.metadata[CNE_METADATA_KEY].value is True
+        assert "could not evaluate" in r.description
