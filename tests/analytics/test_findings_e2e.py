@@ -135,14 +135,17 @@ def test_every_defect_found_no_decoy_reported(source_db, warehouse, monkeypatch)
     with warehouse.reader() as conn:
         health = conn.execute(
             "select conn_total, conn_idle_in_transaction, blocked_backends, blocking_pairs, "
-            "long_running_queries, connection_utilisation, heap_cache_hit_ratio "
+            "long_running_queries, connection_utilisation, heap_cache_hit_ratio, sequences_near_limit, "
+            "max_sequence_usage_ratio, xid_age "
             "from analytics.database_health where project = 'p1' and snapshot_at = ?", [first]).fetchone()
         tables = dict(
             (r[0], r[1:]) for r in conn.execute(
                 "select relname, vacuum_due, autovacuum_enabled, vacuum_threshold_tuples, n_dead_tup "
                 "from analytics.table_health where project = 'p1' and schemaname = 'defects' "
                 "and snapshot_at = ?", [first]).fetchall())
-    conn_total, idle_tx, blocked, pairs_, long_running, utilisation, heap_ratio = health
+    conn_total, idle_tx, blocked, pairs_, long_running, utilisation, heap_ratio, seqs, seq_ratio, xid_age = health
+    assert seqs == 1 and seq_ratio == pytest.approx(2000000000 / 2147483647)
+    assert xid_age > 0
     assert conn_total >= EXTRA_CONNECTIONS + 1 and idle_tx >= 1
     assert blocked >= 1 and pairs_ >= 1 and long_running >= 1
     assert utilisation == pytest.approx(conn_total / 197) and heap_ratio < 0.94
