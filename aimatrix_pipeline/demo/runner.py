@@ -399,25 +399,57 @@ def _dagster_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dagster"]
 
 
-def _switch_on_automation(root: Path, env: dict[str, str], out: TextIO, stop: threading.Event) -> None:
-    """Turn every schedule and sensor on in Dagster's storage; the daemon picks them up."""
-    for kind in ("schedule", "sensor"):
-        if stop.is_set():
-            return
-        proc = subprocess.run(
-            [*_dagster_cli(), kind, "start", "--start-all", "-w", str(root / "workspace.yaml")],
-            cwd=env["DAGSTER_HOME"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode == 0:
-            _say(out, f"all {kind}s are running")
-        elif "no " in (proc.stderr + proc.stdout) and "defined" in (proc.stderr + proc.stdout):
-            _say(out, f"the code location defines no {kind}s yet")
-        else:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-            _say(out, f"could not start {kind}s ({last[0]}); start them in the UI")
+class Automation:
+    """Turn every schedule and sensor on in Dagster's storage (the daemon picks them up).
+
+    Schedules declared RUNNING in code already run; this also covers ones that are not, and ones
+    a user stopped in an earlier session. Both CLI calls run at once, in their own process
+    groups, and `stop()` ends them if the demo is stopped before they finish.
+    """
+
+    KINDS = ("schedule", "sensor")
+
+    def __init__(self, root: Path, env: dict[str, str], out: TextIO) -> None:
+        self.root, self.env, self.out = root, env, out
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.thread = threading.Thread(target=self._run, name="demo-automation", daemon=True)
+
+    def start(self) -> "Automation":
+        for kind in self.KINDS:
+            self.procs[kind] = subprocess.Popen(
+                [*_dagster_cli(), kind, "start", "--start-all", "-w", str(self.root / "workspace.yaml")],
+                cwd=self.env["DAGSTER_HOME"],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        for kind, proc in self.procs.items():
+            output, _ = proc.communicate()
+            if proc.returncode == 0:
+                _say(self.out, f"all {kind}s are running")
+            elif proc.returncode < 0:
+                return  # stopped by stop()
+            elif "no " in output and "defined" in output:
+                _say(self.out, f"the code location defines no {kind}s yet")
+            else:
+                last = output.strip().splitlines()[-1:] or ["?"]
+                _say(self.out, f"could not start {kind}s ({last[0]}); start them in the UI")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(10)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    proc.kill()
+        self.thread.join(5)
 
 
 def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
@@ -427,6 +459,7 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     child: subprocess.Popen | None = None
     worker: WorkloadThread | None = None
+    automation: Automation | None = None
     root = repo_root()
     try:
         apply_environment(demo)
@@ -440,9 +473,7 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
             env=env,
             start_new_session=True,  # Ctrl-C reaches us; we forward it and stop things in order
         )
-        threading.Thread(
-            target=_switch_on_automation, args=(root, env, out, stop), name="demo-automation", daemon=True
-        ).start()
+        automation = Automation(root, env, out).start()
         _say(out, f"Dagster UI: http://127.0.0.1:{config.port}  (DAGSTER_HOME={demo.dagster_home})")
         print_how_to_query(demo, out)
         _say(out, "schedules fill the warehouse within a few minutes; press Ctrl-C to stop everything")
@@ -454,6 +485,8 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         return 0 if child.returncode in (None, 0) else 1
     finally:
         _say(out, "stopping ...")
+        if automation is not None:
+            automation.stop()
         if child is not None and child.poll() is None:
             _stop_process_group(child, out)
         if worker is not None:

@@ -52,7 +52,7 @@ def two_runs():
     # Not under pytest's tmp_path: a concurrent pytest session resets /tmp/pytest-of-<user> to
     # 0700, which would lock the cluster's service user out (the conftest clusters avoid it too).
     data_dir = _base_dir() / f"demo-{uuid.uuid4().hex[:8]}"
-    first = _run_demo(data_dir, "--duration", "3")
+    first = _run_demo(data_dir, "--duration", "2")
     after_first = _state(data_dir)
     second = _run_demo(data_dir, "--duration", "1")
     after_second = _state(data_dir)
@@ -177,8 +177,7 @@ def test_ui_mode_serves_dagster_with_schedules_on_and_stops_on_ctrl_c(two_runs):
                     states = _schedule_states(port)
                 except (OSError, KeyError, TypeError, ValueError):
                     continue
-                automation = "[demo] all schedules are running" in log_path.read_text(errors="replace")
-                if states and automation:
+                if states:
                     break
             assert states, log_path.read_text(errors="replace")[-3000:]
             assert set(states.values()) == {"RUNNING"}, states

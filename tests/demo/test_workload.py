@@ -154,7 +154,7 @@ def test_same_seed_same_traffic_and_stop_from_another_thread(pg18):
     try:
         runs = []
         for db in dbs:
-            seed_data.seed(db.url, scale=0.05, seed=5, anchor=anchor)
+            seed_data.seed(db.url, scale=0.05, seed=5, anchor=anchor, build_indexes=False)
             runs.append(Workload(db.url, seed=9, slow_every=1000).run(iterations=4))
         assert runs[0].counts == runs[1].counts
         assert runs[0]["statement_errors"] == 0
