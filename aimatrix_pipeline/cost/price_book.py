@@ -121,6 +121,8 @@ def read_entries(path: str | Path) -> list[PriceEntry]:
         raise ConfigError(f"price book {path} does not exist") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # e.g. an impossible date that YAML parses as a timestamp
+        raise ConfigError(f"{path}: invalid value: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise ConfigError(f"{path}: expected a mapping with a list under 'entries'")
     currency = doc.get("currency", "USD")
