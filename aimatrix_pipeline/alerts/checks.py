@@ -18,8 +18,8 @@ import math
 from typing import Any
 
 import dagster as dg
-from dagster import AssetCheckExecutionContext
 import duckdb
+from dagster import AssetCheckExecutionContext
 
 from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
 from aimatrix_pipeline.alerts.rules import AlertRule, RuleSet

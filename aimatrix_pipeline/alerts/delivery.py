@@ -10,8 +10,8 @@ outbox for the next pass.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from aimatrix_pipeline.alerts import outbox
 from aimatrix_pipeline.alerts.channels import build_channel

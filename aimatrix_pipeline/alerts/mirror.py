@@ -9,7 +9,7 @@ Arrow table), so it is idempotent and readers see all of one mirror or none of i
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -19,7 +19,7 @@ from aimatrix_pipeline.sql_files import load_sql
 
 
 def _ts(v):
-    return None if v is None else datetime.fromtimestamp(float(v), tz=timezone.utc)
+    return None if v is None else datetime.fromtimestamp(float(v), tz=UTC)
 
 
 def _table(rows, spec: dict[str, tuple[str, pa.DataType, object]]) -> pa.Table:

@@ -34,10 +34,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 from aimatrix_pipeline.alerts.rules import AlertRule, RuleSet
 from aimatrix_pipeline.sql_files import load_sql

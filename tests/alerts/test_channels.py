@@ -4,15 +4,12 @@ email over STARTTLS with a verified context (aiosmtpd + a CA made in the test)."
 from __future__ import annotations
 
 import email
-import ssl
 
 import pytest
 
-from aimatrix_pipeline.alerts import outbox
-from aimatrix_pipeline.alerts.channels import build_channel
 from aimatrix_pipeline.alerts.channels.webhook import sign, verify
 
-from .conftest import COST_CHECK, RULES_YAML, SLOW_CHECK, CACHE_CHECK, FakeClock, SmtpReceiver, make_env
+from .conftest import CACHE_CHECK, COST_CHECK, RULES_YAML, SLOW_CHECK, make_env
 
 
 def test_slack_never_lets_channel_mentions_in_query_text_through(harness):

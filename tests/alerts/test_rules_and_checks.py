@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -80,7 +80,7 @@ def _rules(**over):
 
 
 def test_rule_checks_compute_metrics_in_duckdb(warehouse):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with warehouse.transaction() as conn:
         conn.execute("insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
                      "connection_utilisation, conn_total, max_connections) values "

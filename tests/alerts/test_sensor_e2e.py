@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -55,7 +55,7 @@ def _set_health(warehouse, project, ratio):
         conn.execute(
             "insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
             "index_cache_hit_ratio) values (?, ?, ?, 0.999)",
-            [project, datetime.now(timezone.utc), ratio])
+            [project, datetime.now(UTC), ratio])
 
 
 def _materialize(defs, instance, keys, partition=None, tags=None):
@@ -140,3 +140,15 @@ def test_sensor_on_postgres_instance_storage(tmp_path, warehouse, http, monkeypa
             _run_flow(instance, tmp_path, warehouse, http, monkeypatch)
     finally:
         pg18.drop_database(f"dagster_alerts_{os.getpid()}")
+
+
+def test_the_code_location_has_the_sensor_running_by_default_and_the_rule_checks():
+    from aimatrix_pipeline.definitions import defs
+
+    repo = defs.get_repository_def()
+    sensor = repo.get_sensor_def("alert_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in repo.asset_graph.asset_check_keys}
+    assert {"analytics/database_health:cache_hit_ratio_low", "analytics/slow_queries_summary:slow_query_avg",
+            "raw/activity:long_running_query"} <= checks
+    assert repo.get_job("alert_delivery_job") is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 import dagster as dg
 import httpx
@@ -28,7 +28,7 @@ class SendResult:
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(float(ts), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_retry_after(value: str | None, now: float) -> float:

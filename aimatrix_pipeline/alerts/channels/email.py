@@ -9,7 +9,6 @@ can be recognised as the same message.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 
@@ -73,6 +72,6 @@ class EmailChannel(Channel):
                               permanent=exc.smtp_code >= 500)
         except ssl.SSLCertVerificationError as exc:
             return SendResult(False, None, f"TLS certificate not trusted: {exc.verify_message}", permanent=True)
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             return SendResult(False, None, f"SMTP connection error: {type(exc).__name__}: {exc}"[:200])
         return SendResult(True, 250)
