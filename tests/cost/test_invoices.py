@@ -222,3 +222,28 @@ def test_running_month_projects_to_month_end(warehouse):
     assert cents(rep["plan_fee"]["projected_cost_usd"]) == 25.00
     projected = cents(sum(r["projected_cost_usd"] for r in rep.values()))
     assert projected == cents(25 + 58.50 + 10.00) == 93.50
+
+
+def test_pricing_day_by_day_equals_pricing_the_range(warehouse):
+    """A daily schedule and a single-run backfill of the same month produce the same rows."""
+    from aimatrix_pipeline.cost import pricing
+
+    s = make_settings([("acme", "pro")], [("a", "acme", "micro"), ("b", "acme", "small")])
+    u = UsageSet(s)
+    for i, d in enumerate(APRIL):
+        u.compute("a", [d], "micro").compute("b", [d], "small")
+        u.add("a", d, "egress_gb", 5 + i).add("b", d, "egress_gb", 3)
+        u.add("a", d, "realtime_peak_connections", 100 + 20 * i)
+        u.add("b", d, "realtime_messages", 250_000)
+    price(warehouse, u, APRIL[0], APRIL[-1])
+
+    def rows():
+        with warehouse.reader() as conn:
+            return conn.execute("select * exclude (computed_at) from cost.cost_breakdown_daily "
+                                "order by date, project nulls first, line_item").fetchall()
+
+    whole = rows()
+    with warehouse.transaction() as conn:
+        for d in reversed(APRIL):  # any order: each day reads only raw usage
+            pricing.price_days(conn, d, d)
+    assert rows() == whole
