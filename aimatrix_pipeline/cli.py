@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "aimatrix_pipeline.analytics.commands",
     "aimatrix_pipeline.cost.commands",
     "aimatrix_pipeline.alerts.commands",
+    "aimatrix_pipeline.remediation.commands",
 )
 
 

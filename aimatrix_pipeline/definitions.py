@@ -17,6 +17,7 @@ DOMAINS = (
     "aimatrix_pipeline.analytics.definitions",
     "aimatrix_pipeline.cost.definitions",
     "aimatrix_pipeline.alerts.definitions",
+    "aimatrix_pipeline.appsignals.definitions",
 )
 
 

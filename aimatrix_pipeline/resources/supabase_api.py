@@ -182,6 +182,28 @@ class SupabaseApiClient:
         return _analytics_result(endpoint, body, ("timestamp", "total_rest_requests", "total_auth_requests",
                                                   "total_storage_requests", "total_realtime_requests"))
 
+    def project_logs(self, ref: str, sql: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
+        """`GET .../analytics/endpoints/logs.all`: rows of a logs SQL query over [start, end].
+
+        The API accepts at most 24 hours per request (rounded to the minute); callers page
+        through windows. Rows are returned as the API sends them; the caller validates each.
+        """
+        endpoint = "/v1/projects/{ref}/analytics/endpoints/logs.all"
+        if end - start > dt.timedelta(hours=24):
+            raise ValueError(f"{endpoint}: a window may span at most 24 hours, got {end - start}")
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        params = {
+            "sql": sql,
+            "iso_timestamp_start": start.astimezone(dt.UTC).strftime(fmt),
+            "iso_timestamp_end": end.astimezone(dt.UTC).strftime(fmt),
+        }
+        body = self.get_json(endpoint, f"/v1/projects/{ref}/analytics/endpoints/logs.all", params)
+        _require(endpoint, body, dict, "an object")
+        if body.get("error"):
+            return _analytics_result(endpoint, body, ())  # raises with the API's message
+        _require(endpoint, body.get("result"), list, "'result' as a list")
+        return body["result"]  # rows may be malformed: the caller quarantines them one by one
+
     def functions(self, ref: str) -> list[dict]:
         """`GET /v1/projects/{ref}/functions`: the project's edge functions."""
         endpoint = "/v1/projects/{ref}/functions"

@@ -1,0 +1,232 @@
+"""Assets of the appsignals domain, one partition per monitored project (the extract partitions).
+
+Extract (group `extract`): raw/api_request_logs, raw/api_counts, raw/project_metrics.
+Analytics (group `analytics`): analytics/api_latency_summary (also writes the API findings,
+analytics.api_recommendations, with its checks), analytics/realtime_health.
+
+A project without `ref`, or a deployment without SUPABASE_ACCESS_TOKEN / service role key,
+materializes with 0 rows and a `notes` entry saying why: API signals are optional, the database
+signals are not. A 401 is a configuration error and fails the asset with a clear message.
+"""
+
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+import dagster as dg
+
+from aimatrix_pipeline.appsignals import api_counts, api_logs, derive, metrics
+from aimatrix_pipeline.appsignals import checks as checks_mod
+from aimatrix_pipeline.appsignals.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.metadata import table_metadata
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import load_settings
+
+OWNERS = ["team:data-platform"]
+SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
+
+API_REQUEST_LOGS = dg.AssetKey(["raw", "api_request_logs"])
+API_COUNTS = dg.AssetKey(["raw", "api_counts"])
+PROJECT_METRICS = dg.AssetKey(["raw", "project_metrics"])
+API_LATENCY_SUMMARY = dg.AssetKey(["analytics", "api_latency_summary"])
+REALTIME_HEALTH = dg.AssetKey(["analytics", "realtime_health"])
+
+
+class ApiLogsConfig(dg.Config):
+    """Run config of raw/api_request_logs."""
+
+    window_minutes: int = 60
+    """Size of one logs.all request window (1 to 1440 minutes; the API allows at most 24 hours)."""
+    initial_lookback_hours: int = 24
+    """How far back the first load of a project reads."""
+    overlap_minutes: int = 10
+    """Re-read this much before the high-water mark: edge logs can arrive late."""
+    row_limit: int = 1000
+    """Rows per request; a window that returns this many is split and read again."""
+    max_windows: int = 168
+    """Windows read per run at most (a long outage catches up over several runs)."""
+
+
+class ApiCountsConfig(dg.Config):
+    interval: str = "1day"
+    """usage.api-counts interval: 15min, 30min, 1hr, 3hr, 1day, 3day or 7day."""
+
+
+class MetricsConfig(dg.Config):
+    scraped_at: Optional[str] = None
+    """ISO timestamp to store the scrape under. Default: the schedule tick (a retried tick replaces
+    its own samples), or now."""
+
+
+class ApiSummaryConfig(dg.Config):
+    recompute_hours: int = 48
+    """Summary hours recomputed per run (late logs older than this are not re-summarized)."""
+    p95_ms_threshold: float = 1000.0
+    error_rate_5xx_threshold: float = 0.05
+    min_requests: int = 20
+    window_hours: int = 24
+    """Findings and checks look at this many hours of requests."""
+
+
+def _project(context):
+    return load_settings().project(context.partition_key)
+
+
+def _notes(meta: dict, notes: list[str], context, project: str) -> dict:
+    for n in notes:
+        context.log.warning(f"[{project}] {n}")
+    if notes:
+        meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
+    return meta
+
+
+def _failure(exc: Exception, project: str) -> dg.Failure:
+    return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
+
+
+@dg.asset(
+    key=API_REQUEST_LOGS,
+    group_name="extract",
+    partitions_def=PROJECTS_PARTITIONS,
+    kinds={"supabase", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description="API requests (path, method, status, response time, timestamp) from the project's edge "
+    "logs through the Management API (logs.all), incrementally by minute-aligned time window with a "
+    "high-water mark in raw.extract_state; malformed rows go to raw.quarantine.",
+    metadata={"dagster/table_name": "raw.api_request_logs"},
+    tags={"aimatrix/kind": "incremental"},
+)
+def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, supabase_api: SupabaseApiResource,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+    project = _project(context)
+    started = time.monotonic()
+    try:
+        result = api_logs.extract_api_logs(
+            supabase_api, warehouse, project,
+            window=timedelta(minutes=max(1, min(config.window_minutes, 1440))),
+            initial_lookback=timedelta(hours=config.initial_lookback_hours),
+            overlap=timedelta(minutes=config.overlap_minutes),
+            row_limit=config.row_limit, max_windows=config.max_windows,
+        )
+    except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
+        raise _failure(exc, project.name) from None
+    with warehouse.writer() as conn:
+        meta = table_metadata(
+            conn, "raw.api_request_logs", result.rows_loaded, project=project.name,
+            rows_quarantined=result.rows_quarantined, windows=result.windows, api_requests=result.requests_made,
+            high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+            skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
+        )
+    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+
+
+@dg.asset(
+    key=API_COUNTS,
+    group_name="extract",
+    partitions_def=PROJECTS_PARTITIONS,
+    kinds={"supabase", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description="The Management API's usage.api-counts series: REST, auth, storage and realtime request "
+    "counts per bucket (replaced per bucket on each load).",
+    metadata={"dagster/table_name": "raw.api_counts"},
+)
+def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig, supabase_api: SupabaseApiResource,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+    project = _project(context)
+    try:
+        result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(exc, project.name) from None
+    with warehouse.writer() as conn:
+        meta = table_metadata(conn, "raw.api_counts", result.rows_loaded, project=project.name,
+                              rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+
+
+@dg.asset(
+    key=PROJECT_METRICS,
+    group_name="extract",
+    partitions_def=PROJECTS_PARTITIONS,
+    kinds={"prometheus", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description="Every sample of the project's Prometheus metrics endpoint (Realtime, CPU, memory, disk, "
+    "network, Postgres), one scrape per run; URL and key env var configurable per project.",
+    metadata={"dagster/table_name": "raw.project_metrics"},
+)
+def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    project = _project(context)
+    raw_at = config.scraped_at or context.run.tags.get(SCHEDULED_TIME_TAG)
+    scraped_at = None
+    if raw_at:
+        scraped_at = datetime.fromisoformat(raw_at)
+        scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=timezone.utc)
+    try:
+        result = metrics.scrape_metrics(warehouse, project, scraped_at)
+    except Exception as exc:  # noqa: BLE001
+        raise _failure(exc, project.name) from None
+    with warehouse.writer() as conn:
+        meta = table_metadata(conn, "raw.project_metrics", result.samples, project=project.name,
+                              rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+
+
+@dg.asset(
+    key=API_LATENCY_SUMMARY,
+    group_name="analytics",
+    partitions_def=PROJECTS_PARTITIONS,
+    deps=[API_REQUEST_LOGS],
+    kinds={"duckdb", "sql"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description="Per project, service (rest, auth, storage, realtime, functions), method, endpoint pattern "
+    "(ids and literals collapsed) and UTC hour: requests, 4xx/5xx errors, mean/p50/p95/p99/max response "
+    "time. Also writes analytics.api_recommendations: the slowest and the most failing endpoints.",
+    metadata={"dagster/table_name": "analytics.api_latency_summary"},
+    check_specs=checks_mod.CHECK_SPECS,
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryConfig,
+                        warehouse: WarehouseResource) -> dg.MaterializeResult:
+    project = context.partition_key
+    now = datetime.now(timezone.utc)
+    thresholds = derive.ApiThresholds(config.p95_ms_threshold, config.error_rate_5xx_threshold,
+                                      config.min_requests, config.window_hours)
+    with warehouse.transaction() as conn:
+        rows = derive.derive_api_latency_summary(conn, project, derive.summary_since(now, config.recompute_hours))
+        findings = derive.derive_api_recommendations(conn, project, now, thresholds)
+        meta = table_metadata(conn, "analytics.api_latency_summary", rows, project=project,
+                              **{"rows/api_recommendations": findings})
+        results = checks_mod.evaluate(conn, project)
+    return dg.MaterializeResult(metadata=meta, check_results=results)
+
+
+@dg.asset(
+    key=REALTIME_HEALTH,
+    group_name="analytics",
+    partitions_def=PROJECTS_PARTITIONS,
+    deps=[PROJECT_METRICS],
+    kinds={"duckdb", "sql"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    description="Realtime connections, joined channels and messages per second per metrics scrape.",
+    metadata={"dagster/table_name": "analytics.realtime_health"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def realtime_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    project = context.partition_key
+    with warehouse.transaction() as conn:
+        rows = derive.derive_realtime_health(conn, project)
+        meta = table_metadata(conn, "analytics.realtime_health", rows, project=project)
+    return dg.MaterializeResult(metadata=meta)
+
+
+EXTRACT_ASSETS = [api_request_logs, api_counts_asset, project_metrics]
+ANALYTICS_ASSETS = [api_latency_summary, realtime_health]
+ALL_ASSETS = EXTRACT_ASSETS + ANALYTICS_ASSETS

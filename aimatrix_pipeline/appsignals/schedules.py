@@ -1,0 +1,18 @@
+"""Schedule of the appsignals domain: one run per project per tick (AIMATRIX_APPSIGNALS_CRON)."""
+
+from __future__ import annotations
+
+import os
+
+from aimatrix_pipeline.appsignals.jobs import APPSIGNALS_JOB
+from aimatrix_pipeline.extract.schedules import per_project_schedule
+
+APPSIGNALS_CRON = os.environ.get("AIMATRIX_APPSIGNALS_CRON", "*/15 * * * *")
+
+APPSIGNALS_SCHEDULE = per_project_schedule(
+    APPSIGNALS_JOB,
+    APPSIGNALS_CRON,
+    "load_app_signals",
+    "Load each project's API logs, API counts and metrics and derive their tables "
+    "(cron from AIMATRIX_APPSIGNALS_CRON, default every 15 minutes).",
+)

@@ -1,0 +1,1 @@
+"""Applying a recommendation's remediation SQL to a monitored database, safely (`aimatrix-pipeline apply`)."""
