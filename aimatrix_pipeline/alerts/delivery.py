@@ -38,6 +38,7 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
         return stats
     channel = build_channel(cfg, rules.settings.timeout_s, store.clock, environ)
     s = rules.settings
+    renewed = store.clock.now()
     try:
         n = 0
         while max_batches is None or n < max_batches:
@@ -52,22 +53,26 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
                 from aimatrix_pipeline.alerts.channels.base import SendResult
 
                 result = SendResult(False, None, f"{type(exc).__name__}: {exc}")
-            outbox.book_next_send(store, name, cfg.rate_per_second)
+            next_send_at = store.clock.now() + 1.0 / cfg.rate_per_second
             if result.ok:
-                outbox.record_success(store, batch, result.status_code)
+                outbox.record_success(store, batch, result.status_code, next_send_at)
                 stats.messages_sent += 1
                 stats.notifications_sent += len(batch.rows)
             else:
                 due = outbox.record_failure(
                     store, batch, result.error, result.status_code, permanent=result.permanent,
                     retry_after_s=result.retry_after_s, backoff_base_s=s.backoff_base_s,
-                    backoff_cap_s=s.backoff_cap_s, give_up_after_s=s.max_attempt_age_s)
+                    backoff_cap_s=s.backoff_cap_s, give_up_after_s=s.max_attempt_age_s,
+                    next_send_at=next_send_at)
                 stats.attempts_failed += 1
                 stats.errors.append(result.error)
                 if due is None:
                     stats.notifications_given_up += len(batch.rows)
-            outbox.acquire_channel(store, name, owner)  # renew the lease
+            if store.clock.now() - renewed > outbox.LEASE_S / 4:
+                outbox.acquire_channel(store, name, owner)  # renew the lease
+                renewed = store.clock.now()
     finally:
+        channel.close()
         outbox.release_channel(store, name, owner)
     return stats
 

@@ -133,9 +133,23 @@ def claim_batch(store: AlertStore, channel: str, per_alert: bool, group_interval
     return Batch(channel, bid, gk, rows)
 
 
-def record_success(store: AlertStore, batch: Batch, status_code: int | None) -> None:
+def _book(conn, channel: str, next_send_at: float | None) -> None:
+    """The channel's next request no earlier than `next_send_at` (rate limit).
+
+    Callers pass completion time + 1/rate: counting from the completion (not the start) keeps the
+    spacing the receiver sees at or above the interval whatever the request's latency.
+    """
+    if next_send_at is None:
+        return
+    conn.execute("insert into channel_state (channel) values (?) on conflict do nothing", (channel,))
+    conn.execute("update channel_state set next_send_at = ? where channel = ?", (next_send_at, channel))
+
+
+def record_success(store: AlertStore, batch: Batch, status_code: int | None,
+                   next_send_at: float | None = None) -> None:
     now = store.clock.now()
     with store.tx() as conn:
+        _book(conn, batch.channel, next_send_at)
         conn.executemany(
             "update outbox set status = 'sent', sent_at = ?, last_status_code = ?, last_error = null, "
             "lease_until = null where event_id = ? and channel = ?",
@@ -147,7 +161,8 @@ def record_success(store: AlertStore, batch: Batch, status_code: int | None) -> 
 
 def record_failure(store: AlertStore, batch: Batch, error: str, status_code: int | None, *,
                    permanent: bool, retry_after_s: float | None, backoff_base_s: float,
-                   backoff_cap_s: float, give_up_after_s: float, rng: random.Random | None = None) -> float | None:
+                   backoff_cap_s: float, give_up_after_s: float, rng: random.Random | None = None,
+                   next_send_at: float | None = None) -> float | None:
     """Record a failed attempt. Returns when the batch is due again (None: given up, permanent).
 
     429 waits at least Retry-After (and blocks the whole channel that long); 5xx / timeouts back
@@ -161,6 +176,7 @@ def record_failure(store: AlertStore, batch: Batch, error: str, status_code: int
     oldest = min(r["created_at"] for r in batch.rows)
     give_up = permanent or (now - oldest) >= give_up_after_s
     with store.tx() as conn:
+        _book(conn, batch.channel, next_send_at)
         if give_up:
             reason = error if permanent else f"gave up after {attempts} attempts: {error}"
             conn.executemany(
@@ -183,23 +199,11 @@ def record_failure(store: AlertStore, batch: Batch, error: str, status_code: int
 
 
 def pace(store: AlertStore, channel: str) -> None:
-    """Wait until the channel may send again (its rate limit, booked by `book_next_send`)."""
+    """Wait until the channel may send again (its rate limit, booked when the last request ended)."""
     row = channel_state(store, channel)
     wait = (row["next_send_at"] if row else 0) - store.clock.now()
     if wait > 0:
         store.clock.sleep(wait)
-
-
-def book_next_send(store: AlertStore, channel: str, rate_per_second: float) -> None:
-    """After a request has completed: the next one no earlier than now + 1/rate.
-
-    Counting from the completion (not the start) keeps the spacing the receiver sees at or above
-    the interval whatever the request's latency.
-    """
-    with store.tx() as conn:
-        conn.execute("insert into channel_state (channel) values (?) on conflict do nothing", (channel,))
-        conn.execute("update channel_state set next_send_at = ? where channel = ?",
-                     (store.clock.now() + 1.0 / rate_per_second, channel))
 
 
 def due_summary(store: AlertStore) -> dict[str, Any]:

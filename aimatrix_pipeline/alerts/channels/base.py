@@ -71,6 +71,20 @@ class Channel:
             raise RuntimeError(f"channel {self.cfg.name!r}: environment variable {name} is not set")
         return value
 
+    _client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        """One keep-alive client per channel and delivery pass (not one connection per message)."""
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def send(self, batch) -> SendResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -79,8 +93,7 @@ class Channel:
         """POST and map the answer: 2xx ok, 429 Retry-After, 5xx/timeout transient, others permanent."""
         headers = {"content-type": "application/json", "user-agent": "aimatrix-pipeline-alerts", **headers}
         try:
-            with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
-                resp = client.post(url, content=body, headers=headers)
+            resp = self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException:
             return SendResult(False, None, f"timed out after {self.timeout_s:g}s")
         except httpx.HTTPError as exc:
