@@ -20,6 +20,7 @@ Why it is shaped like this:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ class _Reader:
         self.client = client
         self.ref = ref
         self.row_limit = row_limit
-        self.sql = load_sql("source/api/edge_request_logs.sql").format(row_limit=int(row_limit))
+        text = load_sql("source/api/edge_request_logs.sql").replace("{row_limit}", str(int(row_limit)))
+        # comment lines stay in the file for readers; the logs engine gets the query alone
+        self.sql = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
         self.notes = notes
 
     def read(self, start: datetime, end: datetime) -> list:
@@ -272,12 +275,14 @@ def extract_api_logs(
             for ws, we in plan:
                 raw_rows = reader.read(ws, we)
                 good, bad = [], []
-                for i, row in enumerate(raw_rows):
+                for row in raw_rows:
                     clean, why = validate(row)
                     if clean is None:
                         rid = row.get("id") if isinstance(row, dict) else None
-                        sid = rid if isinstance(rid, str) and rid else f"{ws.isoformat()}#{i}"
-                        bad.append((sid, why, _row_json(row)))
+                        text = _row_json(row)
+                        # without an id, the row's content names it: re-reads replace, never add
+                        sid = rid if isinstance(rid, str) and rid else "sha1:" + hashlib.sha1(text.encode()).hexdigest()
+                        bad.append((sid, why, text))
                     elif ws <= clean["requested_at"] < we:
                         good.append(clean)
                     # rows outside [ws, we) belong to a neighbouring window, which loads them
