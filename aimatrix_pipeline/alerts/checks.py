@@ -27,6 +27,9 @@ from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.sql_files import load_sql
 
+FLEET_FRESHNESS_CHECK = "all_projects_extracted_recently"
+FRESHNESS_RULE_ID = "extraction_stale"
+
 SEVERITY_TO_CHECK = {
     "low": dg.AssetCheckSeverity.WARN,
     "medium": dg.AssetCheckSeverity.WARN,
@@ -105,3 +108,47 @@ def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | 
         for r in rules.rules
         if r.metric and METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
     ]
+
+
+def build_fleet_freshness_check(rule: AlertRule, project_names: list[str]) -> dg.AssetChecksDefinition:
+    """Extraction freshness for every project, runnable on a schedule without a materialization.
+
+    The per-project `extraction_stale` check runs after each extraction, so it cannot notice that
+    extraction stopped altogether; this one is executed by `alert_freshness_schedule` and fails
+    when any configured project's newest extraction is older than the rule's threshold (or
+    missing), listing the stale projects in its metadata.
+    """
+    metric = METRICS[rule.metric]
+
+    @dg.asset_check(
+        asset=metric.key,
+        name=FLEET_FRESHNESS_CHECK,
+        description=f"Every configured project was extracted within the last {rule.threshold:g} minutes "
+        f"(rule {rule.id}); run by alert_freshness_schedule.",
+        blocking=False,
+        metadata={"aimatrix/rule_id": rule.id},
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        base = {"threshold": float(rule.threshold), "metric": rule.metric, "project": "all"}
+        try:
+            with warehouse.reader() as conn:
+                rows = conn.execute(load_sql("warehouse/alerts/extract_age_by_project.sql"),
+                                    {"projects": list(project_names)}).fetchall()
+        except (duckdb.Error, FileNotFoundError) as exc:
+            msg = str(exc).splitlines()[0][:300]
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                       description=f"could not evaluate extraction freshness: {msg}",
+                                       metadata={**base, CNE_METADATA_KEY: True, "error": msg})
+        stale = [(p, age) for p, age, _ in rows if age is None or rule.breached(float(age))]
+        ages = {p: (None if age is None else round(float(age), 1)) for p, age, _ in rows}
+        return dg.AssetCheckResult(
+            passed=not stale,
+            severity=SEVERITY_TO_CHECK[rule.severity],
+            description=(f"{len(stale)} project(s) not extracted within {rule.threshold:g} min: "
+                         + ", ".join(p for p, _ in stale[:20])) if stale else None,
+            metadata={**base, "stale_projects": ", ".join(p for p, _ in stale),
+                      "stale_count": len(stale), "ages_minutes": dg.MetadataValue.json(ages),
+                      "value": max((a for a in ages.values() if a is not None), default=0.0)},
+        )
+
+    return _check

@@ -5,17 +5,22 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
-from aimatrix_pipeline.alerts.checks import build_rule_checks
-from aimatrix_pipeline.alerts.jobs import alert_delivery_job
+from aimatrix_pipeline.alerts.checks import FRESHNESS_RULE_ID, build_fleet_freshness_check, build_rule_checks
+from aimatrix_pipeline.alerts.jobs import alert_delivery_job, alert_freshness_job
 from aimatrix_pipeline.alerts.rules import load_rules
+from aimatrix_pipeline.alerts.schedules import alert_freshness_schedule
 from aimatrix_pipeline.alerts.sensors import alert_sensor
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS, SETTINGS
 
 RULES = load_rules()
+_freshness_rule = RULES.rule(FRESHNESS_RULE_ID)
+_fleet_checks = ([build_fleet_freshness_check(_freshness_rule, SETTINGS.project_names)]
+                 if _freshness_rule and _freshness_rule.metric else [])
 
 defs = dg.Definitions(
     assets=[notification_deliveries, alert_events],
-    asset_checks=build_rule_checks(RULES, PROJECTS_PARTITIONS),
-    jobs=[alert_delivery_job],
+    asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS), *_fleet_checks],
+    jobs=[alert_delivery_job, *([alert_freshness_job] if _fleet_checks else [])],
+    schedules=[alert_freshness_schedule] if _fleet_checks else [],
     sensors=[alert_sensor],
 )

@@ -114,3 +114,27 @@ def test_a_rule_check_that_cannot_compute_reports_could_not_evaluate(tmp_path):
         assert not r.passed and r.severity.value == "WARN"
         assert r.metadata[CNE_METADATA_KEY].value is True
         assert "could not evaluate" in r.description
+
+
+def test_fleet_freshness_check_lists_stale_and_never_extracted_projects(warehouse):
+    from aimatrix_pipeline.alerts.checks import build_fleet_freshness_check
+
+    now = datetime.now(UTC)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.database_stats (project, snapshot_at) values ('p1', ?), ('p2', ?)",
+                     [now - timedelta(minutes=10), now - timedelta(hours=5)])
+        conn.execute("insert into raw.extract_state (project, source_table, updated_at) values ('p2', 't', ?)",
+                     [now - timedelta(hours=3)])
+    rules = _rules()
+    check = build_fleet_freshness_check(rules["extraction_stale"], ["p1", "p2", "p3"])
+    result = check.node_def.compute_fn.decorated_fn(warehouse=warehouse)
+    assert not result.passed
+    assert result.metadata["stale_projects"].value == "p2, p3"
+    ages = result.metadata["ages_minutes"].value
+    assert ages["p3"] is None and 170 < ages["p2"] < 190 and ages["p1"] < 20
+    ok = build_fleet_freshness_check(rules["extraction_stale"], ["p1"])
+    assert ok.node_def.compute_fn.decorated_fn(warehouse=warehouse).passed
+    # the routing rule for it formats from the check's metadata
+    stopped = rules["extraction_stopped"]
+    assert stopped.format_message({"stale_count": 2, "threshold": 90.0, "stale_projects": "p2, p3"}) == \
+        "2 project(s) not extracted within 90 minutes: p2, p3"

@@ -152,3 +152,7 @@ def test_the_code_location_has_the_sensor_running_by_default_and_the_rule_checks
     assert {"analytics/database_health:cache_hit_ratio_low", "analytics/slow_queries_summary:slow_query_avg",
             "raw/activity:long_running_query"} <= checks
     assert repo.get_job("alert_delivery_job") is not None
+    assert "raw/database_stats:all_projects_extracted_recently" in checks
+    assert repo.get_schedule_def("alert_freshness_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert repo.get_job("alert_freshness_job").graph.node_names() == [
+        "raw__database_stats_all_projects_extracted_recently"]
