@@ -135,10 +135,20 @@ def index_state(conn: psycopg.Connection, schema: str | None, name: str) -> dict
             "definition": row[5]}
 
 
-def _drop_invalid(conn: psycopg.Connection, state: dict) -> str:
+def _set_lock_timeout(conn: psycopg.Connection, ms: int) -> None:
+    conn.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(f"{int(ms)}ms")))
+
+
+def _drop_invalid(conn: psycopg.Connection, state: dict, timeouts: tuple[int, int]) -> str:
+    """Drop an INVALID index left by a failed build. It waits for the same transactions that made
+    the build fail, so it gets its own, longer lock_timeout (`timeouts` = (cleanup, normal))."""
     ident = pgsql.Identifier(state["schema"], state["index"])
     try:
-        conn.execute(pgsql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident))
+        _set_lock_timeout(conn, timeouts[0])
+        try:
+            conn.execute(pgsql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident))
+        finally:
+            _set_lock_timeout(conn, timeouts[1])
     except psycopg.Error as exc:
         return (f"the invalid index {state['schema']}.{state['index']} could NOT be dropped "
                 f"({_describe(exc)}); drop it by hand: DROP INDEX CONCURRENTLY {ident.as_string(conn)};")
@@ -156,7 +166,7 @@ def _describe(exc: psycopg.Error) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def _run_create(conn, action: Action, verification: dict) -> tuple[bool, str, str | None]:
+def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, int]) -> tuple[bool, str, str | None]:
     before = index_state(conn, action.schema, action.name)
     if before is not None and before["valid"] and before["ready"]:
         verification[action.name] = {**before, "already_present": True}
@@ -171,14 +181,14 @@ def _run_create(conn, action: Action, verification: dict) -> tuple[bool, str, st
         reason = _describe(exc)
         after = index_state(conn, action.schema, action.name)
         verification[action.name] = after or {"exists": False}
-        cleanup = _drop_invalid(conn, after) if after is not None and not after["valid"] else None
+        cleanup = _drop_invalid(conn, after, timeouts) if after is not None and not after["valid"] else None
         return False, f"CREATE INDEX CONCURRENTLY failed: {reason}", cleanup
     after = index_state(conn, action.schema, action.name)
     verification[action.name] = after or {"exists": False}
     if after is None:
         return False, f"CREATE INDEX CONCURRENTLY reported success but index {action.name} does not exist", None
     if not (after["valid"] and after["ready"]):
-        return False, f"index {after['schema']}.{action.name} was built but is not valid", _drop_invalid(conn, after)
+        return False, f"index {after['schema']}.{action.name} was built but is not valid", _drop_invalid(conn, after, timeouts)
     return True, f"created index {after['schema']}.{action.name}; it is valid and ready", None
 
 
@@ -227,7 +237,8 @@ def _run_maintenance(conn, action: Action, verification: dict, started: datetime
     return True, f"{action.kind.upper()} of {', '.join(seen)} completed{note}", None
 
 
-def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_timeout_ms: int) -> Outcome:
+def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_timeout_ms: int,
+            cleanup_lock_timeout_ms: int = 60_000) -> Outcome:
     """Run the actions in autocommit with the timeouts; stop at the first failure."""
     outcome = Outcome("succeeded", "", actions=actions, started_at=datetime.now(timezone.utc))
     messages, cleanups = [], []
@@ -238,12 +249,13 @@ def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_
         outcome.finished_at = datetime.now(timezone.utc)
         return outcome
     try:
-        conn.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(f"{int(lock_timeout_ms)}ms")))
+        _set_lock_timeout(conn, lock_timeout_ms)
         conn.execute(pgsql.SQL("SET statement_timeout = {}").format(pgsql.Literal(f"{int(statement_timeout_ms)}ms")))
         outcome.verification["role"] = conn.execute("select current_user").fetchone()[0]
         for action in actions:
             if action.kind == "create_index":
-                ok, msg, cleanup = _run_create(conn, action, outcome.verification)
+                ok, msg, cleanup = _run_create(conn, action, outcome.verification,
+                                               (cleanup_lock_timeout_ms, lock_timeout_ms))
             elif action.kind == "drop_index":
                 ok, msg, cleanup = _run_drop(conn, action, outcome.verification)
             else:

@@ -79,7 +79,8 @@ def cmd_apply(args) -> int:
     env_name, dsn = ap.resolve_write_dsn(project)  # ApplyConfigError is a ConfigError -> exit 2
     out.write(f"\napplying with the DSN in ${env_name} ...\n")
     outcome = ap.execute(dsn, actions, lock_timeout_ms=args.lock_timeout_ms,
-                         statement_timeout_ms=args.statement_timeout_ms)
+                         statement_timeout_ms=args.statement_timeout_ms,
+                         cleanup_lock_timeout_ms=args.cleanup_lock_timeout_ms)
     statement = ";\n".join(a.sql for a in actions) + ";"
     attempt = ap.record(wh, rec, outcome, statement)
     out.write(f"result: {outcome.result}: {outcome.message}\n")
@@ -109,6 +110,8 @@ def register(subparsers) -> None:
     mode.add_argument("--confirm", action="store_true", help="really run the remediation")
     p.add_argument("--lock-timeout-ms", type=int, default=5_000,
                    help="give up when a lock is not granted within this time (default 5000)")
+    p.add_argument("--cleanup-lock-timeout-ms", type=int, default=60_000,
+                   help="lock_timeout for dropping an invalid index a failed build left behind (default 60000)")
     p.add_argument("--statement-timeout-ms", type=int, default=3_600_000,
                    help="cancel a statement running longer than this (default 1 hour)")
     p.set_defaults(func=cmd_apply)
