@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -66,7 +66,7 @@ def extract_api_counts(api: SupabaseApiResource, warehouse: WarehouseResource, p
             bad.append((f"{interval}#{row.get('timestamp')}#{i}", why, _row_json(row)))
         else:
             good.append(clean)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with warehouse.transaction() as conn:
         if good:
             lo = min(r["bucket_at"] for r in good)

@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
@@ -57,7 +57,7 @@ class ApiLogsResult:
 
 
 def floor_minute(ts: datetime) -> datetime:
-    ts = ts.astimezone(timezone.utc)
+    ts = ts.astimezone(UTC)
     return ts.replace(second=0, microsecond=0)
 
 
@@ -82,15 +82,15 @@ def parse_timestamp(value) -> datetime | None:
             value = float(text)
         except ValueError:
             try:
-                ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                ts = datetime.fromisoformat(text)  # 3.11 reads a trailing Z
             except ValueError:
                 return None
-            return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+            return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and math.isfinite(value):
         magnitude = abs(value)
         seconds = value / 1e6 if magnitude >= 1e14 else value / 1e3 if magnitude >= 1e11 else value
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
     return None
@@ -260,7 +260,7 @@ def extract_api_logs(
         result.skipped = True
         result.notes.append(reason)
         return result
-    end = floor_minute(now or datetime.now(timezone.utc))
+    end = floor_minute(now or datetime.now(UTC))
     with warehouse.writer() as conn:  # applies the DDL on first use; read the mark
         hwm, _ = _state(conn, project.name)
     result.previous_high_water_mark = result.high_water_mark = hwm
@@ -286,7 +286,7 @@ def extract_api_logs(
                     elif ws <= clean["requested_at"] < we:
                         good.append(clean)
                     # rows outside [ws, we) belong to a neighbouring window, which loads them
-                loaded_at = datetime.now(timezone.utc)
+                loaded_at = datetime.now(UTC)
                 with warehouse.transaction() as conn:
                     _, total = _state(conn, project.name)
                     result.rows_loaded += _store_window(conn, project.name, ws, we, good, bad, total, loaded_at)

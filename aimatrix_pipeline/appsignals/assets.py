@@ -11,8 +11,7 @@ signals are not. A 401 is a configuration error and fails the asset with a clear
 
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -56,7 +55,7 @@ class ApiCountsConfig(dg.Config):
 
 
 class MetricsConfig(dg.Config):
-    scraped_at: Optional[str] = None
+    scraped_at: str | None = None
     """ISO timestamp to store the scrape under. Default: the schedule tick (a retried tick replaces
     its own samples), or now."""
 
@@ -166,7 +165,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
     scraped_at = None
     if raw_at:
         scraped_at = datetime.fromisoformat(raw_at)
-        scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=timezone.utc)
+        scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=UTC)
     try:
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
     except Exception as exc:  # noqa: BLE001
@@ -195,7 +194,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
 def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryConfig,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
     project = context.partition_key
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     thresholds = derive.ApiThresholds(config.p95_ms_threshold, config.error_rate_5xx_threshold,
                                       config.min_requests, config.window_hours)
     with warehouse.transaction() as conn:

@@ -7,7 +7,7 @@ connection the caller holds inside one warehouse transaction; no raw row travels
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aimatrix_pipeline.sql_files import load_sql
 
@@ -27,13 +27,13 @@ def _sql(name: str) -> str:
 
 
 def hour_floor(ts: datetime) -> datetime:
-    ts = ts.astimezone(timezone.utc)
+    ts = ts.astimezone(UTC)
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
 def derive_api_latency_summary(conn, project: str, since: datetime | None) -> int:
     """Replace the project's summary hours from `since` (all hours when None)."""
-    since = hour_floor(since) if since else datetime(1970, 1, 1, tzinfo=timezone.utc)
+    since = hour_floor(since) if since else datetime(1970, 1, 1, tzinfo=UTC)
     conn.execute("delete from analytics.api_latency_summary where project = $project and hour_bucket >= $since",
                  {"project": project, "since": since})
     conn.execute(f"insert into analytics.api_latency_summary by name ({_sql('api_latency_summary')})",

@@ -18,7 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import httpx
@@ -147,7 +147,7 @@ def scrape_metrics(warehouse: WarehouseResource, project: Project, scraped_at: d
         result.notes.append(f"{env_name} is not set: the metrics endpoint needs the service role key (0 rows)")
         return result
     result.url = url.split("?", 1)[0]
-    scraped_at = (scraped_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    scraped_at = (scraped_at or datetime.now(UTC)).astimezone(UTC)
     try:
         resp = httpx.get(url, auth=("service_role", key), timeout=timeout_s, follow_redirects=False,
                          headers={"Accept": "text/plain; version=0.0.4"})

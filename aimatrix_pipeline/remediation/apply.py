@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import psycopg
@@ -173,8 +173,9 @@ def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, i
         return True, f"index {before['schema']}.{action.name} already exists and is valid; nothing to do", None
     if before is not None:
         verification[action.name] = before
-        return (False, f"an INVALID index {before['schema']}.{action.name} already exists (left by an earlier "
-                "failed build); drop it first (DROP INDEX CONCURRENTLY) or apply the invalid_index finding", None)
+        message = (f"an INVALID index {before['schema']}.{action.name} already exists (left by an earlier "
+                   "failed build); drop it first (DROP INDEX CONCURRENTLY) or apply the invalid_index finding")
+        return False, message, None
     try:
         conn.execute(action.sql)
     except psycopg.Error as exc:
@@ -240,13 +241,13 @@ def _run_maintenance(conn, action: Action, verification: dict, started: datetime
 def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_timeout_ms: int,
             cleanup_lock_timeout_ms: int = 60_000) -> Outcome:
     """Run the actions in autocommit with the timeouts; stop at the first failure."""
-    outcome = Outcome("succeeded", "", actions=actions, started_at=datetime.now(timezone.utc))
+    outcome = Outcome("succeeded", "", actions=actions, started_at=datetime.now(UTC))
     messages, cleanups = [], []
     try:
         conn = psycopg.connect(dsn, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10)
     except psycopg.Error as exc:
         outcome.result, outcome.message = "failed", f"cannot connect with the write DSN: {_describe(exc)}"
-        outcome.finished_at = datetime.now(timezone.utc)
+        outcome.finished_at = datetime.now(UTC)
         return outcome
     try:
         _set_lock_timeout(conn, lock_timeout_ms)
@@ -270,7 +271,7 @@ def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_
         conn.close()
     outcome.message = "; ".join(messages)
     outcome.cleanup = "; ".join(cleanups) or None
-    outcome.finished_at = datetime.now(timezone.utc)
+    outcome.finished_at = datetime.now(UTC)
     return outcome
 
 
@@ -295,7 +296,7 @@ def record(warehouse: WarehouseResource, rec: Recommendation, outcome: Outcome, 
                 "id": attempt, "recommendation_id": rec.id, "project": rec.project, "name": rec.name,
                 "object_schema": rec.object_schema, "object_name": rec.object_name, "statement": statement,
                 "statement_kind": ",".join(kinds) or None, "applied_by": applied_by(),
-                "started_at": outcome.started_at or datetime.now(timezone.utc),
+                "started_at": outcome.started_at or datetime.now(UTC),
                 "finished_at": outcome.finished_at, "result": outcome.result, "message": outcome.message,
                 "cleanup": outcome.cleanup, "verification": json.dumps(outcome.verification, default=str),
             },
@@ -305,7 +306,7 @@ def record(warehouse: WarehouseResource, rec: Recommendation, outcome: Outcome, 
 
 
 def refused(message: str) -> Outcome:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Outcome("refused", message, started_at=now, finished_at=now)
 
 

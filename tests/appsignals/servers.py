@@ -24,7 +24,7 @@ LOGS_PATH = "/v1/projects/{ref}/analytics/endpoints/logs.all"
 
 
 def _parse_iso(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(value)
 
 
 def epoch_us(ts: dt.datetime) -> int:
@@ -97,7 +97,7 @@ class MetricsServer:
         self.requests: list[dict] = []
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> "MetricsServer":
+    def start(self) -> MetricsServer:
         srv = self
 
         class Handler(BaseHTTPRequestHandler):

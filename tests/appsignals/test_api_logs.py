@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from aimatrix_pipeline.resources.supabase_api import SupabaseApiAuthError, Supab
 from aimatrix_pipeline.settings import Project
 from tests.appsignals.conftest import REF
 
-NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
 
 
 def _rows(warehouse, sql="select id, requested_at, method, path, status_code, response_time_ms "
@@ -169,5 +169,5 @@ def test_api_counts_are_replaced_per_bucket_and_bad_buckets_quarantined(logs_api
                             "from raw.api_counts where project = 'p1' order by bucket_at").fetchall()
         q = conn.execute("select count(*) from raw.quarantine where source_table = 'api_counts'").fetchone()[0]
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("7day", 5300, 120, 4), ("7day", 4870, 98, 0)]
-    assert rows[0][0] == datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert rows[0][0] == datetime(2026, 11, 20, tzinfo=UTC)
     assert q == 1

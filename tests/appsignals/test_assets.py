@@ -3,7 +3,7 @@ not-configured projects (0 rows and a note), a 401 as a clear failure, and the c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -32,7 +32,7 @@ def test_one_partition_end_to_end(logs_api, metrics_server, api_resource, wareho
                    f"    ref: {REF}\n    metrics_url: {metrics_server.url}\n"
                    "    service_role_key_env: P1_SERVICE_ROLE_KEY\n")
     metrics_server.body = "realtime_connections_connected 3\nnode_load1 0.5\n"
-    start = datetime.now(timezone.utc) - timedelta(minutes=50)
+    start = datetime.now(UTC) - timedelta(minutes=50)
     for i in range(30):
         logs_api.add_request(REF, start + timedelta(minutes=i), f"/rest/v1/rpc/search_{i % 1}", 200, 2500.0, "POST")
     result = _run(ALL_ASSETS, warehouse, api_resource)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from aimatrix_pipeline.appsignals import derive, metrics
 from aimatrix_pipeline.settings import Project
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 EXPOSITION = """\
 # HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.

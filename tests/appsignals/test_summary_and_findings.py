@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aimatrix_pipeline.appsignals import api_logs, derive
 from tests.appsignals.conftest import REF
 
-NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=timezone.utc)
-HOUR = datetime(2026, 11, 20, 11, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+HOUR = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
 
 
 def _load(logs_api, api_resource, warehouse, project):
@@ -28,7 +28,8 @@ def _load(logs_api, api_resource, warehouse, project):
     api_logs.extract_api_logs(api_resource, warehouse, project, now=NOW, initial_lookback=timedelta(hours=2))
 
 
-def _derive(warehouse, thresholds=derive.ApiThresholds(), as_of=NOW):
+def _derive(warehouse, thresholds=None, as_of=NOW):
+    thresholds = thresholds or derive.ApiThresholds()
     with warehouse.transaction() as conn:
         derive.derive_api_latency_summary(conn, "p1", None)
         derive.derive_api_recommendations(conn, "p1", as_of, thresholds)

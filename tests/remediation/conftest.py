@@ -4,7 +4,7 @@ least-privileged role) and a separate DSN allowed to write, a warehouse with rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -28,7 +28,7 @@ class ApplyEnv:
 
     def refresh_findings(self) -> list[dict]:
         """Snapshot the source and re-run the analytics derivations, as the next scheduled run would."""
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         for name in SNAPSHOTS:
             snapshots.take_snapshot(name, SourcePostgresResource(), self.warehouse, self.project, at)
         params = derive.base_params(self.project.name, load_thresholds(env={}), as_of=at,
