@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from aimatrix_pipeline.appsignals import store
 from aimatrix_pipeline.appsignals.api_logs import _row_json, not_configured_reason, parse_timestamp
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -63,36 +64,18 @@ def extract_api_counts(api: SupabaseApiResource, warehouse: WarehouseResource, p
     for i, row in enumerate(rows):
         clean, why = _clean(row)
         if clean is None:
-            bad.append((f"{interval}#{row.get('timestamp')}#{i}", why, _row_json(row)))
+            bad.append({"source_id": f"{interval}#{row.get('timestamp')}#{i}", "reason": why,
+                        "row_json": _row_json(row)})
         else:
             good.append(clean)
     now = datetime.now(UTC)
     with warehouse.transaction() as conn:
         if good:
-            lo = min(r["bucket_at"] for r in good)
-            hi = max(r["bucket_at"] for r in good)
-            conn.execute(
-                "delete from raw.api_counts where project = ? and interval_name = ? and bucket_at between ? and ?",
-                [project.name, interval, lo, hi],
-            )
-            batch = pa.Table.from_pylist(good, schema=_SCHEMA)
-            conn.register("_counts", batch)
-            try:
-                conn.execute(
-                    "insert into raw.api_counts select distinct on (bucket_at) ?, bucket_at, ?, rest_requests, "
-                    "auth_requests, storage_requests, realtime_requests, ? from _counts order by bucket_at",
-                    [project.name, interval, now],
-                )
-            finally:
-                conn.unregister("_counts")
-        for sid, why, row_json in bad:
-            conn.execute("delete from raw.quarantine where project = ? and source_table = ? and source_id = ?",
-                         [project.name, SOURCE_TABLE, sid])
-            conn.execute(
-                "insert into raw.quarantine (project, source_table, source_id, reason, row_json, quarantined_at) "
-                "values (?, ?, ?, ?, ?, ?)",
-                [project.name, SOURCE_TABLE, sid, why, row_json, now],
-            )
+            store.run(conn, "api_counts.delete", project=project.name, interval=interval,
+                      lo=min(r["bucket_at"] for r in good), hi=max(r["bucket_at"] for r in good))
+            with store.registered(conn, "_counts", good, _SCHEMA):
+                store.run(conn, "api_counts.insert", project=project.name, interval=interval, now=now)
+        store.quarantine(conn, project.name, SOURCE_TABLE, bad, now)
     result.rows_loaded = len({r["bucket_at"] for r in good})
     result.rows_quarantined = len(bad)
     return result

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
+from aimatrix_pipeline.appsignals import store
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiClient, SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import Project
@@ -41,7 +42,6 @@ _SCHEMA = pa.schema([
     ("id", pa.string()), ("requested_at", pa.timestamp("us", tz="UTC")), ("method", pa.string()),
     ("path", pa.string()), ("status_code", pa.int32()), ("response_time_ms", pa.float64()),
 ])
-_QUARANTINE_SCHEMA = pa.schema([("source_id", pa.string()), ("reason", pa.string()), ("row_json", pa.string())])
 
 
 @dataclass
@@ -177,57 +177,15 @@ class _Reader:
         return self.read(start, mid) + self.read(mid, end)
 
 
-def _state(conn, project: str) -> tuple[datetime | None, int]:
-    rows = conn.execute(
-        "select high_water_mark, rows_loaded_total from raw.extract_state where project = ? and source_table = ?",
-        [project, SOURCE_TABLE],
-    ).fetchall()
-    return (rows[0][0], rows[0][1] or 0) if rows else (None, 0)
-
-
 def _store_window(conn, project: str, start: datetime, end: datetime, good: list[dict],
-                  bad: list[tuple[str, str, str]], total_before: int, loaded_at: datetime) -> int:
-    conn.execute(
-        "delete from raw.api_request_logs where project = ? and requested_at >= ? and requested_at < ?",
-        [project, start, end],
-    )
-    batch = pa.Table.from_pylist(good, schema=_SCHEMA)
-    conn.register("_api_batch", batch)
-    try:
-        conn.execute(
-            "insert into raw.api_request_logs (project, id, requested_at, method, path, status_code, "
-            "response_time_ms, loaded_at) "
-            "select distinct on (id) ?, id, requested_at, method, path, status_code, response_time_ms, ? "
-            "from _api_batch order by id",
-            [project, loaded_at],
-        )
-    finally:
-        conn.unregister("_api_batch")
-    if bad:
-        qbatch = pa.Table.from_pylist(
-            [{"source_id": s, "reason": r, "row_json": j} for s, r, j in bad], schema=_QUARANTINE_SCHEMA
-        )
-        conn.register("_api_bad", qbatch)
-        try:
-            conn.execute(
-                "delete from raw.quarantine where project = ? and source_table = ? "
-                "and source_id in (select source_id from _api_bad)",
-                [project, SOURCE_TABLE],
-            )
-            conn.execute(
-                "insert into raw.quarantine (project, source_table, source_id, reason, row_json, payload, quarantined_at) "
-                "select ?, ?, source_id, reason, row_json, null, ? from _api_bad",
-                [project, SOURCE_TABLE, loaded_at],
-            )
-        finally:
-            conn.unregister("_api_bad")
+                  bad: list[dict], total_before: int, loaded_at: datetime) -> int:
+    """Replace one window's rows and quarantine rows and move the mark, on the caller's transaction."""
+    store.run(conn, "api_request_logs.delete", project=project, start=start, end=end)
+    with store.registered(conn, "_api_batch", good, _SCHEMA):
+        store.run(conn, "api_request_logs.insert", project=project, now=loaded_at)
+    store.quarantine(conn, project, SOURCE_TABLE, bad, loaded_at)
     loaded = len({r["id"] for r in good})
-    conn.execute("delete from raw.extract_state where project = ? and source_table = ?", [project, SOURCE_TABLE])
-    conn.execute(
-        "insert into raw.extract_state (project, source_table, high_water_mark, rows_loaded_total, updated_at) "
-        "values (?, ?, ?, ?, ?)",
-        [project, SOURCE_TABLE, end, total_before + loaded, loaded_at],
-    )
+    store.set_state(conn, project, SOURCE_TABLE, end, total_before + loaded, loaded_at)
     return loaded
 
 
@@ -262,7 +220,7 @@ def extract_api_logs(
         return result
     end = floor_minute(now or datetime.now(UTC))
     with warehouse.writer() as conn:  # applies the DDL on first use; read the mark
-        hwm, _ = _state(conn, project.name)
+        hwm, _ = store.get_state(conn, project.name, SOURCE_TABLE)
     result.previous_high_water_mark = result.high_water_mark = hwm
     start = floor_minute(hwm - overlap) if hwm else end - initial_lookback
     plan = windows(start, end, window)
@@ -282,13 +240,13 @@ def extract_api_logs(
                         text = _row_json(row)
                         # without an id, the row's content names it: re-reads replace, never add
                         sid = rid if isinstance(rid, str) and rid else "sha1:" + hashlib.sha1(text.encode()).hexdigest()
-                        bad.append((sid, why, text))
+                        bad.append({"source_id": sid, "reason": why, "row_json": text})
                     elif ws <= clean["requested_at"] < we:
                         good.append(clean)
                     # rows outside [ws, we) belong to a neighbouring window, which loads them
                 loaded_at = datetime.now(UTC)
                 with warehouse.transaction() as conn:
-                    _, total = _state(conn, project.name)
+                    _, total = store.get_state(conn, project.name, SOURCE_TABLE)
                     result.rows_loaded += _store_window(conn, project.name, ws, we, good, bad, total, loaded_at)
                 result.rows_quarantined += len(bad)
                 result.windows += 1

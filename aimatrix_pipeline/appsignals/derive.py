@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from aimatrix_pipeline.appsignals import store
 from aimatrix_pipeline.sql_files import load_sql
 
 
@@ -34,11 +35,10 @@ def hour_floor(ts: datetime) -> datetime:
 def derive_api_latency_summary(conn, project: str, since: datetime | None) -> int:
     """Replace the project's summary hours from `since` (all hours when None)."""
     since = hour_floor(since) if since else datetime(1970, 1, 1, tzinfo=UTC)
-    conn.execute("delete from analytics.api_latency_summary where project = $project and hour_bucket >= $since",
-                 {"project": project, "since": since})
+    store.run(conn, "api_latency_summary.delete", project=project, since=since)
     conn.execute(f"insert into analytics.api_latency_summary by name ({_sql('api_latency_summary')})",
                  {"project": project, "since": since})
-    return conn.execute("select count(*) from analytics.api_latency_summary where project = ?", [project]).fetchone()[0]
+    return store.owned_rows(conn, "api_latency_summary", project)
 
 
 def derive_api_recommendations(conn, project: str, as_of: datetime, t: ApiThresholds) -> int:
@@ -49,16 +49,16 @@ def derive_api_recommendations(conn, project: str, as_of: datetime, t: ApiThresh
         "error_rate_5xx_threshold": float(t.error_rate_5xx_threshold), "min_requests": int(t.min_requests),
     }
     conn.execute(f"create or replace temp table _api_findings as ({_sql('api_recommendations')})", params)
-    conn.execute("delete from analytics.api_recommendations where project = ?", [project])
+    store.run(conn, "api_recommendations.delete", project=project)
     conn.execute("insert into analytics.api_recommendations by name (select * from _api_findings)")
     conn.execute("drop table _api_findings")
-    return conn.execute("select count(*) from analytics.api_recommendations where project = ?", [project]).fetchone()[0]
+    return store.owned_rows(conn, "api_recommendations", project)
 
 
 def derive_realtime_health(conn, project: str) -> int:
-    conn.execute("delete from analytics.realtime_health where project = ?", [project])
+    store.run(conn, "realtime_health.delete", project=project)
     conn.execute(f"insert into analytics.realtime_health by name ({_sql('realtime_health')})", {"project": project})
-    return conn.execute("select count(*) from analytics.realtime_health where project = ?", [project]).fetchone()[0]
+    return store.owned_rows(conn, "realtime_health", project)
 
 
 def summary_since(now: datetime, recompute_hours: int) -> datetime:

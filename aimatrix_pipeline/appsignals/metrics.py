@@ -24,6 +24,7 @@ import dagster as dg
 import httpx
 import pyarrow as pa
 
+from aimatrix_pipeline.appsignals import store
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError, Project
 
@@ -95,8 +96,6 @@ def parse_line(line: str) -> tuple[str, dict, float] | str:
                 return "malformed labels"
             labels[lm.group(1)] = _unescape(lm.group(2))
             pos = lm.end()
-            if lm.group(3) == ",":
-                pos += 0
         rest = body[pos:]
     parts = rest.split()
     if not parts or len(parts) > 2:
@@ -165,26 +164,13 @@ def scrape_metrics(warehouse: WarehouseResource, project: Project, scraped_at: d
     if resp.status_code >= 400:
         raise RuntimeError(f"metrics endpoint of {project.name!r} answered {resp.status_code}")
     samples, bad = parse_exposition(resp.text)
+    bad_rows = [{"source_id": f"{scraped_at.isoformat()}#line{no}", "reason": why,
+                 "row_json": json.dumps({"line": no}), "payload": text.encode()} for no, why, text in bad]
     with warehouse.transaction() as conn:
-        conn.execute("delete from raw.project_metrics where project = ? and scraped_at = ?",
-                     [project.name, scraped_at])
-        conn.register("_samples", pa.Table.from_pylist(samples, schema=_SCHEMA))
-        try:
-            conn.execute(
-                "insert into raw.project_metrics select ?, ?, metric, labels::json, value from _samples",
-                [project.name, scraped_at],
-            )
-        finally:
-            conn.unregister("_samples")
-        for no, why, text in bad:
-            sid = f"{scraped_at.isoformat()}#line{no}"
-            conn.execute("delete from raw.quarantine where project = ? and source_table = ? and source_id = ?",
-                         [project.name, SOURCE_TABLE, sid])
-            conn.execute(
-                "insert into raw.quarantine (project, source_table, source_id, reason, row_json, payload, "
-                "quarantined_at) values (?, ?, ?, ?, ?, ?, ?)",
-                [project.name, SOURCE_TABLE, sid, why, json.dumps({"line": no}), text.encode(), scraped_at],
-            )
+        store.run(conn, "project_metrics.delete", project=project.name, scraped_at=scraped_at)
+        with store.registered(conn, "_samples", samples, _SCHEMA):
+            store.run(conn, "project_metrics.insert", project=project.name, scraped_at=scraped_at)
+        store.quarantine(conn, project.name, SOURCE_TABLE, bad_rows, scraped_at)
     result.samples = len(samples)
     result.rows_quarantined = len(bad)
     return result
