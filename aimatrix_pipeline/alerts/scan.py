@@ -64,6 +64,22 @@ def _new_records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: 
     return sorted(out, key=lambda r: r.id)
 
 
+FIRST_SIGHT_PER_PARTITION = 10
+
+
+def _newest_per_partition(records, keep: int = FIRST_SIGHT_PER_PARTITION):
+    """First sight of a check (new deployment, new check): only its recent state matters.
+
+    Replaying months of history would open and close a stack of stale incidents, all stamped
+    "now"; the newest few records of each partition (enough for `fire_after` streaks) give the
+    same current state.
+    """
+    by_partition: dict = {}
+    for r in records:  # oldest first
+        by_partition.setdefault(r.partition, []).append(r)
+    return sorted((r for rs in by_partition.values() for r in rs[-keep:]), key=lambda r: r.id)
+
+
 def to_evaluation(instance, record, project_names: Iterable[str]) -> Evaluation | str | None:
     """Evaluation, "wait" (its run is still going) or None (nothing to alert on: skipped)."""
     key = check_key_str(record.key)
@@ -103,8 +119,14 @@ def scan(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], s
     for key in sorted(check_keys, key=check_key_str):
         ks = check_key_str(key)
         after = store.cursor_for(ks)
+        first_sight = store.cursor_for(ks, default=None) is None
         records = _new_records(instance, key, after)
+        if first_sight:
+            records = _newest_per_partition(records)
         if not records:
+            if first_sight:
+                with store.tx() as conn:
+                    store.set_cursor(conn, ks, 0)
             result.cursors[ks] = after
             continue
         last = after

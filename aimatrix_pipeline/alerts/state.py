@@ -144,9 +144,9 @@ class AlertStore:
             return self.conn.execute(sql, params).fetchall()
 
     # --- cursors -----------------------------------------------------------------------------
-    def cursor_for(self, check_key: str) -> int:
+    def cursor_for(self, check_key: str, default: int | None = 0) -> int | None:
         rows = self.query("select last_id from check_cursor where check_key = ?", (check_key,))
-        return int(rows[0]["last_id"]) if rows else 0
+        return int(rows[0]["last_id"]) if rows else default
 
     @staticmethod
     def set_cursor(conn: sqlite3.Connection, check_key: str, last_id: int) -> None:

@@ -293,3 +293,15 @@ def test_p16_silence_suppresses_sending_while_state_updates_then_fires_once(harn
     harness.deliver()
     assert _actions(harness.http.requests, "/pd") == ["trigger"]
     assert harness.http.on("/pd")[0].json()["dedup_key"].startswith("p1/")
+
+
+def test_first_sight_of_a_check_uses_its_recent_records_not_all_history(harness):
+    from aimatrix_pipeline.alerts.scan import FIRST_SIGHT_PER_PARTITION
+
+    for i in range(FIRST_SIGHT_PER_PARTITION + 15):  # old flapping history, then currently failing
+        harness.report(CACHE_CHECK, "p1", passed=i % 2 == 1 and i < 15)
+    tick = harness.tick()
+    assert tick["scan"].evaluations == FIRST_SIGHT_PER_PARTITION
+    assert harness.store.query("select count(*) from incidents")[0][0] == 1
+    harness.deliver()
+    assert _actions(harness.http.requests, "/pd") == ["trigger"]
