@@ -14,6 +14,7 @@ becomes a "could not evaluate" evaluation (property 7).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ def _plain(metadata) -> dict:
         value = getattr(v, "value", v)
         if isinstance(value, (str, int, float, bool)) or value is None:
             out[k] = value
+        elif isinstance(value, (list, dict)):
+            out[k] = json.dumps(value, default=str, sort_keys=True)
         else:
             out[k] = str(value)
     return out

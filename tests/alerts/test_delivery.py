@@ -224,3 +224,33 @@ def test_p15_simultaneous_failures_are_grouped_within_rate_limits(harness):
     h.clock.advance(60)
     h.deliver(["slack"])
     assert len(h.http.on("/slack")) == 4
+
+
+def test_p13_a_sensor_crash_mid_tick_neither_loses_nor_doubles(harness, monkeypatch):
+    from aimatrix_pipeline.alerts.state import AlertStateMachine
+
+    h = harness
+    for p in ("p1", "p2", "p3"):
+        h.report(CACHE_CHECK, p, passed=False)
+    real_apply = AlertStateMachine.apply
+    calls = []
+
+    def crashing_apply(self, ev, conn=None):
+        calls.append(ev.partition)
+        if len(calls) == 2:
+            raise RuntimeError("process killed mid-tick")
+        return real_apply(self, ev, conn)
+
+    monkeypatch.setattr(AlertStateMachine, "apply", crashing_apply)
+    try:
+        h.tick()
+    except RuntimeError:
+        pass
+    monkeypatch.setattr(AlertStateMachine, "apply", real_apply)
+    assert h.outbox() == []  # the whole check's transaction rolled back, cursor included
+    h.tick()
+    h.tick()
+    h.deliver()
+    rows = h.outbox()
+    assert len(rows) == 9 and len({(r["event_id"], r["channel"]) for r in rows}) == 9
+    assert len(h.http.on("/pd")) == 3
