@@ -57,9 +57,6 @@ def test_storage_is_postgres_and_runs_are_recorded_there(instance):
         ).fetchone()[0]
     assert status == ("SUCCESS",)
     assert events == 1
-    # the pool met its limit on first use: exactly the slots the file gives unconfigured pools
-    info = inst.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
-    assert info.slot_count == 1
 
 
 def test_limits_are_what_the_file_says(instance):
@@ -67,7 +64,7 @@ def test_limits_are_what_the_file_says(instance):
     doc = yaml.safe_load(DAGSTER_YAML.read_text())
     config = inst.get_concurrency_config()
     assert config.pool_config.default_pool_limit == doc["concurrency"]["pools"]["default_limit"] == 1
-    assert config.pool_config.pool_granularity.value == doc["concurrency"]["pools"]["granularity"] == "op"
+    assert config.pool_config.pool_granularity.value == doc["concurrency"]["pools"]["granularity"] == "run"
     assert config.run_queue_config.max_concurrent_runs == doc["concurrency"]["runs"]["max_concurrent_runs"]
     assert config.run_queue_config.tag_concurrency_limits == doc["concurrency"]["runs"]["tag_concurrency_limits"]
     assert doc["telemetry"] == {"enabled": False}
@@ -75,10 +72,11 @@ def test_limits_are_what_the_file_says(instance):
 
 
 def test_the_pool_serialises_warehouse_writers(instance):
-    """With the file's limit, a second warehouse writer waits until the first frees its slot."""
+    """The pool gets the file's default limit (1 slot): a second holder waits for the first."""
     inst, _ = instance
     storage = inst.event_log_storage
     assert storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+    assert storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
     first = storage.claim_concurrency_slot(WAREHOUSE_POOL, "run-a", "raw__table_stats")
     second = storage.claim_concurrency_slot(WAREHOUSE_POOL, "run-b", "raw__index_stats")
     assert first.is_claimed
