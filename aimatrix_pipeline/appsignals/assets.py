@@ -214,7 +214,7 @@ def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryCon
     kinds={"duckdb", "sql"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
-    description="Realtime connections, joined channels and messages per second per metrics scrape.",
+    description="Realtime connections, Postgres Changes subscriptions and messages per second per metrics scrape.",
     metadata={"dagster/table_name": "analytics.realtime_health"},
     automation_condition=dg.AutomationCondition.eager(),
 )

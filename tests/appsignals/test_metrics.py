@@ -20,21 +20,22 @@ node_memory_MemAvailable_bytes{{service_type="db"}} 5.0e8
 pg_stat_database_numbackends{{datname="postgres",server="localhost:5432"}} 12
 # TYPE realtime_connections_connected gauge
 realtime_connections_connected {conn}
-realtime_channel_subscriptions{{tenant="t1"}} {subs}
+realtime_subscriptions_manager_subscribers{{tenant="t1"}} {subs}
 realtime_channel_events{{tenant="t1"}} {events}
+realtime_channel_db_events{{tenant="t1"}} {db_events}
 weird_label{{path="a \\"quoted\\" \\\\ value",}} 1
 not a metric line at all
 """
 
 
 def _body(conn, subs, events):
-    return EXPOSITION.format(conn=conn, subs=subs, events=events)
+    return EXPOSITION.format(conn=conn, subs=subs, events=events, db_events=events // 2)
 
 
 def test_every_sample_is_kept_and_realtime_health_is_derived(metrics_server, warehouse, project):
     metrics_server.body = _body(40, 7, 1000)
     first = metrics.scrape_metrics(warehouse, project, T0)
-    assert first.samples == 7 and first.rows_quarantined == 1
+    assert first.samples == 8 and first.rows_quarantined == 1
     metrics_server.body = _body(44, 9, 1600)
     metrics.scrape_metrics(warehouse, project, T0 + timedelta(minutes=1))
     metrics_server.body = _body(10, 2, 20)  # Realtime restarted: counter reset
@@ -46,11 +47,11 @@ def test_every_sample_is_kept_and_realtime_health_is_derived(metrics_server, war
     with warehouse.reader() as conn:
         samples = conn.execute("select metric, labels, value from raw.project_metrics where project = 'p1' "
                                "and scraped_at = ? order by metric", [T0]).fetchall()
-        health = conn.execute("select scraped_at, connections, channels, messages_per_second "
+        health = conn.execute("select scraped_at, connections, subscriptions, messages_per_second "
                               "from analytics.realtime_health order by scraped_at").fetchall()
         total = conn.execute("select count(*) from raw.project_metrics").fetchone()[0]
         bad = conn.execute("select reason, payload from raw.quarantine where source_table = 'project_metrics'").fetchall()
-    assert total == 21
+    assert total == 24
     names = [s[0] for s in samples]
     assert {"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "pg_stat_database_numbackends"} <= set(names)
     cpu = next(s for s in samples if s[0] == "node_cpu_seconds_total")
@@ -58,7 +59,7 @@ def test_every_sample_is_kept_and_realtime_health_is_derived(metrics_server, war
     weird = next(s for s in samples if s[0] == "weird_label")
     assert json.loads(weird[1]) == {"path": 'a "quoted" \\ value'}
     assert health[0][1:] == (40, 7, None)          # first scrape: no rate yet
-    assert health[1][1:] == (44, 9, 10.0)          # 600 events in 60 s
+    assert health[1][1:] == (44, 9, 15.0)          # 600 + 300 events in 60 s
     assert health[2][1:] == (10, 2, None)          # counter reset: no negative rate
     assert bad and bad[0][1] == b"not a metric line at all"  # one malformed line per scrape, replaced on re-scrape
     assert len(bad) == 3

@@ -36,6 +36,6 @@ select 'realtime_connections_connected', 'gauge',
        null, count(*)::float8
 from pg_stat_activity where application_name ilike 'realtime%'
 union all
-select 'realtime_postgres_changes_total_subscriptions', 'gauge',
+select 'realtime_subscriptions_manager_subscribers', 'gauge',
        'Local stand-in: estimated rows of realtime.subscription (0 when the schema does not exist).',
        null, greatest(subs, 0)::float8 from realtime_subs

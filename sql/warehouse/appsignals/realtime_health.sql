@@ -1,18 +1,19 @@
--- analytics.realtime_health: Realtime connections, joined channels and messages per second per
--- scrape of the project's metrics endpoint (raw.project_metrics). Metric names differ between
--- Realtime versions, so each measure sums whichever of its known names is present:
---   connections: realtime_connections_connected, realtime_tenants_connected_clients
---   channels:    realtime_channel_subscriptions, realtime_channels_joined, realtime_postgres_changes_total_subscriptions
---   messages:    realtime_channel_events, realtime_messages_total (counters; rate = increase / seconds
---                since the previous scrape, NULL after a counter reset or on the first scrape)
--- Parameters: $project.
+-- analytics.realtime_health: Realtime connections, subscriptions and messages per second per
+-- scrape of the project's metrics endpoint (raw.project_metrics), with Supabase Realtime's metric
+-- names (summed over their labels, e.g. tenant):
+--   connections:   realtime_connections_connected (gauge: WebSocket connections with a joined channel)
+--   subscriptions: realtime_subscriptions_manager_subscribers (gauge: Postgres Changes subscribers)
+--   messages:      realtime_channel_events + realtime_channel_presence_events + realtime_channel_db_events
+--                  (counters; rate = increase / seconds since the previous scrape, NULL on the first
+--                  scrape and after a counter reset)
+-- Scrapes without any realtime_* sample are skipped. Parameters: $project.
 with s as (
     select
         scraped_at,
-        sum(value) filter (where metric in ('realtime_connections_connected', 'realtime_tenants_connected_clients')) as connections,
-        sum(value) filter (where metric in ('realtime_channel_subscriptions', 'realtime_channels_joined',
-                                            'realtime_postgres_changes_total_subscriptions')) as channels,
-        sum(value) filter (where metric in ('realtime_channel_events', 'realtime_messages_total')) as messages_total,
+        sum(value) filter (where metric = 'realtime_connections_connected') as connections,
+        sum(value) filter (where metric = 'realtime_subscriptions_manager_subscribers') as subscriptions,
+        sum(value) filter (where metric in ('realtime_channel_events', 'realtime_channel_presence_events',
+                                            'realtime_channel_db_events')) as messages_total,
         count(*) filter (where metric like 'realtime\_%' escape '\') as realtime_samples
     from raw.project_metrics
     where project = $project
@@ -29,7 +30,7 @@ select
     $project as project,
     scraped_at,
     connections,
-    channels,
+    subscriptions,
     case
         when previous_total is null or messages_total is null or messages_total < previous_total
              or epoch(scraped_at) <= epoch(previous_scraped_at) then null

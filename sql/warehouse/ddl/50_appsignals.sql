@@ -65,7 +65,7 @@ create table if not exists analytics.realtime_health (
     project varchar not null,
     scraped_at timestamptz not null,
     connections double,
-    channels double,                     -- joined channels / subscriptions
+    subscriptions double,                -- Postgres Changes subscribers
     messages_per_second double,          -- counter increase since the previous scrape / seconds
     previous_scraped_at timestamptz
 );
