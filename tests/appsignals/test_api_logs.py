@@ -171,3 +171,23 @@ def test_api_counts_are_replaced_per_bucket_and_bad_buckets_quarantined(logs_api
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [("7day", 5300, 120, 4), ("7day", 4870, 98, 0)]
     assert rows[0][0] == datetime(2026, 11, 20, tzinfo=UTC)
     assert q == 1
+
+
+def test_requests_and_answers_have_the_shapes_of_the_spec(logs_api, api_resource, warehouse, project):
+    import httpx
+    import jsonschema
+
+    from tests.appsignals.servers import LOGS_PATH
+    from tests.cost.test_api_fixtures import _spec, response_schema
+
+    spec = _spec()
+    params = {p["name"] for p in spec["paths"][LOGS_PATH]["get"]["parameters"] if p["in"] == "query"}
+    logs_api.add_request(REF, NOW - timedelta(minutes=5), "/rest/v1/a")
+    api_logs.extract_api_logs(api_resource, warehouse, project, now=NOW, initial_lookback=timedelta(minutes=30))
+    sent = next(r for r in logs_api.requests if r["path"].endswith("/logs.all"))
+    assert set(sent["query"]) == params == {"sql", "iso_timestamp_start", "iso_timestamp_end"}
+    assert sent["query"]["iso_timestamp_start"][0].endswith("Z") and "--" not in sent["query"]["sql"][0]
+    answer = httpx.get(f"{logs_api.url}{LOGS_PATH.format(ref=REF)}", params={k: v[0] for k, v in sent["query"].items()},
+                       headers={"Authorization": f"Bearer {logs_api.token}"}).json()
+    jsonschema.validate(answer, response_schema(spec, LOGS_PATH))
+    assert answer["result"][0]["path"] == "/rest/v1/a"
