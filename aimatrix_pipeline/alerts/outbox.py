@@ -206,17 +206,37 @@ def pace(store: AlertStore, channel: str) -> None:
         store.clock.sleep(wait)
 
 
-def due_summary(store: AlertStore) -> dict[str, Any]:
-    """What is waiting: counts per status and the earliest retry, for the sensor and `alerts list`."""
+def due_rows(store: AlertStore, group_interval_s: float = 0.0,
+             ungrouped: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
+    """(event id, channel, attempts) of the rows a delivery pass could send right now.
+
+    Rows of a blocked channel (Retry-After) and fresh rows whose group got a message less than
+    `group_interval_s` ago are not due yet, so the sensor does not request runs that cannot send.
+    `ungrouped` names the channels that send each notification on its own (PagerDuty).
+    """
     now = store.clock.now()
+    marks = ",".join(f":u{i}" for i in range(len(ungrouped))) or "null"
+    rows = store.query(
+        "select o.event_id, o.channel, o.attempts from outbox o "
+        "left join channel_state c on c.channel = o.channel "
+        "left join group_state g on g.channel = o.channel and g.group_key = o.group_key "
+        "where ((o.status = 'pending' and o.next_attempt_at <= :now) "
+        "       or (o.status = 'sending' and o.lease_until <= :now)) "
+        "and coalesce(c.blocked_until, 0) <= :now "
+        f"and (o.batch_id is not null or o.channel in ({marks}) "
+        "     or g.last_sent_at is null or g.last_sent_at + :gi <= :now) "
+        "order by 1, 2", {"now": now, "gi": group_interval_s, **{f"u{i}": u for i, u in enumerate(ungrouped)}})
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def due_summary(store: AlertStore, group_interval_s: float = 0.0,
+                ungrouped: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What is waiting: counts per status and the earliest retry, for the sensor and `alerts list`."""
     rows = store.query(
         "select channel, status, count(*) n, min(next_attempt_at) next_at from outbox "
         "where status in ('pending', 'sending', 'failed') group by 1, 2 order by 1, 2")
-    due = store.query(
-        "select count(*) from outbox where (status = 'pending' and next_attempt_at <= ?) "
-        "or (status = 'sending' and lease_until <= ?)", (now, now))[0][0]
     nxt = store.query("select min(next_attempt_at) from outbox where status = 'pending'")[0][0]
-    return {"due": int(due), "next_attempt_at": nxt,
+    return {"due": len(due_rows(store, group_interval_s, ungrouped)), "next_attempt_at": nxt,
             "by_channel": [dict(r) for r in rows]}
 
 

@@ -43,8 +43,10 @@ def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules,
     machine = AlertStateMachine(store, rules, environ)
     result = scan(instance, check_keys, store, machine, project_names)
     held_fired = machine.advance()
-    due = outbox.due_summary(store)
-    return {"scan": result, "advanced": held_fired, "due": due}
+    ungrouped = tuple(c.name for c in rules.channels if c.type == "pagerduty")
+    rows = outbox.due_rows(store, rules.settings.group_interval_s, ungrouped)
+    due = outbox.due_summary(store, rules.settings.group_interval_s, ungrouped)
+    return {"scan": result, "advanced": held_fired, "due": due, "due_rows": rows}
 
 
 @dg.sensor(
@@ -69,11 +71,7 @@ def alert_sensor(context: SensorEvaluationContext):
             return dg.SkipReason(f"{tick['scan'].evaluations} new evaluations; nothing to deliver")
         if _delivery_in_progress(context.instance):
             return dg.SkipReason(f"{due['due']} notifications due; a delivery run is already in progress")
-        rows = store.query(
-            "select event_id, channel, attempts from outbox where (status = 'pending' and next_attempt_at <= ?) "
-            "or (status = 'sending' and lease_until <= ?) order by 1, 2",
-            (store.clock.now(), store.clock.now()))
-        digest = hashlib.sha256(json.dumps([tuple(r) for r in rows]).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(json.dumps(tick["due_rows"]).encode()).hexdigest()[:16]
         bucket = int(store.clock.now() // 600)  # re-request at least every 10 min if a run vanished
         return dg.RunRequest(run_key=f"deliver-{digest}-{bucket}",
                              tags={"aimatrix/notifications_due": str(due["due"])})

@@ -217,7 +217,9 @@ def test_p15_simultaneous_failures_are_grouped_within_rate_limits(harness):
     assert all(b - a >= 0.5 - 1e-6 for a, b in zip(pd, pd[1:]))
     # one message per group interval: a new alert in an existing group waits for the interval
     h.report(CACHE_CHECK, "p1-9", passed=False, metadata={"project": "p1"})
-    h.tick()
+    tick = h.tick()
+    # only PagerDuty (one event per alert) may send now: the sensor requests no idle runs
+    assert {ch for _, ch, _ in tick["due_rows"]} == {"pagerduty"}
     h.clock.advance(10)
     h.deliver(["slack"])
     assert len(h.http.on("/slack")) == 3
