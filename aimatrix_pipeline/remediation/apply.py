@@ -168,6 +168,10 @@ def _describe(exc: psycopg.Error) -> str:
 
 def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, int]) -> tuple[bool, str, str | None]:
     before = index_state(conn, action.schema, action.name)
+    if before is not None and action.table and before["table"] != action.table:
+        verification[action.name] = before
+        return (False, (f"an index named {before['schema']}.{action.name} already exists on table "
+                f"{before['table']}, not on {action.table}; nothing was changed"), None)
     if before is not None and before["valid"] and before["ready"]:
         verification[action.name] = {**before, "already_present": True}
         return True, f"index {before['schema']}.{action.name} already exists and is valid; nothing to do", None
@@ -190,6 +194,8 @@ def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, i
         return False, f"CREATE INDEX CONCURRENTLY reported success but index {action.name} does not exist", None
     if not (after["valid"] and after["ready"]):
         return False, f"index {after['schema']}.{action.name} was built but is not valid", _drop_invalid(conn, after, timeouts)
+    if action.table and after["table"] != action.table:
+        return False, f"index {after['schema']}.{action.name} is on table {after['table']}, not {action.table}", None
     return True, f"created index {after['schema']}.{action.name}; it is valid and ready", None
 
 

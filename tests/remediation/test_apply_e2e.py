@@ -136,3 +136,13 @@ def test_the_monitoring_dsn_is_never_used_to_write(apply_env, monkeypatch, capsy
 def test_unknown_id_is_a_usage_error(apply_env, capsys):
     assert main(["apply", "does-not-exist"]) == 2
     assert "no recommendation with id" in capsys.readouterr().err
+
+
+def test_an_index_of_the_same_name_on_another_table_is_not_taken_for_success(apply_env, capsys):
+    f = _fk_finding(apply_env)
+    name = f["remediation_sql"].split("EXISTS ", 1)[1].split(" ON ", 1)[0].strip('"')
+    apply_env.source.execute(f'create index "{name}" on app.orders (id)')
+    assert main(["apply", f["id"], "--confirm"]) == 1
+    assert "already exists on table orders, not on order_items" in capsys.readouterr().out
+    assert apply_env.source.execute(FK_INDEX_STATE) == []
+    assert apply_env.attempts()[0]["result"] == "failed"
