@@ -146,3 +146,20 @@ def test_an_index_of_the_same_name_on_another_table_is_not_taken_for_success(app
     assert "already exists on table orders, not on order_items" in capsys.readouterr().out
     assert apply_env.source.execute(FK_INDEX_STATE) == []
     assert apply_env.attempts()[0]["result"] == "failed"
+
+
+def test_drop_index_and_vacuum_are_run_and_verified(source_db18):
+    from aimatrix_pipeline.remediation import apply as ap
+
+    source_db18.execute("create index orders_tmp_idx on app.orders (id)")
+    out = ap.execute(source_db18.url, ap.classify('DROP INDEX CONCURRENTLY IF EXISTS "app"."orders_tmp_idx";'),
+                     lock_timeout_ms=2000, statement_timeout_ms=60_000)
+    assert out.result == "succeeded" and "it is gone" in out.message
+    assert out.verification["orders_tmp_idx"]["exists_after"] is False
+    assert source_db18.execute("select to_regclass('app.orders_tmp_idx')") == [(None,)]
+    out = ap.execute(source_db18.url, ap.classify('VACUUM (ANALYZE) "app"."orders";'),
+                     lock_timeout_ms=2000, statement_timeout_ms=60_000)
+    assert out.result == "succeeded" and out.message.startswith("VACUUM of app.orders completed")
+    [(last_vacuum,)] = source_db18.execute(
+        "select last_vacuum from pg_stat_user_tables where schemaname = 'app' and relname = 'orders'")
+    assert last_vacuum is not None and last_vacuum >= out.started_at
