@@ -24,6 +24,13 @@ from typing import Any
 from aimatrix_pipeline.alerts.state import AlertStore
 
 LEASE_S = 120.0
+# A notification waits while an earlier one for the same alert and channel is undelivered, so a
+# RESOLVED can never overtake its FIRING (a trigger retried after a 5xx, then a quick recovery).
+IN_ORDER = ("not exists (select 1 from outbox e where e.channel = o.channel and e.fingerprint = o.fingerprint "
+            "and e.rowid < o.rowid and e.status in ('pending', 'sending'))")
+# In a burst, one-event-per-alert channels (PagerDuty) page the most severe alerts first.
+SEVERITY_FIRST = ("case json_extract(o.payload, '$.severity') when 'critical' then 0 when 'high' then 1 "
+                  "when 'medium' then 2 else 3 end")
 
 
 def enqueue(conn: sqlite3.Connection, event_id: str, channel: str, alert_id: str, fingerprint: str,
@@ -106,12 +113,13 @@ def claim_batch(store: AlertStore, channel: str, per_alert: bool, group_interval
                 {"ch": channel, "b": row["batch_id"], "now": now}).fetchall()
             bid, gk = row["batch_id"], row["group_key"]
         else:
+            order = f"{SEVERITY_FIRST}, o.rowid" if per_alert else "o.rowid"
             fresh = conn.execute(
                 f"select o.* from outbox o left join group_state g "
                 f"on g.channel = o.channel and g.group_key = o.group_key "
-                f"where o.channel = :ch and o.batch_id is null and ({due}) "
+                f"where o.channel = :ch and o.batch_id is null and ({due}) and {IN_ORDER} "
                 f"and (:per_alert or g.last_sent_at is null or g.last_sent_at + :gi <= :now) "
-                f"order by o.rowid limit 1",
+                f"order by {order} limit 1",
                 {"ch": channel, "now": now, "gi": group_interval_s, "per_alert": int(per_alert)}).fetchone()
             if fresh is None:
                 return None
@@ -120,8 +128,8 @@ def claim_batch(store: AlertStore, channel: str, per_alert: bool, group_interval
                 rows = [fresh]
             else:
                 rows = conn.execute(
-                    f"select * from outbox where channel = :ch and batch_id is null and group_key = :gk "
-                    f"and ({due}) order by rowid limit :n",
+                    f"select o.* from outbox o where o.channel = :ch and o.batch_id is null "
+                    f"and o.group_key = :gk and ({due}) and {IN_ORDER} order by o.rowid limit :n",
                     {"ch": channel, "gk": gk, "now": now, "n": max_alerts}).fetchall()
             bid = batch_id_for([r["event_id"] for r in rows])
         keys = [(r["event_id"], channel) for r in rows]
@@ -223,6 +231,7 @@ def due_rows(store: AlertStore, group_interval_s: float = 0.0,
         "where ((o.status = 'pending' and o.next_attempt_at <= :now) "
         "       or (o.status = 'sending' and o.lease_until <= :now)) "
         "and coalesce(c.blocked_until, 0) <= :now "
+        f"and (o.batch_id is not null or {IN_ORDER}) "
         f"and (o.batch_id is not null or o.channel in ({marks}) "
         "     or g.last_sent_at is null or g.last_sent_at + :gi <= :now) "
         "order by 1, 2", {"now": now, "gi": group_interval_s, **{f"u{i}": u for i, u in enumerate(ungrouped)}})

@@ -256,3 +256,34 @@ def test_p13_a_sensor_crash_mid_tick_neither_loses_nor_doubles(harness, monkeypa
     rows = h.outbox()
     assert len(rows) == 9 and len({(r["event_id"], r["channel"]) for r in rows}) == 9
     assert len(h.http.on("/pd")) == 3
+
+
+def test_p03_a_resolved_never_overtakes_its_firing_on_retry(harness):
+    h = harness
+    answers = iter([(500, {}, b"oops")])
+    h.http.respond = lambda rec: (next(answers, None) or _default(rec)) if rec.path.startswith("/pd") else _default(rec)
+    h.report(CACHE_CHECK, "p1", passed=False)
+    h.tick()
+    h.deliver(["pagerduty"])  # the trigger fails and waits for its backoff
+    h.report(CACHE_CHECK, "p1", passed=True)
+    h.tick()
+    h.deliver(["pagerduty"])  # the resolve is due, but its trigger is not delivered yet
+    assert h.http.on("/pd") == []
+    h.clock.advance(10)
+    h.deliver(["pagerduty"])
+    assert [r.json()["event_action"] for r in h.http.on("/pd")] == ["trigger", "resolve"]
+
+
+def test_pagerduty_pages_the_most_severe_alerts_first_in_a_burst(harness):
+    h = harness
+    for p in ("p1", "p2"):
+        h.report(CACHE_CHECK, p, passed=False)  # high, queued first
+    h.tick()
+    for _ in range(3):
+        h.report(SLOW_CHECK, "p3", passed=False)  # critical (fires on the 3rd), queued last
+    h.tick()
+    rowids = [r["rowid"] for r in h.store.query("select rowid from outbox where channel = 'pagerduty' order by rowid")]
+    assert len(rowids) == 3
+    h.deliver(["pagerduty"])
+    sev = [r.json()["payload"]["severity"] for r in h.http.on("/pd")]
+    assert sev == ["critical", "error", "error"]
