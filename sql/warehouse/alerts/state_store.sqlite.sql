@@ -90,6 +90,7 @@ create table if not exists outbox (
     primary key (event_id, channel)
 );
 create index if not exists outbox_due on outbox (channel, status, next_attempt_at);
+create index if not exists outbox_alert_order on outbox (channel, fingerprint, status);
 
 -- Per channel: pacing (rate limit), Retry-After blocks, and a lease so one deliverer per channel.
 create table if not exists channel_state (
