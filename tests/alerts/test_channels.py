@@ -159,3 +159,15 @@ def test_email_4xx_is_transient_and_5xx_permanent(harness, smtp, reply, status):
         h.clock.advance(60)
         h.deliver(["email"])
         assert h.outbox(channel="email")[0]["status"] == "sent" and len(smtp.messages) == 1
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    from email.utils import formatdate
+
+    from aimatrix_pipeline.alerts.channels.base import parse_retry_after
+
+    now = 1_800_000_000.0
+    assert parse_retry_after("120", now) == 120
+    assert abs(parse_retry_after(formatdate(now + 90, usegmt=True), now) - 90) < 1
+    assert parse_retry_after(formatdate(now - 90, usegmt=True), now) == 0
+    assert parse_retry_after(None, now) == 60 and parse_retry_after("soon", now) == 60
