@@ -201,16 +201,16 @@ class WorkloadThread:
     def __init__(self, dsn: str, *, seed: int, pause_s: float = 0.2) -> None:
         self.workload = Workload(dsn, seed=seed, pause_s=pause_s)
         self.thread = threading.Thread(target=self._run, name="demo-workload", daemon=True)
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self._seconds: float | None = None
 
     def _run(self) -> None:
         try:
             self.workload.run_for(self._seconds)
-        except BaseException as exc:  # reported by stop()
+        except Exception as exc:  # noqa: BLE001 - a thread cannot raise; the caller reports it
             self.error = exc
 
-    def start(self, seconds: float | None = None) -> "WorkloadThread":
+    def start(self, seconds: float | None = None) -> WorkloadThread:
         self._seconds = seconds
         self.thread.start()
         return self
@@ -385,8 +385,7 @@ def run_headless(config: DemoConfig, out: TextIO = sys.stdout) -> int:
             _say(out, f"{len(results)} run(s) recorded in Dagster's PostgreSQL storage, {failures} failed")
         counts = warehouse_row_counts(demo.warehouse)
         _say(out, f"warehouse tables: {len(counts)}")
-        for name, n in counts:
-            out.write(f"  {name:<50} {n:>10}\n")
+        out.writelines(f"  {name:<50} {n:>10}\n" for name, n in counts)
         print_how_to_query(demo, out)
         return 1 if failures else 0
     finally:
@@ -414,7 +413,7 @@ class Automation:
         self.procs: dict[str, subprocess.Popen] = {}
         self.thread = threading.Thread(target=self._run, name="demo-automation", daemon=True)
 
-    def start(self) -> "Automation":
+    def start(self) -> Automation:
         for kind in self.KINDS:
             self.procs[kind] = subprocess.Popen(
                 [*_dagster_cli(), kind, "start", "--start-all", "-w", str(self.root / "workspace.yaml")],
@@ -492,6 +491,8 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         if worker is not None:
             worker.stop()
             _say(out, f"workload stopped after {worker.summary}")
+            if worker.error:
+                _say(out, f"the workload had stopped early: {worker.error}")
         demo.pg.stop()
         _say(out, "stopped; run the same command again to continue where you left off")
         for sig, handler in previous.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -81,7 +81,7 @@ def counts_for_scale(scale: float) -> dict[str, int]:
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
     return {
-        name: max(MIN_COUNT, FLOORS.get(name, 0), int(round(n * scale))) for name, n in BASE_COUNTS.items()
+        name: max(MIN_COUNT, FLOORS.get(name, 0), round(n * scale)) for name, n in BASE_COUNTS.items()
     }
 
 
@@ -106,19 +106,18 @@ def seed(
     transaction, so a failure leaves no half-seeded tables behind.
     """
     counts = counts_for_scale(scale)
-    anchor = anchor or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    anchor = anchor or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     has_vectors = demo_db.install_schema(dsn, vectors=vectors)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("set local max_parallel_workers_per_gather = 0")
-            conn.execute("select set_config('aimatrix.anchor', %s, true)", (anchor.isoformat(),))
-            for name, n in counts.items():
-                conn.execute("select set_config(%s, %s, true)", (f"aimatrix.n_{name}", str(n)))
-            conn.execute("select setseed(%s)", (_seed_fraction(seed),))
-            for name in SEED_FILES:
-                if name == "demo/12_seed_vectors.sql" and not has_vectors:
-                    continue
-                conn.execute(load_sql(name))
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("set local max_parallel_workers_per_gather = 0")
+        conn.execute("select set_config('aimatrix.anchor', %s, true)", (anchor.isoformat(),))
+        for name, n in counts.items():
+            conn.execute("select set_config(%s, %s, true)", (f"aimatrix.n_{name}", str(n)))
+        conn.execute("select setseed(%s)", (_seed_fraction(seed),))
+        for name in SEED_FILES:
+            if name == "demo/12_seed_vectors.sql" and not has_vectors:
+                continue
+            conn.execute(load_sql(name))
     if has_vectors and build_indexes:
         demo_db.build_vector_indexes(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -223,7 +223,7 @@ class Workload:
 
     def _load_context(self, conn: psycopg.Connection) -> None:
         """Ids the application 'knows': it never guesses ids that do not exist."""
-        one = lambda q: conn.execute(q).fetchone()[0] or 0  # noqa: E731
+        one = lambda q: conn.execute(q).fetchone()[0] or 0
         users = conn.execute(
             "select id, email from auth.users where not is_anonymous and email is not null order by id limit 500"
         ).fetchall()
@@ -281,7 +281,7 @@ class Workload:
     def _app_log(self, conn, text: str, ms: float, rows: int, index_usage: dict, *, malformed: bool = False) -> None:
         """The app's own query log, as the seed design's log_slow_query writes it (`malformed`:
         a buggy writer that forgot created_at)."""
-        created_at = None if malformed else datetime.now(timezone.utc)
+        created_at = None if malformed else datetime.now(UTC)
         user_id = self.rng.choice(self._ctx["users"])[0]
         conn.execute(
             Q_APP_LOG,
@@ -338,7 +338,7 @@ class Workload:
         ctx["orders"] = max(ctx["orders"], order_id)
         status = rng.choice(["paid", "shipped", "delivered"])
         target = rng.randint(1, ctx["orders"])
-        rows, ms = self._timed(conn, Q_ORDER_STATUS, (status, target))
+        _rows, ms = self._timed(conn, Q_ORDER_STATUS, (status, target))
         self._app_log(conn, f"UPDATE app.orders SET status = '{status}' WHERE id = {target}", ms, 1,
                       {"indexes": ["orders_pkey"]})
         self.stats.counts["orders_created"] += 1

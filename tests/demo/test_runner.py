@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -38,6 +38,7 @@ def _run_demo(data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
         env=env,
+        check=False,  # the tests assert on the exit code themselves
     )
 
 
@@ -86,7 +87,7 @@ def _warehouse(data_dir: Path, query: str):
 
 
 def test_first_run_seeds_materializes_and_stops(two_runs):
-    data_dir, first, state, _, _ = two_runs
+    _data_dir, first, state, _, _ = two_runs
     assert first.returncode == 0, _explain(first)
     assert "[demo] seeding supabase_demo" in first.stdout
     assert "raw.pg_stat_statements_snapshots" in first.stdout  # the row-count report
@@ -113,7 +114,7 @@ def test_first_run_fills_the_warehouse(two_runs):
 
 
 def test_second_run_reuses_everything(two_runs):
-    data_dir, first, after_first, second, after_second = two_runs
+    data_dir, _first, after_first, second, after_second = two_runs
     assert "[demo] reusing the seeded database supabase_demo" in second.stdout
     assert "[demo] seeding" not in second.stdout
     assert after_second["comment"] == after_first["comment"]  # same seed marker, same anchor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from aimatrix_pipeline.demo import seed_data
 from tests.conftest import make_source_db
 
-ANCHOR = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+ANCHOR = datetime(2026, 11, 1, 12, tzinfo=UTC)
 SCALE = 0.05
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ def worked_db(pg18):
     """A seeded database, a snapshot of its state, then ITERATIONS iterations of workload."""
     db = make_source_db(pg18, prefix="wl")
     # history anchored in the past, so "written in the last 10 minutes" means "by the workload"
-    seed_data.seed(db.url, scale=0.05, seed=5, anchor=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    seed_data.seed(db.url, scale=0.05, seed=5, anchor=datetime(2026, 11, 1, tzinfo=UTC))
     before = dict(
         zip(
             ("audit", "objects", "null_created", "negative", "documents", "sessions_refreshed", "note_scans"),
@@ -61,7 +61,7 @@ def test_slow_report_shows_up_over_one_second(worked_db):
     db, _, _ = worked_db
     rows = _statements(db, "%pg_sleep%")
     assert rows, "the slow report is not in pg_stat_statements"
-    query, calls, mean_ms = max(rows, key=lambda r: r[2])
+    _query, calls, mean_ms = max(rows, key=lambda r: r[2])
     assert calls == 2 and mean_ms > 1000
 
 
@@ -87,7 +87,7 @@ def test_vector_searches_with_and_without_the_index(worked_db, pg18):
 
 
 def test_auth_traffic_is_written_like_gotrue(worked_db):
-    db, before, stats = worked_db
+    db, _before, stats = worked_db
     rows = db.execute(
         "select payload->>'action', count(*) from auth.audit_log_entries "
         "where created_at > now() - interval '10 minutes' "
@@ -149,7 +149,7 @@ def test_the_unused_index_stays_unused(worked_db):
 
 def test_same_seed_same_traffic_and_stop_from_another_thread(pg18):
     """Same seed on the same starting data: the same traffic; `stop()` ends an endless run."""
-    anchor = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    anchor = datetime(2026, 11, 1, tzinfo=UTC)
     dbs = [make_source_db(pg18, prefix="wl") for _ in range(2)]
     try:
         runs = []
