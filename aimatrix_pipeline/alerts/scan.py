@@ -25,6 +25,9 @@ from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evalua
 
 CNE_METADATA_KEY = "aimatrix/could_not_evaluate"
 PAGE = 500
+# A check whose run has not finished after this long no longer holds back the check's later
+# records: it becomes "could not evaluate" (a run whose worker died may stay STARTED forever).
+STALE_PLANNED_S = 3 * 3600.0
 _FAILED_RUN = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -83,7 +86,7 @@ def _newest_per_partition(records, keep: int = FIRST_SIGHT_PER_PARTITION):
     return sorted((r for rs in by_partition.values() for r in rs[-keep:]), key=lambda r: r.id)
 
 
-def to_evaluation(instance, record, project_names: Iterable[str]) -> Evaluation | str | None:
+def to_evaluation(instance, record, project_names: Iterable[str], now: float | None = None) -> Evaluation | str | None:
     """Evaluation, "wait" (its run is still going) or None (nothing to alert on: skipped)."""
     key = check_key_str(record.key)
     partition = record.partition
@@ -92,16 +95,20 @@ def to_evaluation(instance, record, project_names: Iterable[str]) -> Evaluation 
         run = instance.get_run_by_id(record.run_id) if record.run_id else None
         if run is None:
             return None
-        if not run.is_finished:
+        stuck = now is not None and now - record.create_timestamp > STALE_PLANNED_S
+        if not run.is_finished and not stuck:
             return "wait"
-        if run.status not in _FAILED_RUN:
+        if run.is_finished and run.status not in _FAILED_RUN:
             return None  # run succeeded without executing the check (not selected): skipped
         return Evaluation(
             check_key=key, partition=partition,
             project=partition if partition in projects else (partition or "all"),
             outcome="error", evaluated_at=record.create_timestamp, record_id=record.id,
             metrics={"run_id": record.run_id, "run_status": run.status.value},
-            description=f"the check did not report: run {record.run_id} ended {run.status.value}")
+            description=(f"the check did not report: run {record.run_id} ended {run.status.value}"
+                         if run.is_finished else
+                         f"the check did not report: run {record.run_id} still {run.status.value} "
+                         f"after {STALE_PLANNED_S / 3600:g} h"))
     ev = record.evaluation
     md = _plain(ev.metadata)
     project = md.get("project") or (partition if partition in projects else None) or partition or "all"
@@ -135,7 +142,7 @@ def scan(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], s
         last = after
         with store.tx() as conn:
             for rec in records:
-                ev = to_evaluation(instance, rec, project_names)
+                ev = to_evaluation(instance, rec, project_names, store.clock.now())
                 if ev == "wait":
                     result.waiting_checks.append(ks)
                     break

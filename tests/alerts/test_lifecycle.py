@@ -305,3 +305,34 @@ def test_first_sight_of_a_check_uses_its_recent_records_not_all_history(harness)
     assert harness.store.query("select count(*) from incidents")[0][0] == 1
     harness.deliver()
     assert _actions(harness.http.requests, "/pd") == ["trigger"]
+
+
+def test_p07_a_run_that_never_finishes_holds_the_check_back_only_for_a_while(harness):
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from aimatrix_pipeline.alerts.scan import STALE_PLANNED_S
+
+    h = harness
+    h.report(OTHER_CHECK, "p1", passed=True)
+    h.tick()
+    run = DagsterRun(job_name="stuck_job", run_id="stuck-run-0001", status=dg.DagsterRunStatus.STARTED)
+    h.instance.add_run(run)
+    h.instance.report_dagster_event(
+        run_id=run.run_id,
+        dagster_event=DagsterEvent(
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, job_name="stuck_job",
+            event_specific_data=AssetCheckEvaluationPlanned(asset_key=OTHER_CHECK.asset_key,
+                                                            check_name=OTHER_CHECK.name)))
+    h.report(OTHER_CHECK, "p1", passed=False)  # a later run's result waits behind the stuck one
+    tick = h.tick()
+    assert tick["scan"].evaluations == 0
+    assert tick["scan"].waiting_checks == ["analytics/table_health:someone_elses_check"]
+    h.clock.advance(STALE_PLANNED_S + 120)  # the clock started at the real time, before the records
+    tick = h.tick()
+    assert tick["scan"].evaluations == 2 and tick["scan"].could_not_evaluate == 1
+    kinds = {r["kind"]: r["status"] for r in h.store.query("select kind, status from alert_state")}
+    assert kinds == {"data": "firing", "could_not_evaluate": "firing"}
+    msg = h.store.query("select message from incidents where kind = 'could_not_evaluate'")[0][0]
+    assert "still STARTED" in msg
