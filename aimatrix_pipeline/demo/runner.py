@@ -157,6 +157,19 @@ def prepare(config: DemoConfig, out: TextIO) -> DemoEnvironment:
     pg.start()
     _say(out, f"PostgreSQL {pg.server_version_num()} listening on 127.0.0.1:{pg.port}")
 
+    try:
+        return _prepare_databases(config, pg, data_dir, root, out)
+    except BaseException:
+        # Ctrl-C or an error while seeding: never leave the cluster running behind the user's
+        # back. An interrupted seed has no marker, so the next start redoes it from scratch.
+        _say(out, "stopping PostgreSQL")
+        pg.stop()
+        raise
+
+
+def _prepare_databases(
+    config: DemoConfig, pg: LocalPostgres, data_dir: Path, root: Path, out: TextIO
+) -> DemoEnvironment:
     seeded_now = ensure_demo_database(pg, scale=config.scale, seed=config.seed, out=out)
     owner_dsn = pg.url(DEMO_DATABASE)
     password = monitor_password(data_dir)
@@ -513,5 +526,15 @@ def _stop_process_group(child: subprocess.Popen, out: TextIO) -> None:
             _say(out, f"dagster dev still running after {wait_s}s; sending {sig.name}")
 
 
+def _terminate_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:
-    return run_ui(config, out) if config.ui else run_headless(config, out)
+    """SIGTERM behaves like Ctrl-C everywhere (the UI loop installs its own handlers), so the
+    `finally` blocks stop the workload and the cluster whichever way the demo is ended."""
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return run_ui(config, out) if config.ui else run_headless(config, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

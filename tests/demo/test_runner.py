@@ -7,6 +7,7 @@ storage in the embedded PostgreSQL, prints row counts, stops the cluster. Second
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -192,4 +193,55 @@ def test_ui_mode_serves_dagster_with_schedules_on_and_stops_on_ctrl_c(two_runs):
     assert "[demo] stopped;" in output
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+    assert not LocalPostgres(data_dir / "pg").is_running()
+
+
+def test_a_half_made_demo_database_is_redone_and_a_seeded_one_kept(pg18):
+    """An interrupted first start leaves a database without the seed marker: the next start drops
+    and reseeds it; once the marker is there, starts keep the data."""
+    out = io.StringIO()
+    pg18.drop_database(runner.DEMO_DATABASE)
+    pg18.create_database(runner.DEMO_DATABASE)
+    with psycopg.connect(pg18.url(runner.DEMO_DATABASE), autocommit=True) as conn:
+        conn.execute("create table half_seeded (x int)")
+    try:
+        assert runner.ensure_demo_database(pg18, scale=0.01, seed=1, out=out) is True
+        assert runner.is_seeded(pg18)
+        with psycopg.connect(pg18.url(runner.DEMO_DATABASE), autocommit=True) as conn:
+            assert conn.execute("select to_regclass('half_seeded')").fetchone()[0] is None
+            conn.execute("insert into app.products (sku, name, price_cents) values ('KEEP-ME', 'kept', 1)")
+        assert runner.ensure_demo_database(pg18, scale=0.01, seed=1, out=out) is False
+        with psycopg.connect(pg18.url(runner.DEMO_DATABASE)) as conn:
+            kept = conn.execute("select count(*) from app.products where sku = 'KEEP-ME'").fetchone()[0]
+        assert kept == 1
+        assert "reusing the seeded database" in out.getvalue()
+    finally:
+        pg18.drop_database(runner.DEMO_DATABASE)
+
+
+def test_sigterm_during_the_workload_stops_everything(two_runs):
+    """SIGTERM (what a service manager sends) mid-run: workload and cluster stop, exit code 130."""
+    data_dir = two_runs[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_", "DAGSTER_"))}
+    log_path = data_dir / "sigterm.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aimatrix_pipeline.cli", "demo", "--data-dir", str(data_dir),
+             *DEMO_ARGS, "--duration", "600"],
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None:
+                if "[demo] running the workload" in log_path.read_text(errors="replace"):
+                    break
+                time.sleep(0.5)
+            time.sleep(1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 130, log_path.read_text(errors="replace")[-2000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    output = log_path.read_text(errors="replace")
+    assert "[demo] stopping PostgreSQL" in output
     assert not LocalPostgres(data_dir / "pg").is_running()
