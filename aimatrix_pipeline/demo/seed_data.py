@@ -25,7 +25,7 @@ SEED_FILES = (
     "demo/13_seed_app_logs.sql",
 )
 
-# Row counts at scale 1.0 (about 20 s of seeding plus index builds on a small machine).
+# Row counts at scale 1.0 (~95k rows: a few seconds of seeding plus the vector index builds).
 BASE_COUNTS: dict[str, int] = {
     "customers": 2000,
     "products": 200,
