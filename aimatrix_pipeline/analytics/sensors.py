@@ -1,0 +1,17 @@
+"""Sensors of the analytics domain.
+
+Analytics assets carry `AutomationCondition.eager()`: each project's derivations re-run when that
+project's raw data lands. Dagster only evaluates automation conditions through an automation
+sensor, and the implicit default one starts STOPPED; this explicit one is on by default, so a
+fresh deployment derives analytics without anyone having to find a toggle in the UI.
+"""
+
+import dagster as dg
+
+DERIVE_ANALYTICS_SENSOR = dg.AutomationConditionSensorDefinition(
+    "derive_analytics_when_raw_data_lands",
+    target=dg.AssetSelection.groups("analytics"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Re-derives a project's analytics tables after its raw extracts materialize.",
+)
