@@ -18,6 +18,7 @@ DOMAINS = (
     "aimatrix_pipeline.cost.definitions",
     "aimatrix_pipeline.alerts.definitions",
     "aimatrix_pipeline.appsignals.definitions",
+    "aimatrix_pipeline.fleet.definitions",
 )
 
 
