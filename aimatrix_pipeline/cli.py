@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "aimatrix_pipeline.cost.commands",
     "aimatrix_pipeline.alerts.commands",
     "aimatrix_pipeline.remediation.commands",
+    "aimatrix_pipeline.dashboard.commands",
 )
 
 

@@ -19,6 +19,7 @@ DOMAINS = (
     "aimatrix_pipeline.alerts.definitions",
     "aimatrix_pipeline.appsignals.definitions",
     "aimatrix_pipeline.fleet.definitions",
+    "aimatrix_pipeline.dashboard.definitions",
 )
 
 

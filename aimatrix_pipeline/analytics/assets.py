@@ -17,6 +17,7 @@ import dagster as dg
 
 from aimatrix_pipeline.analytics import checks, derive
 from aimatrix_pipeline.analytics.thresholds import load_thresholds
+from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
@@ -148,6 +149,7 @@ def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
             conn, f"analytics.{main}", counts[main], project=project,
             **{f"rows/{t}": n for t, n in counts.items()},
         )
+        meta.update(preview_metadata(conn, spec.name, {"project": project}))
         results = checks.evaluate(conn, spec.name, project)
     return counts, meta, results
 

@@ -13,6 +13,7 @@ Wire it into a projects file as `metrics_url: <endpoint.url>` and `service_role_
 from __future__ import annotations
 
 import base64
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,7 +44,58 @@ def render(dsn: str) -> str:
             for k, v in sorted((labels or {}).items())
         )
         lines.append(f"{metric}{{{label_text}}} {_fmt(value)}" if label_text else f"{metric} {_fmt(value)}")
+    lines.extend(host_lines())
     return "\n".join(lines) + "\n"
+
+
+def host_lines(root: str = "/") -> list[str]:
+    """node_exporter series for the machine the demo database runs on (CPU, memory, disk, network),
+    read from /proc and statvfs: on a local database the host *is* the project's server. Series a
+    platform does not offer (no /proc) are left out, never invented."""
+    out: list[str] = []
+    try:
+        with open("/proc/stat") as f:
+            cpu_lines = [line.split() for line in f if line.startswith("cpu") and line[3:4].isdigit()]
+        tick = os.sysconf("SC_CLK_TCK")
+        modes = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+        out += ["# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.",
+                "# TYPE node_cpu_seconds_total counter"]
+        for parts in cpu_lines:
+            for mode, ticks in zip(modes, parts[1:9]):
+                out.append(f'node_cpu_seconds_total{{cpu="{parts[0][3:]}",mode="{mode}"}} {int(ticks) / tick!r}')
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            mem = {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in f)}
+        for key in ("MemTotal", "MemAvailable"):
+            out += [f"# HELP node_memory_{key}_bytes Memory information field {key}_bytes.",
+                    f"# TYPE node_memory_{key}_bytes gauge", f"node_memory_{key}_bytes {float(mem[key])!r}"]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        st = os.statvfs(root)
+        labels = f'{{mountpoint="{root}"}}'
+        out += ["# HELP node_filesystem_size_bytes Filesystem size in bytes.", "# TYPE node_filesystem_size_bytes gauge",
+                f"node_filesystem_size_bytes{labels} {float(st.f_blocks * st.f_frsize)!r}",
+                "# HELP node_filesystem_avail_bytes Filesystem space available to non-root users in bytes.",
+                "# TYPE node_filesystem_avail_bytes gauge",
+                f"node_filesystem_avail_bytes{labels} {float(st.f_bavail * st.f_frsize)!r}"]
+    except OSError:
+        pass
+    try:
+        with open("/proc/net/dev") as f:
+            devs = [(name.strip(), data.split()) for name, data in
+                    (line.split(":", 1) for line in f.readlines()[2:] if ":" in line)]
+        out += ["# HELP node_network_receive_bytes_total Network device statistic receive_bytes.",
+                "# TYPE node_network_receive_bytes_total counter"]
+        out += [f'node_network_receive_bytes_total{{device="{d}"}} {float(v[0])!r}' for d, v in devs]
+        out += ["# HELP node_network_transmit_bytes_total Network device statistic transmit_bytes.",
+                "# TYPE node_network_transmit_bytes_total counter"]
+        out += [f'node_network_transmit_bytes_total{{device="{d}"}} {float(v[8])!r}' for d, v in devs]
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
 
 
 class LocalMetricsEndpoint:

@@ -20,6 +20,7 @@ import dagster as dg
 from aimatrix_pipeline.cost import pricing, usage
 from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS, day_range, month_range
 from aimatrix_pipeline.cost.price_book import load_price_book
+from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -146,7 +147,9 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
         meta = table_metadata(conn, "cost.cost_breakdown_daily", written,
                               first_day=start.isoformat(), last_day=end.isoformat(),
                               cost_usd=dg.MetadataValue.float(round(float(total), 2)),
-                              unknown_items=int(unknown))
+                              unknown_items=int(unknown),
+                              **preview_metadata(conn, "cost_breakdown_daily",
+                                                 {"start_date": start, "end_date": end}))
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -181,6 +184,7 @@ def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseR
             totals=dg.MetadataValue.md(
                 "| organization | month | cost_usd | projected_cost_usd |\n|---|---|---|---|\n"
                 + "\n".join(f"| {o} | {m} | {c} | {p} |" for o, m, c, p in totals)),
+            **preview_metadata(conn, "monthly_cost_report", {"first_month": first, "last_month": last}),
         )
     return dg.MaterializeResult(metadata=meta)
 

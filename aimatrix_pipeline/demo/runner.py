@@ -207,6 +207,32 @@ def apply_environment(demo: DemoEnvironment) -> None:
     os.environ.update(demo.env)
 
 
+METRICS_KEY_ENV = "AIMATRIX_DEMO_SERVICE_ROLE_KEY"
+
+
+def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
+    """Serve the demo project's metrics endpoint on 127.0.0.1 (Prometheus text computed from the
+    live database and this host) and point the demo's project at it through a projects file, so
+    raw.project_metrics and the dashboard's CPU/memory/disk/network charts have data."""
+    from aimatrix_pipeline.appsignals.local_metrics import LocalMetricsEndpoint
+
+    key = secrets.token_urlsafe(24)
+    endpoint = LocalMetricsEndpoint(demo.monitor_dsn, key).start()
+    projects_file = demo.dagster_home.parent / "projects.yaml"
+    projects_file.write_text(
+        "# written by `aimatrix-pipeline demo` at each start (the metrics port changes)\n"
+        f"organizations:\n  - slug: {DEMO_PROJECT}\n    plan: {(os.environ.get('SUPABASE_PLAN') or 'pro').lower()}\n"
+        f"projects:\n  - name: {DEMO_PROJECT}\n    organization: {DEMO_PROJECT}\n"
+        "    db_url_env: SUPABASE_DB_URL\n"
+        f"    compute_size: {(os.environ.get('SUPABASE_COMPUTE_SIZE') or 'micro').lower()}\n"
+        f"    metrics_url: {endpoint.url}\n    service_role_key_env: {METRICS_KEY_ENV}\n"
+    )
+    demo.env.update({"AIMATRIX_PROJECTS_FILE": str(projects_file), METRICS_KEY_ENV: key})
+    os.environ.update({"AIMATRIX_PROJECTS_FILE": str(projects_file), METRICS_KEY_ENV: key})
+    _say(out, f"metrics endpoint for the demo project: {endpoint.url}")
+    return endpoint
+
+
 # -- workload thread -----------------------------------------------------------------------------
 class WorkloadThread:
     """The workload in a daemon thread; `stop()` ends it within about one statement."""
@@ -376,8 +402,10 @@ def print_how_to_query(demo: DemoEnvironment, out: TextIO) -> None:
 def run_headless(config: DemoConfig, out: TextIO = sys.stdout) -> int:
     """Seed, drive traffic for `duration` seconds, materialize everything once, report, stop."""
     demo = prepare(config, out)
+    metrics = None
     try:
         apply_environment(demo)
+        metrics = start_metrics_endpoint(demo, out)
         if config.workload and config.duration > 0:
             _say(out, f"running the workload for {config.duration:g}s ...")
             worker = WorkloadThread(demo.owner_dsn, seed=config.seed, pause_s=0.05).start(config.duration)
@@ -402,6 +430,8 @@ def run_headless(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         print_how_to_query(demo, out)
         return 1 if failures else 0
     finally:
+        if metrics is not None:
+            metrics.stop()
         _say(out, "stopping PostgreSQL")
         demo.pg.stop()
 
@@ -472,9 +502,11 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
     child: subprocess.Popen | None = None
     worker: WorkloadThread | None = None
     automation: Automation | None = None
+    metrics = None
     root = repo_root()
     try:
         apply_environment(demo)
+        metrics = start_metrics_endpoint(demo, out)
         env = dict(os.environ)
         if config.workload:
             worker = WorkloadThread(demo.owner_dsn, seed=config.seed).start(None)
@@ -506,6 +538,8 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
             _say(out, f"workload stopped after {worker.summary}")
             if worker.error:
                 _say(out, f"the workload had stopped early: {worker.error}")
+        if metrics is not None:
+            metrics.stop()
         demo.pg.stop()
         _say(out, "stopped; run the same command again to continue where you left off")
         for sig, handler in previous.items():

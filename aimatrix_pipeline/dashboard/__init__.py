@@ -1,0 +1,1 @@
+"""The monitoring dashboard: one self-contained HTML page rendered from the warehouse."""
