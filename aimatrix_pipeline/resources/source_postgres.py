@@ -7,12 +7,22 @@ hold for psycopg and for the ADBC (Arrow, binary COPY) driver alike, whatever th
 
 The DSN is read from the environment variable the project names (`dagster.EnvVar`), at run time,
 and never appears in logs, metadata or error messages (`redact_dsn`).
+
+Per-source connection cap: every connection holds one of N slot files (`flock`) under a slot
+directory next to the warehouse, N being the project's `max_connections` (default 2). Runs,
+steps and processes on one machine that share the warehouse share the slots, so however many
+runs the queue starts, no source ever sees more than N of our sessions at once; a connection
+that cannot get a slot within `slot_timeout_s` fails with a clear error instead of piling on.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -28,6 +38,57 @@ class SourceConfigError(RuntimeError):
 
 class SourceUnavailable(RuntimeError):
     """The monitored database could not be reached or went away mid-query."""
+
+
+class SourceBusy(SourceUnavailable):
+    """All connection slots of this source stayed taken for longer than `slot_timeout_s`."""
+
+
+DEFAULT_MAX_CONNECTIONS = 2
+
+
+def _slot_limit_from_settings(db_url_env: str) -> int:
+    """The smallest `max_connections` of the projects that use this env var (default 2)."""
+    try:
+        from aimatrix_pipeline.settings import load_settings
+
+        limits = [p.max_connections for p in load_settings().projects if p.db_url_env == db_url_env]
+    except Exception:  # noqa: BLE001 - a broken projects file is reported elsewhere, not here
+        limits = []
+    return max(1, min(limits)) if limits else DEFAULT_MAX_CONNECTIONS
+
+
+@contextmanager
+def connection_slot(slot_dir: Path, key: str, slots: int, timeout_s: float) -> Iterator[int]:
+    """Hold one of `slots` slot files for `key` (an env var name: never secret) until exit."""
+    slot_dir.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    fds = [os.open(slot_dir / f"{safe}.{i}.slot", os.O_RDWR | os.O_CREAT, 0o644) for i in range(slots)]
+    held = None
+    try:
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while held is None:
+            for i, fd in enumerate(fds):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = i
+                    break
+                except BlockingIOError:
+                    continue
+            if held is None:
+                if time.monotonic() >= deadline:
+                    raise SourceBusy(
+                        f"all {slots} connection slot(s) for ${key} stayed in use for {timeout_s:.0f}s "
+                        f"(max_connections={slots} in the projects file); nothing was read, the next run "
+                        "catches up"
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        yield held
+    finally:
+        for fd in fds:
+            os.close(fd)  # closing releases the lock
 
 
 def redact_dsn(text: str) -> str:
@@ -68,6 +129,24 @@ class SourcePostgresResource(dg.ConfigurableResource):
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 1_000
     connect_timeout_s: int = 10
+    max_connections: int = 0
+    """Connections per source at once; 0 = the project's `max_connections` (default 2)."""
+    slot_dir: str = ""
+    """Where the slot files live; default `<warehouse dir>/source-slots` (AIMATRIX_WAREHOUSE)."""
+    slot_timeout_s: float = 300.0
+
+    def _slot_dir(self) -> Path:
+        if self.slot_dir:
+            return Path(self.slot_dir).expanduser()
+        from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+
+        warehouse = Path(os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser()
+        return warehouse.resolve().parent / "source-slots"
+
+    def slot(self, db_url_env: str):
+        """Context manager holding one connection slot of this source."""
+        limit = self.max_connections or _slot_limit_from_settings(db_url_env)
+        return connection_slot(self._slot_dir(), db_url_env, limit, self.slot_timeout_s)
 
     def dsn_for(self, db_url_env: str) -> str:
         try:
@@ -90,16 +169,17 @@ class SourcePostgresResource(dg.ConfigurableResource):
     def connect(self, db_url_env: str) -> Iterator[psycopg.Connection]:
         """psycopg connection (autocommit off: everything runs in one read-only transaction)."""
         dsn = self.dsn_for(db_url_env)
-        try:
-            conn = psycopg.connect(dsn)
-        except psycopg.OperationalError as exc:
-            raise SourceUnavailable(
-                f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
-            ) from None
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with self.slot(db_url_env):
+            try:
+                conn = psycopg.connect(dsn)
+            except psycopg.OperationalError as exc:
+                raise SourceUnavailable(
+                    f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
+                ) from None
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextmanager
     def connect_adbc(self, db_url_env: str) -> Iterator[object]:
@@ -107,16 +187,17 @@ class SourcePostgresResource(dg.ConfigurableResource):
         import adbc_driver_postgresql.dbapi as adbc
 
         dsn = self.dsn_for(db_url_env)
-        try:
-            conn = adbc.connect(dsn)
-        except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-            raise SourceUnavailable(
-                f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
-            ) from None
-        try:
-            yield conn
-        finally:
+        with self.slot(db_url_env):
             try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - a dead connection may fail to close
-                pass
+                conn = adbc.connect(dsn)
+            except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
+                raise SourceUnavailable(
+                    f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
+                ) from None
+            try:
+                yield conn
+            finally:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - a dead connection may fail to close
+                    pass
