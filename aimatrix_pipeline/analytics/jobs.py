@@ -12,7 +12,9 @@ from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
 
 ANALYTICS_JOB = dg.define_asset_job(
     "analytics_job",
-    selection=dg.AssetSelection.groups("analytics"),
+    # the monitoring dashboard (same group, not partitioned) has its own job and schedule
+    selection=dg.AssetSelection.groups("analytics")
+    - dg.AssetSelection.keys(dg.AssetKey(["analytics", "monitoring_dashboard"])),
     partitions_def=PROJECTS_PARTITIONS,
     description="Derive every analytics.* table for one project from its raw.* rows.",
 )
