@@ -46,6 +46,7 @@ ALERT_EVENTS_SCHEMA = dg.TableSchema(columns=[
 @dg.asset(
     key=NOTIFICATION_DELIVERIES_KEY,
     group_name="alerts",
+    owners=["team:data-platform"],
     kinds={"python", "sqlite"},
     description="One delivery pass over the alert outbox (SQLite next to the warehouse): every "
     "channel in its own worker, retries with Retry-After / capped jittered backoff, permanent "
@@ -79,6 +80,7 @@ def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeRes
     key=ALERT_EVENTS_KEY,
     deps=[NOTIFICATION_DELIVERIES_KEY],
     group_name="alerts",
+    owners=["team:data-platform"],
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
     description="alerts.alert_events (the seed's alert table: every incident with status, who "

@@ -18,7 +18,8 @@ DAILY_CRON = os.environ.get("AIMATRIX_COST_DAILY_CRON", "15 2 * * *")
 REPORT_CRON = os.environ.get("AIMATRIX_COST_REPORT_CRON", "45 2 * * *")
 
 
-@dg.schedule(job=COST_DAILY_JOB, cron_schedule=DAILY_CRON, execution_timezone="UTC",
+@dg.schedule(name="price_yesterdays_usage_daily", job=COST_DAILY_JOB, cron_schedule=DAILY_CRON,
+             execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Extract and price yesterday (UTC) for every project.")
 def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
@@ -27,7 +28,8 @@ def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"cost_daily@{day}", partition_key=day)
 
 
-@dg.schedule(job=COST_MONTHLY_JOB, cron_schedule=REPORT_CRON, execution_timezone="UTC",
+@dg.schedule(name="rebuild_monthly_cost_report_daily", job=COST_MONTHLY_JOB, cron_schedule=REPORT_CRON,
+             execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Rebuild the running month's report, projection and budget check.")
 def cost_report_schedule(context: dg.ScheduleEvaluationContext):
