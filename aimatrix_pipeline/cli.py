@@ -77,17 +77,78 @@ def cmd_sql(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from aimatrix_pipeline.resources.warehouse import warehouse_from_env
+    from aimatrix_pipeline.resources.warehouse import WarehouseLockTimeout, warehouse_from_env
 
-    path = warehouse_from_env().publish_snapshot()
+    wh = warehouse_from_env()
+    if not wh.file.exists():
+        print(f"error: warehouse {wh.file} does not exist yet: materialize the extract assets first",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path = wh.publish_snapshot()
+    except WarehouseLockTimeout as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"published {path}")
     return EXIT_OK
+
+
+EXIT_CODES_EPILOG = "exit codes: 0 ok, 1 the command ran but found a problem, 2 usage or configuration error"
+MAIN_EPILOG = """quick start:
+  aimatrix-pipeline demo                  # embedded Supabase-like database + Dagster UI on :3000
+  aimatrix-pipeline dashboard open        # render the monitoring dashboard and open it
+
+examples:
+  aimatrix-pipeline sql "select * from analytics.slow_queries_summary order by total_time_ms desc limit 10"
+  aimatrix-pipeline report recommendations --sql --fail-on critical
+  aimatrix-pipeline report cost --month 2026-11 --format csv > cost.csv
+  aimatrix-pipeline alerts list
+
+environment: AIMATRIX_WAREHOUSE (warehouse file, default data/warehouse.duckdb), SUPABASE_DB_URL or
+AIMATRIX_PROJECTS_FILE (what to monitor); see the README's configuration reference.
+Run `aimatrix-pipeline COMMAND --help` for a command's options.
+
+""" + EXIT_CODES_EPILOG
+SQL_EPILOG = """examples:
+  aimatrix-pipeline sql "select project, count(*) from analytics.optimization_recommendations group by 1"
+  aimatrix-pipeline sql --format csv "select * from cost.monthly_cost_report" > cost.csv
+  echo "select * from alerts.alert_events where status = 'firing'" | aimatrix-pipeline sql --format json -
+
+""" + EXIT_CODES_EPILOG + " (1: query error, lock or --timeout; 2: no warehouse yet)"
+GENERIC_HELP = {
+    "--format": "output format: table (default, aligned text), csv or json",
+    "--limit": "at most this many rows",
+    "--by": "who did it (recorded with the change)",
+    "--reason": "why (recorded with the change)",
+}
+
+
+def _polish(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """Give every command a description, an exit-code epilog and help for common options, so each
+    `--help` stands on its own for a new user. Commands' own texts always win."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not sub.description and helps.get(name):
+                    sub.description = helps[name][:1].upper() + helps[name][1:] + "."
+                _polish(sub, top=False)
+        elif action.help is None:
+            for opt in action.option_strings:
+                if opt in GENERIC_HELP:
+                    action.help = GENERIC_HELP[opt]
+    if not top and not parser.epilog and not any(
+            isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+        parser.epilog = EXIT_CODES_EPILOG
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aimatrix-pipeline",
-        description="Monitor Supabase projects: query statistics, health, cost and alerts.",
+        description="Monitor Supabase projects (managed PostgreSQL): query statistics, health, cost "
+        "and alerts, kept in a DuckDB warehouse by a Dagster code location.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -97,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run SQL on the DuckDB warehouse ($AIMATRIX_WAREHOUSE) read-only. Waits for a "
         "running write to commit, never sees half-written data, never blocks a run for longer "
         "than --timeout seconds.",
+        epilog=SQL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("query", help="SQL text, or - to read it from standard input")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -106,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "publish",
         help="copy the warehouse to <name>.snapshot.duckdb for tools that keep connections open",
+        description="Copy the committed warehouse to <name>.snapshot.duckdb next to it (atomically). "
+        "BI tools and notebooks that keep a connection open should read the snapshot: an open "
+        "connection to the warehouse itself would hold back the pipeline's writers.",
     )
     p.set_defaults(func=cmd_publish)
 
@@ -117,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _polish(parser)
     return parser
 
 
