@@ -157,20 +157,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     q = sub.add_parser("list", help="open alerts (or --all / --status) from the alert state store")
-    q.add_argument("--status", choices=("pending", "firing", "resolved", "normal"))
+    q.add_argument("--status", choices=("pending", "firing", "resolved", "normal"), help="only alerts in this state")
     q.add_argument("--all", action="store_true", help="include resolved alerts")
     q.add_argument("--limit", type=int, default=200)
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
     q.set_defaults(func=cmd_list)
 
     q = sub.add_parser("resolve", help="resolve an alert by id (the seed's resolveAlert)")
-    q.add_argument("alert_id")
+    q.add_argument("alert_id", help="the id column of `alerts list`")
     q.add_argument("--by", required=True, help="who resolved it")
     q.add_argument("--notes", help="what was done")
     q.set_defaults(func=cmd_resolve)
 
     q = sub.add_parser("silence", help="silence a rule until a time: state keeps updating, nothing is sent")
-    q.add_argument("rule_id")
+    q.add_argument("rule_id", help="a rule id from `alerts rules`")
     q.add_argument("--until", help="ISO time, UTC unless it has an offset")
     q.add_argument("--for", dest="duration", help="a duration such as 30m, 2h, 1d")
     q.add_argument("--by")
@@ -178,8 +178,8 @@ def register(subparsers) -> None:
     q.set_defaults(func=cmd_silence)
 
     q = sub.add_parser("deliver", help="deliver due notifications now (with --loop: as a worker)")
-    q.add_argument("--loop", action="store_true")
-    q.add_argument("--interval", type=float, default=10.0)
+    q.add_argument("--loop", action="store_true", help="keep delivering every --interval seconds until Ctrl-C")
+    q.add_argument("--interval", type=float, default=10.0, help="seconds between passes with --loop (default 10)")
     q.set_defaults(func=cmd_deliver)
 
     q = sub.add_parser("rules", help="validate and print the alert rules and which channels are enabled")
