@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -15,7 +16,8 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 def shared_resources() -> dict:
     return {
-        "warehouse": WarehouseResource(path=os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE),
+        # a DuckDB file, or DuckLake when AIMATRIX_WAREHOUSE starts with "ducklake:" (same interface)
+        "warehouse": warehouse_for(os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE),
         "source": SourcePostgresResource(),
         "supabase_api": SupabaseApiResource(),  # token/base URL read from the env at run time
     }

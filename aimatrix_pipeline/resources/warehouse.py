@@ -157,7 +157,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_from_env() -> WarehouseResource:
-    """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`)."""
-    from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+    """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`: file or DuckLake)."""
+    from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
 
-    return WarehouseResource(path=os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    return warehouse_for(os.environ.get("AIMATRIX_WAREHOUSE"))
