@@ -28,19 +28,19 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick  # noqa: E402
+from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick
 
-from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres  # noqa: E402
-from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource  # noqa: E402
-from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: E402
-from aimatrix_pipeline.settings import Project  # noqa: E402
+from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import Project
 
 
 def main() -> None:
@@ -85,7 +85,7 @@ def main() -> None:
               f"setup {time.perf_counter() - started:.0f}s", flush=True)
 
         source = SourcePostgresResource(slot_dir=str(work / "slots"))
-        base = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        base = datetime(2026, 3, 1, tzinfo=UTC)
         for size in sizes:
             wh = WarehouseResource(path=str(work / f"warehouse-{size}.duckdb"))
             monitored = projects[:size]
@@ -115,8 +115,8 @@ def main() -> None:
         for c in clusters:
             try:
                 c.stop("immediate")
-            except Exception:  # noqa: BLE001
-                pass
+            except Exception as exc:  # noqa: BLE001 - report and stop the others
+                print(f"could not stop {c.data_dir}: {exc}", file=sys.stderr)
 
     one = results["sizes"].get(sizes[0])
     for size, r in results["sizes"].items():

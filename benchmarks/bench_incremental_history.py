@@ -21,7 +21,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -30,17 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_extract import generate  # noqa: E402
+from bench_extract import generate
 
-from aimatrix_pipeline.analytics import derive  # noqa: E402
-from aimatrix_pipeline.demo import database as demo_db  # noqa: E402
-from aimatrix_pipeline.demo.local_postgres import LocalPostgres  # noqa: E402
-from aimatrix_pipeline.extract import app_logs  # noqa: E402
-from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource  # noqa: E402
-from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: E402
-from aimatrix_pipeline.settings import Project  # noqa: E402
+from aimatrix_pipeline.analytics import derive
+from aimatrix_pipeline.demo import database as demo_db
+from aimatrix_pipeline.demo.local_postgres import LocalPostgres
+from aimatrix_pipeline.extract import app_logs
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import Project
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 STEP_MS = 10  # one row every 10 ms: 10 M rows span ~28 hours, inside the 30-day summary window
 
 

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick  # noqa: E402
+from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick
 
-from aimatrix_pipeline.demo.local_postgres import LocalPostgres  # noqa: E402
-from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource  # noqa: E402
-from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: E402
-from aimatrix_pipeline.settings import Project  # noqa: E402
+from aimatrix_pipeline.demo.local_postgres import LocalPostgres
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import Project
 
 ROLE = "aimatrix_observer_bench"
 OUR_TIME = """
@@ -66,7 +66,7 @@ def main() -> None:
         project = Project("observed", "o", "BENCH_OBSERVER_DB_URL")
         source = SourcePostgresResource(slot_dir=str(work / "slots"))
         wh = WarehouseResource(path=str(work / "warehouse.duckdb"))
-        base = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        base = datetime(2026, 3, 1, tzinfo=UTC)
 
         warm = statistics_tick(source, wh, [project], base)  # first sight: every text fetched
         with psycopg.connect(url, autocommit=True) as conn:

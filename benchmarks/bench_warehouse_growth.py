@@ -20,16 +20,16 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aimatrix_pipeline.fleet import retention  # noqa: E402
-from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: E402
+from aimatrix_pipeline.fleet import retention
+from aimatrix_pipeline.resources.warehouse import WarehouseResource
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 PGSS_DAY = """
 insert into raw.pg_stat_statements_snapshots by name
@@ -107,7 +107,7 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-growth-"))
     wh = WarehouseResource(path=str(work / "warehouse.duckdb"), memory_limit="1GB")
     policy = retention.RetentionPolicy(full_days=args.full_days, hourly_days=args.hourly_days)
-    per_day = int(round(24 * 60 / args.interval_minutes))
+    per_day = round(24 * 60 / args.interval_minutes)
     params = {"projects": args.projects, "per_day": per_day, "statements": args.statements,
               "tables": args.tables, "interval": args.interval_minutes, "t0": T0}
     print(f"{args.projects} projects x {args.days} days x {per_day} snapshots/day x "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -81,7 +81,7 @@ class TickResult:
 def statistics_tick(source: SourcePostgresResource, warehouse: WarehouseResource,
                     projects: list[Project], snapshot_at: datetime | None = None) -> TickResult:
     """One scheduled statistics tick: every snapshot asset's work, for every project, in turn."""
-    snapshot_at = snapshot_at or datetime.now(timezone.utc).replace(microsecond=0)
+    snapshot_at = snapshot_at or datetime.now(UTC).replace(microsecond=0)
     wall, cpu = time.perf_counter(), time.process_time()
     rows = 0
     for project in projects:

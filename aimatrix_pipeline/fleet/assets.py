@@ -7,8 +7,7 @@ deletes run in one transaction. It writes raw.*, so it joins the warehouse pool 
 
 
 import time
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -25,14 +24,14 @@ RETENTION_KEY = dg.AssetKey(["raw", "snapshot_retention"])
 class RetentionConfig(dg.Config):
     """Run config; unset fields come from AIMATRIX_RETENTION_* or the defaults (7 / 90 / keep)."""
 
-    full_days: Optional[int] = None
+    full_days: int | None = None
     """Keep every snapshot this many days (default 7, AIMATRIX_RETENTION_FULL_DAYS)."""
-    hourly_days: Optional[int] = None
+    hourly_days: int | None = None
     """Then the last snapshot of each UTC hour up to this age (default 90,
     AIMATRIX_RETENTION_HOURLY_DAYS); older: the last of each UTC day."""
-    app_log_days: Optional[int] = None
+    app_log_days: int | None = None
     """Delete app-log rows older than this (default: keep them, AIMATRIX_RETENTION_APP_LOG_DAYS)."""
-    now: Optional[str] = None
+    now: str | None = None
     """ISO timestamp to apply the policy as of (default: now); for replays and tests."""
 
 
@@ -53,9 +52,9 @@ def snapshot_retention(config: RetentionConfig, warehouse: WarehouseResource) ->
     policy = retention.policy_from_env(
         full_days=config.full_days, hourly_days=config.hourly_days, app_log_days=config.app_log_days
     )
-    now = datetime.fromisoformat(config.now) if config.now else datetime.now(timezone.utc)
+    now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     started = time.monotonic()
     result = retention.run_retention(warehouse, policy, now=now)
     with warehouse.reader() as conn:

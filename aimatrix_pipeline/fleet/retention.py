@@ -14,9 +14,9 @@ All deletes of one pass run in one warehouse transaction: a failure removes noth
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from datetime import UTC, datetime, timedelta
 
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError
@@ -61,7 +61,7 @@ class RetentionPolicy:
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
         """Cutoffs aligned to bucket edges (UTC hour for the full tier, UTC day for the hourly)."""
-        now = now.astimezone(timezone.utc)
+        now = now.astimezone(UTC)
         full = (now - timedelta(days=self.full_days)).replace(minute=0, second=0, microsecond=0)
         hourly = (now - timedelta(days=self.hourly_days)).replace(hour=0, minute=0, second=0, microsecond=0)
         out = {"full_cutoff": full, "hourly_cutoff": min(hourly, full)}
@@ -161,7 +161,7 @@ def apply_retention(conn, policy: RetentionPolicy, now: datetime) -> RetentionRe
 
 def run_retention(warehouse: WarehouseResource, policy: RetentionPolicy, now: datetime | None = None) -> RetentionResult:
     """One retention pass in one transaction, then a checkpoint so freed blocks are reusable."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with warehouse.transaction() as conn:
         result = apply_retention(conn, policy, now)
     with warehouse.writer() as conn:

@@ -53,9 +53,9 @@ def test_cap_holds_and_waiters_get_a_clear_error(source_db18, monkeypatch, tmp_p
     try:
         assert not errors
         assert _our_sessions(source_db18) == 2
-        with pytest.raises(SourceBusy, match=r"all 2 connection slot\(s\) for \$SLOT_DB_URL"):
-            with source.connect("SLOT_DB_URL"):
-                pass
+        with pytest.raises(SourceBusy, match=r"all 2 connection slot\(s\) for \$SLOT_DB_URL"), \
+                source.connect("SLOT_DB_URL"):
+            pass
         assert _our_sessions(source_db18) == 2  # the waiter never opened a session
     finally:
         release.set()
@@ -91,27 +91,25 @@ def test_project_max_connections_from_projects_file(source_db18, monkeypatch, tm
     monkeypatch.setenv("AIMATRIX_PROJECTS_FILE", str(projects))
     monkeypatch.setenv("SLOT_DB_URL", source_db18.url)
     source = SourcePostgresResource(slot_dir=str(tmp_path / "slots"), slot_timeout_s=0.3)
-    with source.connect("SLOT_DB_URL"):
-        with pytest.raises(SourceBusy, match="max_connections=1"):
-            with source.connect("SLOT_DB_URL"):
-                pass
+    with source.connect("SLOT_DB_URL"), pytest.raises(SourceBusy, match="max_connections=1"), \
+            source.connect("SLOT_DB_URL"):
+        pass
 
 
 def test_slots_are_shared_across_processes(tmp_path):
     slot_dir = tmp_path / "slots"
     child = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path\n"
-         "from aimatrix_pipeline.resources.source_postgres import connection_slot\n"
-         f"with connection_slot(Path({str(slot_dir)!r}), 'X_DB_URL', 1, 10):\n"
-         "    print('held', flush=True); time.sleep(30)\n"],
+         ("import sys, time; from pathlib import Path\n"
+          "from aimatrix_pipeline.resources.source_postgres import connection_slot\n"
+          f"with connection_slot(Path({str(slot_dir)!r}), 'X_DB_URL', 1, 10):\n"
+          "    print('held', flush=True); time.sleep(30)\n")],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert child.stdout.readline().strip() == "held"
-        with pytest.raises(SourceBusy):
-            with connection_slot(slot_dir, "X_DB_URL", 1, 0.3):
-                pass
+        with pytest.raises(SourceBusy), connection_slot(slot_dir, "X_DB_URL", 1, 0.3):
+            pass
         with connection_slot(slot_dir, "OTHER_DB_URL", 1, 0.3):  # other sources are not affected
             pass
     finally:

@@ -179,9 +179,9 @@ def test_ducklake_warehouse_on_postgres_catalog(pg18, tmp_path):
     )
     try:
         if not _ducklake_usable():
-            with pytest.raises(WarehouseConfigError, match=rf"duckdb-extension-.*{duckdb.__version__}"):
-                with lake.writer():
-                    pass
+            with pytest.raises(WarehouseConfigError, match=rf"duckdb-extension-.*{duckdb.__version__}"), \
+                    lake.writer():
+                pass
             return
         with lake.transaction() as conn:
             conn.execute("insert into raw.error_events (project, id, created_at) values ('p1', uuid(), now())")

@@ -11,10 +11,9 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from aimatrix_pipeline.analytics import derive
@@ -33,7 +32,7 @@ def _probe(env: dict, partitions: list[str], ticks: str | None = None) -> dict:
     if ticks:
         full["FLEET_PROBE_TICKS"] = ticks
     done = subprocess.run([sys.executable, str(PROBE), *partitions], env=full, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -115,7 +114,7 @@ def test_one_broken_project_fails_only_its_partition(fleet):
 
 def test_fleet_wide_queries(fleet):
     wh = fleet["warehouse"]
-    now = datetime(2026, 3, 1, 13, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
     with wh.transaction() as conn:
         for project in ("p1", "p2"):
             params = derive.base_params(project, as_of=now)
@@ -132,7 +131,7 @@ def test_fleet_wide_queries(fleet):
         )
     with wh.reader() as conn:
         top = conn.execute(load_sql("warehouse/fleet/top_slow_queries.sql"),
-                           {"since": datetime(2026, 1, 1, tzinfo=timezone.utc), "limit": 20}).fetchall()
+                           {"since": datetime(2026, 1, 1, tzinfo=UTC), "limit": 20}).fetchall()
         by_org = conn.execute(load_sql("warehouse/fleet/cost_by_organization.sql"),
                               {"since": datetime(2026, 1, 1).date()}).fetchall()
     assert 0 < len(top) <= 20

@@ -10,7 +10,7 @@ hourly total (full and hourly tiers) and daily total (daily tier) must be the sa
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.fleet import retention
 from aimatrix_pipeline.settings import ConfigError
 
-T0 = datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 DAYS = 4
 NOW = T0 + timedelta(days=DAYS)
 POLICY = retention.RetentionPolicy(full_days=1, hourly_days=2)
