@@ -187,11 +187,14 @@ def test_statement_texts_fetched_once_per_queryid(source_db, warehouse, monkeypa
 
 
 @pytest.fixture(scope="module")
-def pg18_no_preload(tmp_path_factory):
+def pg18_no_preload():
     from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
+    from tests.conftest import _base_dir
 
+    # Not under pytest's tmp_path: another pytest session may reset its mode to 0700 and lock the
+    # server's user out; the suite's base directory is ours alone.
     settings = dict(SERVER_SETTINGS, shared_preload_libraries="")
-    server = LocalPostgres(tmp_path_factory.mktemp("nopreload") / "pg", settings=settings).start()
+    server = LocalPostgres(_base_dir() / "pg18-no-preload", settings=settings).start()
     yield server
     server.stop("immediate")
 
