@@ -67,7 +67,7 @@ def _plain(value):
         return float(value)
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and Infinity are not JSON
         return None
     return value
 

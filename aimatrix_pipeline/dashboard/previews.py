@@ -9,6 +9,8 @@ absent.
 
 from __future__ import annotations
 
+import math
+
 import dagster as dg
 
 from aimatrix_pipeline.sql_files import SQL_DIR, load_sql
@@ -53,7 +55,7 @@ def preview_metadata(conn, name: str, params: dict) -> dict:
         cols = [d[0] for d in cur.description]
         row = cur.fetchone()
         for col, value in zip(cols, row or ()):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 meta[col] = dg.MetadataValue.float(float(value))
     if (SQL_DIR / FOLDER / f"{name}.table.sql").is_file():
         sql = load_sql(f"{FOLDER}/{name}.table.sql")
