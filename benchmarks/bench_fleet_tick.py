@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +43,38 @@ from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import Project
 
+RUN_CHILD = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from aimatrix_pipeline.definitions import defs
+job = defs.get_job_def("extract_statistics")
+load_s = time.perf_counter() - t0
+runs = []
+import dagster as dg
+with dg.instance_for_test() as instance:
+    for i in range(int(sys.argv[1])):
+        t = time.perf_counter(); c = time.process_time()
+        ok = job.execute_in_process(partition_key=sys.argv[2], instance=instance,
+                                    tags={"dagster/scheduled_execution_time": f"2026-03-02T00:{i:02d}:00+00:00"}).success
+        runs.append({"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "success": ok})
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"load_s": load_s, "runs": runs, "process_cpu_s": ru.ru_utime + ru.ru_stime}))
+"""
+
+
+def dagster_run_cost(project, work: Path, runs: int) -> dict:
+    """The same work as a Dagster run: code-location load in a fresh process, then job runs."""
+    projects = work / "one-project.yaml"
+    projects.write_text(f"projects:\n  - {{name: {project.name}, organization: o, db_url_env: {project.db_url_env}}}\n")
+    env = dict(os.environ, AIMATRIX_PROJECTS_FILE=str(projects), AIMATRIX_WAREHOUSE=str(work / "dagster-runs.duckdb"))
+    env.pop("DAGSTER_HOME", None)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", RUN_CHILD, str(runs), project.name], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = time.perf_counter() - started
+    return out
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,6 +83,8 @@ def main() -> None:
     parser.add_argument("--dbs-per-cluster", type=int, default=10)
     parser.add_argument("--ticks", type=int, default=3, help="1 warm-up + the rest measured")
     parser.add_argument("--interval-s", type=float, default=300.0)
+    parser.add_argument("--dagster-runs", type=int, default=3,
+                        help="also run the statistics job through Dagster this many times (0: skip)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
@@ -111,6 +146,15 @@ def main() -> None:
             print(f"{size:3d} projects: tick {wall:7.2f}s wall, {cpu:6.2f}s CPU (ours), {server:6.2f}s CPU (servers); "
                   f"per project {wall / size:.3f}s wall, {cpu / size:.3f}s CPU; warm-up tick {ticks[0]['wall_s']:.1f}s",
                   flush=True)
+        if args.dagster_runs:
+            cost = dagster_run_cost(projects[0], work, args.dagster_runs)
+            steady = cost["runs"][1:] or cost["runs"]
+            cost["steady_run_wall_s"] = sum(r["wall_s"] for r in steady) / len(steady)
+            cost["steady_run_cpu_s"] = sum(r["cpu_s"] for r in steady) / len(steady)
+            results["dagster_run"] = cost
+            print(f"as a Dagster run (in process): {cost['steady_run_wall_s']:.2f}s wall, "
+                  f"{cost['steady_run_cpu_s']:.2f}s CPU per run; code location load in a new process "
+                  f"{cost['load_s']:.1f}s", flush=True)
     finally:
         for c in clusters:
             try:
@@ -135,6 +179,12 @@ def main() -> None:
               f"{r['wall_per_project_ratio_vs_first']:>11.2f} {r['cpu_per_project_ratio_vs_first']:>10.2f} "
               f"{r['share_of_interval']:>8.1%}")
     print(f"goal: per-project ratio at {sizes[-1]} <= 1.3; {sizes[-1]}-project tick well inside {args.interval_s:.0f}s")
+    if "dagster_run" in results:
+        d = results["dagster_run"]
+        per_run = d["steady_run_cpu_s"] + d["load_s"]
+        print(f"through Dagster, one run per project and a fresh run process each: ~{per_run:.1f}s CPU per project "
+              f"(run {d['steady_run_cpu_s']:.2f}s + code location load {d['load_s']:.1f}s wall); "
+              f"{sizes[-1]} projects = ~{per_run * sizes[-1] / 2:.0f}s on 2 cores")
     print(f"load average start {results['load_average_start']}, end {results['load_average_end']}")
 
 
