@@ -3,7 +3,10 @@
 A DuckDB file takes one writer process on one host. DuckLake keeps the catalog (tables, snapshots,
 transactions) in PostgreSQL and the data as Parquet files under a data path (a shared volume or an
 object store), so runs in separate containers or pods on separate hosts read and write the same
-warehouse with snapshot isolation, and readers never block writers.
+warehouse with snapshot isolation, and readers never block writers. Writers still take turns
+(the `duckdb_warehouse` pool, which the Dagster instance enforces across hosts): DuckLake rejects
+the later of two concurrent commits that delete from the same table, and every asset here writes
+by delete-then-insert.
 
 Selected by configuration only: `AIMATRIX_WAREHOUSE=ducklake:postgres:<libpq conninfo>` (no
 password in it: libpq reads `PGPASSWORD` or `~/.pgpass`) and `AIMATRIX_WAREHOUSE_DATA_PATH`.
@@ -27,7 +30,12 @@ from pathlib import Path
 
 import duckdb
 
-from aimatrix_pipeline.resources.warehouse import WarehouseResource, apply_schema
+from aimatrix_pipeline.resources.warehouse import (
+    WarehouseResource,
+    _schema_applied,
+    _schema_guard,
+    apply_schema,
+)
 
 DUCKLAKE_PREFIX = "ducklake:"
 CATALOG_ALIAS = "warehouse"
@@ -103,10 +111,15 @@ class DuckLakeWarehouseResource(WarehouseResource):
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write session; DuckLake serialises conflicting commits in the catalog itself."""
+        """A read-write session. Commits are checked for conflicts in the catalog: two writers
+        that delete from the same table conflict and the later commit fails (nothing of it is
+        applied), so keep the `duckdb_warehouse` pool at 1 (deployment-wide) as with the file."""
         conn = self._connect(read_only=False)
         try:
-            apply_schema(conn)
+            with _schema_guard:  # once per process: re-running `create or replace` DDL conflicts too
+                if self.catalog not in _schema_applied:
+                    apply_schema(conn)
+                    _schema_applied.add(self.catalog)
             yield conn
         finally:
             conn.close()
