@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fleet_common import setup_database  # noqa: E402
+from fleet_common import setup_database
 
-from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres  # noqa: E402
+from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
 
 
 def main() -> None:
@@ -85,17 +85,17 @@ def main() -> None:
             "AIMATRIX_LOGS_CRON": "0 0 1 1 *",
         })
         print(f"{args.projects} databases ready; daemon runs for {args.minutes:.0f} min", flush=True)
-        log = open(work / "daemon.log", "w")
-        started = time.time()
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "aimatrix_pipeline.definitions"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        time.sleep(args.minutes * 60)
-        stopped = time.time()
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(60)
-        daemon = None
+        with open(work / "daemon.log", "w") as log:
+            started = time.time()
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "aimatrix_pipeline.definitions"],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            time.sleep(args.minutes * 60)
+            stopped = time.time()
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(60)
+            daemon = None
 
         os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_PG_URL")})
         import dagster as dg
