@@ -7,10 +7,18 @@ import dagster as dg
 from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, SNAPSHOT_ASSETS
 from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
 
+# Every step of these jobs runs in the run's own process. With the default multiprocess executor
+# each of the 8 statistics steps starts a Python process that loads the whole code location (~1-3 s
+# of CPU each) to do ~40 ms of work, and the steps take turns on the warehouse lock anyway: on two
+# shared cores a statistics run took ~57 s and one machine sustained ~12 projects at a 5-minute
+# cadence (benchmarks/bench_fleet_queue.py). In process, a failed step still fails only itself.
+EXECUTOR = dg.in_process_executor
+
 EXTRACT_STATISTICS_JOB = dg.define_asset_job(
     "extract_statistics",
     selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
     partitions_def=PROJECTS_PARTITIONS,
+    executor_def=EXECUTOR,
     description="Snapshot pg_stat_statements, table/index/database stats, activity, foreign keys "
     "and vector indexes of one monitored project into raw.*.",
 )
@@ -19,5 +27,6 @@ EXTRACT_APP_LOGS_JOB = dg.define_asset_job(
     "extract_app_logs",
     selection=dg.AssetSelection.assets(*APP_LOG_ASSETS),
     partitions_def=PROJECTS_PARTITIONS,
+    executor_def=EXECUTOR,
     description="Load new rows of the application's log tables of one monitored project into raw.*.",
 )
