@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--statements", type=int, default=300)
     parser.add_argument("--dbs-per-cluster", type=int, default=10)
+    parser.add_argument("--pool-limit", type=int, default=0,
+                        help="override concurrency.pools.default_limit of the copied dagster.yaml (0: as is)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
@@ -76,6 +78,12 @@ def main() -> None:
         home = work / "dagster_home"
         home.mkdir(exist_ok=True)
         shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+        if args.pool_limit:
+            import yaml
+
+            doc = yaml.safe_load((home / "dagster.yaml").read_text())
+            doc["concurrency"]["pools"]["default_limit"] = args.pool_limit
+            (home / "dagster.yaml").write_text(yaml.safe_dump(doc))
         env.update({
             "DAGSTER_HOME": str(home),
             "DAGSTER_PG_URL": dagster_url,
@@ -121,7 +129,7 @@ def main() -> None:
                 print(f"could not stop {c.data_dir}: {exc}", file=sys.stderr)
 
     results = {
-        "projects": args.projects, "minutes": window_min,
+        "projects": args.projects, "minutes": window_min, "pool_limit": args.pool_limit or "as configured",
         "runs_by_job_and_status": {f"{j}:{s}": n for (j, s), n in sorted(by_job.items())},
         "statistics_runs_requested": len(stats),
         "statistics_runs_finished": len(finished),
