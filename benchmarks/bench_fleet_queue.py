@@ -40,6 +40,18 @@ from fleet_common import setup_database
 from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
 
 
+def _stop_leftovers(work: Path) -> None:
+    """Code servers the daemon started in their own session outlive it; they name our work dir."""
+    import psutil
+
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.pid != os.getpid() and str(work) in " ".join(proc.info["cmdline"] or []):
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=50)
@@ -127,6 +139,7 @@ def main() -> None:
                 c.stop("immediate")
             except Exception as exc:  # noqa: BLE001 - report and stop the others
                 print(f"could not stop {c.data_dir}: {exc}", file=sys.stderr)
+        _stop_leftovers(work)
 
     results = {
         "projects": args.projects, "minutes": window_min, "pool_limit": args.pool_limit or "as configured",
