@@ -82,3 +82,13 @@ def test_week_over_week_regressions(warehouse):
          round(3800 / 1200, 3), True, True),
         ("SELECT name FROM users WHERE id = $1", 10, 30, 1.0, 3.0, False, True),
     ]
+
+
+def test_hour_bucket_is_the_start_of_the_utc_hour(warehouse):
+    # late-in-the-hour rows belong to their own hour, never to the next one
+    rows = [("slow_a", 1200.0, HOUR + timedelta(minutes=m)) for m in (0, 31, 45, 59)] * 2
+    with warehouse.transaction() as conn:
+        _load(conn, rows)
+        _derive(conn, "slow_queries_summary")
+        buckets = conn.execute("select distinct hour_bucket from analytics.slow_queries_summary").fetchall()
+    assert buckets == [(HOUR,)]

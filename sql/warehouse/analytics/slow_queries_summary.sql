@@ -17,7 +17,7 @@ with pgss as (
     select 'pg_stat_statements' as source,
            coalesce(fingerprint, 'queryid:' || queryid) as fingerprint,
            min(query_preview) as query_preview,
-           to_timestamp((epoch(snapshot_at) // 3600) * 3600) as hour_bucket,
+           to_timestamp(floor(epoch(snapshot_at) / 3600) * 3600) as hour_bucket,
            sum(calls) as calls,
            sum(total_time_ms) as total_time_ms,
            coalesce(max(interval_max_exec_time_ms), max(mean_time_ms)) as max_time_ms,
@@ -49,7 +49,7 @@ app_groups as (
     -- one pass over the log rows; texts missing from raw.query_texts keep their own group
     select coalesce(t.fid, -1) as fid,
            case when t.fid is null then l.text_hash end as orphan_hash,
-           (epoch(l.created_at) // 3600)::integer as hour_no,
+           floor(epoch(l.created_at) / 3600)::integer as hour_no,
            count(*) as calls,
            sum(l.execution_time_ms) as total_time_ms,
            max(l.execution_time_ms) as max_time_ms,
