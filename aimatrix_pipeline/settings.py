@@ -112,6 +112,7 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
             raise ConfigError(f"{where}: 'plan' must be one of {', '.join(PLANS)}, got {plan!r}")
         orgs.append(Organization(slug, plan, _budget(raw.get("monthly_budget_usd"), where)))
     org_slugs = {o.slug for o in orgs}
+    declared = bool(org_slugs)  # with an organizations section, projects must name one of them
 
     projects: list[Project] = []
     known = {"name", "organization", "db_url_env", "ref", "compute_size", "monthly_budget_usd",
@@ -126,7 +127,7 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
         if any(p.name == name for p in projects):
             raise ConfigError(f"{where}: duplicate project name {name!r}")
         org = str(raw.get("organization") or DEFAULT_PROJECT)
-        if org_slugs and org not in org_slugs:
+        if declared and org not in org_slugs:
             raise ConfigError(f"{where}: organization {org!r} is not listed under 'organizations'")
         if org not in org_slugs:
             orgs.append(Organization(org))

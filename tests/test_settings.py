@@ -107,3 +107,10 @@ def test_missing_or_unreachable_dsn_never_leaks(monkeypatch):
             pass
     assert "hunter2" not in str(err.value) and "DEAD_URL" in str(err.value)
     assert redact_dsn("postgresql://a:b@h/d password=zz") == "postgresql://***@h/d password=***"
+
+
+def test_organizations_section_is_optional_for_several_organizations(tmp_path):
+    s = load_settings(write(tmp_path, "projects:\n  - {name: a, db_url_env: A, organization: one}\n"
+                                      "  - {name: b, db_url_env: B, organization: two}\n"))
+    assert [p.organization for p in s.projects] == ["one", "two"]
+    assert {o.slug: o.plan for o in s.organizations} == {"one": "pro", "two": "pro"}
