@@ -76,7 +76,7 @@ def copy_baseline(url: str) -> float:
 
 
 def extract_once(project: Project, warehouse_path: Path) -> tuple[float, app_logs.LoadResult]:
-    wh = WarehouseResource(path=str(warehouse_path))
+    wh = WarehouseResource(path=str(warehouse_path), memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY", "2GB"))
     started = time.perf_counter()
     result = app_logs.extract_app_log("query_performance_logs", SourcePostgresResource(statement_timeout_ms=0), wh, project)
     return time.perf_counter() - started, result
