@@ -110,10 +110,10 @@ def test_sql_command_formats_and_errors(seeded):
 
 
 def test_failed_write_leaves_warehouse_unchanged(seeded):
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(RuntimeError, match="mid-write"):
         with seeded.transaction() as conn:
             conn.execute("delete from main.items")
-            1 / 0
+            raise RuntimeError("the run failed mid-write")
     with seeded.reader() as conn:
         assert conn.execute("select count(*) from main.items").fetchone()[0] == 10
 

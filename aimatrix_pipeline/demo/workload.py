@@ -223,7 +223,9 @@ class Workload:
 
     def _load_context(self, conn: psycopg.Connection) -> None:
         """Ids the application 'knows': it never guesses ids that do not exist."""
-        one = lambda q: conn.execute(q).fetchone()[0] or 0
+        def one(query: str) -> int:
+            return conn.execute(query).fetchone()[0] or 0
+
         users = conn.execute(
             "select id, email from auth.users where not is_anonymous and email is not null order by id limit 500"
         ).fetchall()

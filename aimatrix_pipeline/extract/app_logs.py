@@ -37,7 +37,6 @@ from aimatrix_pipeline.settings import Project
 from aimatrix_pipeline.sql_files import SQL_DIR, load_sql
 
 
-
 @dataclass(frozen=True)
 class LogTableSpec:
     name: str            # source table name and raw.<name>

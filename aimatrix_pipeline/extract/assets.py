@@ -7,8 +7,8 @@ write through the warehouse pool (one writer at a time) and report row counts an
 
 
 import time
-from typing import Optional
 from datetime import datetime, timezone
+from typing import Optional
 
 import dagster as dg
 

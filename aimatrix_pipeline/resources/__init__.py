@@ -7,7 +7,7 @@ import os
 from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
-from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: F401 - re-exported
 from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
 
 WAREHOUSE_POOL = "duckdb_warehouse"

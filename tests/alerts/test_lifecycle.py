@@ -31,7 +31,7 @@ def _actions(reqs, path):
 
 def test_p01_fires_after_n_consecutive_failures_then_once_per_channel(harness):
     # slow_query_avg has fire_after: 3
-    for i in range(2):
+    for _ in range(2):
         harness.report(SLOW_CHECK, "p1", passed=False, metadata={"value": 2000.0})
         harness.tick()
         harness.deliver()

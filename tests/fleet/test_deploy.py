@@ -48,7 +48,7 @@ def test_instance_files_validate(path, tmp_path, monkeypatch):
         assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
         runs = config["concurrency"]["runs"]
         assert runs["max_concurrent_runs"] > 1
-        limits = {l["key"]: l for l in runs["tag_concurrency_limits"]}
+        limits = {lim["key"]: lim for lim in runs["tag_concurrency_limits"]}
         assert limits["aimatrix/project"]["limit"] == 2
         assert limits["aimatrix/project"]["value"] == {"applyLimitPerUniqueValue": True}
         assert config["run_launcher"]["class"] in ("K8sRunLauncher", "DockerRunLauncher")
@@ -89,7 +89,7 @@ def test_docker_instance_loads_on_postgres_storage(pg18, tmp_path, monkeypatch):
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         queue = instance.get_concurrency_config().run_queue_config
         assert queue.max_concurrent_runs == 8
-        assert [l["key"] for l in queue.tag_concurrency_limits] == ["aimatrix/project", "dagster/backfill"]
+        assert [lim["key"] for lim in queue.tag_concurrency_limits] == ["aimatrix/project", "dagster/backfill"]
         assert instance.get_runs() == []  # the storage really is the PostgreSQL database
     finally:
         instance.dispose()
