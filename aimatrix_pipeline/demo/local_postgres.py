@@ -113,6 +113,10 @@ class LocalPostgres:
         return (self.data_dir / "PG_VERSION").exists()
 
     def init(self) -> None:
+        if self.user:
+            # The binaries may live in a venv under a private (0700) directory, e.g. a fresh clone
+            # in a mktemp dir: the service user must be able to reach them.
+            _make_traversable(self.bin_dir / "postgres")
         if self.initialised:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ How it moves data, and why:
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -85,6 +86,9 @@ class LoadResult:
 
 class _Done:
     pass
+
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")
 
 
 def _used(query: str, params: dict) -> dict:
@@ -172,7 +176,11 @@ class _BatchLoader:
 
     def load(self, batch: pa.Table, result: LoadResult) -> None:
         conn = self.conn
-        conn.register("_batch", batch)
+        # The batch reaches DuckDB through a replacement scan of this local name, not through
+        # conn.register(): a registered Arrow table stays referenced until the transaction ends,
+        # which would keep every batch of a run in memory. `_batch` must be a local of each
+        # method that runs SQL over `_checked` (replacement scans look in the caller's frame).
+        _batch = batch  # noqa: F841 - read by DuckDB
         try:
             # A view, not a copy: each statement below scans the Arrow batch in place.
             conn.execute(
@@ -183,10 +191,10 @@ class _BatchLoader:
                 "max(created_at) filter (where _reason is null) from _checked"
             ).fetchall()[0]
             if bad:
-                self._quarantine(batch.schema)
+                self._quarantine(batch)
             if self.shape_sql:
                 conn.execute(self.shape_sql).fetchall()
-                result.new_texts += self._fingerprint_new_texts()
+                result.new_texts += self._fingerprint_new_texts(batch)
             replaced = 0
             if not self.initial_load:
                 replaced = conn.execute(self.overlap_sql, _used(self.overlap_sql, self.params)).fetchall()[0][0]
@@ -201,11 +209,11 @@ class _BatchLoader:
         finally:
             try:
                 conn.execute("drop view if exists _checked").fetchall()
-                conn.unregister("_batch")
             except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
                 pass
 
-    def _quarantine(self, schema: pa.Schema) -> None:
+    def _quarantine(self, _batch: pa.Table) -> None:
+        schema = _batch.schema
         params = {"project": self.project, "source_table": self.spec.name}
         self.conn.execute(load_sql("warehouse/raw/quarantine.delete.sql"), params).fetchall()
         insert_sql = load_sql("warehouse/raw/quarantine.insert.sql").format(
@@ -214,7 +222,7 @@ class _BatchLoader:
         )
         self.conn.execute(insert_sql, {**params, "extracted_at": self.params["extracted_at"]}).fetchall()
 
-    def _fingerprint_new_texts(self) -> int:
+    def _fingerprint_new_texts(self, _batch: pa.Table) -> int:
         rows = self.conn.execute(
             load_sql(f"warehouse/raw/{self.spec.name}.texts.sql"), {"project": self.project}
         ).fetchall()
@@ -227,16 +235,14 @@ class _BatchLoader:
             fps.append(analysed.fingerprint)
             previews.append(analysed.preview)
             oks.append(analysed.parse_ok)
-        texts = pa.table({"text_hash": hashes, "fingerprint": fps, "query_preview": previews, "parse_ok": oks})
-        self.conn.register("_new_texts", texts)
-        try:
-            self.conn.execute(
-                "insert into raw.query_texts select ?, text_hash, fingerprint, query_preview, parse_ok, ? "
-                "from _new_texts",
-                [self.project, self.params["extracted_at"]],
-            ).fetchall()
-        finally:
-            self.conn.unregister("_new_texts")
+        _new_texts = pa.table(  # noqa: F841 - read by DuckDB (replacement scan)
+            {"text_hash": hashes, "fingerprint": fps, "query_preview": previews, "parse_ok": oks}
+        )
+        self.conn.execute(
+            "insert into raw.query_texts select ?, text_hash, fingerprint, query_preview, parse_ok, ? "
+            "from _new_texts",
+            [self.project, self.params["extracted_at"]],
+        ).fetchall()
         return len(rows)
 
 
@@ -252,6 +258,7 @@ def extract_app_log(
     queue_batches: int = 4,
     log_schema: str = "public",
     on_batch: Callable[[LoadResult], None] | None = None,
+    duckdb_memory_limit: str = "384MB",
 ) -> LoadResult:
     """Load new rows of one log table for `project`; see the module docstring for guarantees."""
     spec = LOG_TABLES[table]
@@ -259,7 +266,12 @@ def extract_app_log(
     result = LoadResult(table)
     what = f"raw.{table}"
 
+    if not _MEMORY.match(duckdb_memory_limit):
+        raise ValueError(f"duckdb_memory_limit must look like '384MB' or '1GB', got {duckdb_memory_limit!r}")
     with warehouse.transaction() as conn:
+        # Bounded memory whatever the table size: DuckDB spills what the open transaction
+        # appended instead of keeping it resident (the limit is a validated literal).
+        conn.execute(f"set memory_limit = '{duckdb_memory_limit}'").fetchall()
         previous, total = _state(conn, project.name, table)
         result.previous_high_water_mark = previous
         result.initial_load = previous is None
