@@ -7,7 +7,7 @@ write through the warehouse pool (one writer at a time) and report row counts an
 
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import dagster as dg
@@ -62,19 +62,24 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
     return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
 
 
-def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=spec.name,
+def _raw_asset(name: str, table: str, description: str, kind: str):
+    """The decorator every extract asset shares: raw/<name>, one partition per project, one pool."""
+    return dg.asset(
+        name=name,
         key_prefix=["raw"],
         group_name=GROUP,
         partitions_def=PROJECTS_PARTITIONS,
         kinds=KINDS,
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
-        description=spec.description,
-        metadata={"dagster/table_name": f"raw.{spec.table}"},
-        tags={"aimatrix/kind": "snapshot"},
+        description=description,
+        metadata={"dagster/table_name": f"raw.{table}"},
+        tags={"aimatrix/kind": kind},
     )
+
+
+def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
+    @_raw_asset(spec.name, spec.table, spec.description, "snapshot")
     def _snapshot(
         context: dg.AssetExecutionContext,
         config: SnapshotConfig,
@@ -109,26 +114,13 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
 
 
 def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=spec.name,
-        key_prefix=["raw"],
-        group_name=GROUP,
-        partitions_def=PROJECTS_PARTITIONS,
-        kinds=KINDS,
-        owners=OWNERS,
-        pool=WAREHOUSE_POOL,
-        description=spec.description,
-        metadata={"dagster/table_name": f"raw.{spec.name}"},
-        tags={"aimatrix/kind": "incremental"},
-    )
+    @_raw_asset(spec.name, spec.name, spec.description, "incremental")
     def _app_log(
         context: dg.AssetExecutionContext,
         config: AppLogConfig,
         source: SourcePostgresResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
-        from datetime import timedelta
-
         project = _project(context)
         started = time.monotonic()
 
