@@ -52,16 +52,8 @@ pinned as (
 ),
 bucketed as (
     select project, snapshot_at,
-           case
-               when snapshot_at >= $full_cutoff then epoch_us(snapshot_at)
-               when snapshot_at >= $hourly_cutoff then floor(epoch(snapshot_at) / 3600)::bigint * 3600 * 1000000
-               else floor(epoch(snapshot_at) / 86400)::bigint * 86400 * 1000000
-           end as bucket,
-           case
-               when snapshot_at >= $full_cutoff then 'full'
-               when snapshot_at >= $hourly_cutoff then 'hourly'
-               else 'daily'
-           end as tier
+           raw.retention_bucket(snapshot_at, $full_cutoff, $hourly_cutoff) as bucket,
+           raw.retention_tier(snapshot_at, $full_cutoff, $hourly_cutoff) as tier
     from snaps
 ),
 ranked as (
