@@ -54,7 +54,7 @@ def test_p01_fires_after_n_consecutive_failures_then_once_per_channel(harness):
     harness.clock.advance(120)
     harness.deliver()
     assert len(harness.http.on("/pd")) == 1
-    p2 = harness.store.query("select status from incidents where project = 'p2' order by detected_at")
+    p2 = harness.store.query("select status from incidents where project = 'p2' order by detected_at, rowid")
     assert [r["status"] for r in p2] == ["normal", "pending"]
 
 
