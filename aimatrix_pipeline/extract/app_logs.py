@@ -23,11 +23,13 @@ from __future__ import annotations
 import queue
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 
 from aimatrix_pipeline import querytext
@@ -35,7 +37,7 @@ from aimatrix_pipeline.extract.source_errors import explain
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import Project
-from aimatrix_pipeline.sql_files import SQL_DIR, load_sql
+from aimatrix_pipeline.sql_files import load_sql
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class LogTableSpec:
     name: str            # source table name and raw.<name>
     payload_column: str  # the free-text column kept as bytes in quarantine
     description: str
+    shape_column: str | None = None  # query text masked into a shape (`_masked`) on the way in
 
 
 LOG_TABLES: dict[str, LogTableSpec] = {
@@ -53,6 +56,7 @@ LOG_TABLES: dict[str, LogTableSpec] = {
             "The application's query log (the design document's query_performance_logs), loaded "
             "incrementally. Query text is not stored: text_hash joins raw.query_texts, which holds "
             "the libpg_query fingerprint and a literal-free preview.",
+            shape_column="query_text",
         ),
         LogTableSpec(
             "vector_query_logs", "query_type",
@@ -99,7 +103,7 @@ def _used(query: str, params: dict) -> dict:
 def _row_json(schema: pa.Schema, payload_column: str) -> str:
     parts = []
     for f in schema:
-        if f.name == payload_column:
+        if f.name == payload_column or f.name.startswith("_"):  # _masked: derived, not source data
             continue
         ref = f'b."{f.name}"'
         if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
@@ -123,17 +127,25 @@ def _state(conn, project: str, table: str) -> tuple[datetime | None, int]:
     return (row[0], row[1] or 0) if row else (None, 0)
 
 
-def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event) -> None:
-    """Producer: run `query` and push Arrow batches (or the exception) into `out`."""
+def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event,
+            transform: Callable[[pa.RecordBatch], pa.RecordBatch] | None) -> None:
+    """Producer: run `query` and push Arrow batches (or the exception) into `out`.
+
+    With a `transform`, each batch is handed to a second thread and `out` receives futures, in
+    order: decoding the next batch, masking this one and inserting the previous one into DuckDB
+    then overlap (all three release the GIL).
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-transform") if transform else None
     try:
         cur = adbc_conn.cursor()
         try:
             cur.execute(query)
             reader = cur.fetch_record_batch()
             for batch in reader:
+                item = pool.submit(transform, batch) if pool else batch
                 while not stop.is_set():
                     try:
-                        out.put(batch, timeout=0.2)
+                        out.put(item, timeout=0.2)
                         break
                     except queue.Full:
                         continue
@@ -147,6 +159,24 @@ def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event) -> N
         out.put(_Done())
     except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
         out.put(exc)
+    finally:
+        if pool:  # queued futures still run unless the consumer has stopped listening
+            pool.shutdown(wait=False, cancel_futures=stop.is_set())
+
+
+def _masking(spec: LogTableSpec, max_text_bytes: int) -> Callable[[pa.RecordBatch], pa.RecordBatch] | None:
+    """The batch transform of `spec`: appends `_masked`, the shape text of `spec.shape_column`,
+    and `_first`, true on the first row of each distinct shape text in the batch."""
+    if not spec.shape_column:
+        return None
+
+    def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        masked = querytext.mask_literals(batch.column(spec.shape_column), max_text_bytes)
+        first = querytext.first_occurrences(masked)
+        return pa.RecordBatch.from_arrays([*batch.columns, masked, first],
+                                          names=[*batch.schema.names, "_masked", "_first"])
+
+    return transform
 
 
 class _BatchLoader:
@@ -170,9 +200,11 @@ class _BatchLoader:
             "$max_text_bytes", str(int(max_text_bytes))
         )
         self.insert_sql = load_sql(f"warehouse/raw/{spec.name}.insert.sql")
-        shape_file = SQL_DIR / "warehouse" / "raw" / f"{spec.name}.shape.sql"
-        self.shape_sql = shape_file.read_text() if shape_file.exists() else None
+        self.texts_sql = load_sql(f"warehouse/raw/{spec.name}.texts.sql") if spec.shape_column else None
         self.max_created_at: datetime | None = None
+        self._queued: set[str] = set()
+        self._shapes: list[Future] = []
+        self._shape_pool: ThreadPoolExecutor | None = None
 
     def load(self, batch: pa.Table, result: LoadResult) -> None:
         conn = self.conn
@@ -182,26 +214,26 @@ class _BatchLoader:
         # method that runs SQL over `_checked` (replacement scans look in the caller's frame).
         _batch = batch  # noqa: F841 - read by DuckDB
         try:
-            # A view, not a copy: each statement below scans the Arrow batch in place.
+            # A view, not a copy: each statement below scans the Arrow batch in place. A clean
+            # batch (the usual case) is scanned once for the insert and once for new shapes.
             conn.execute(
                 f"create or replace temp view _checked as select *, ({self.reason_sql}) as _reason from _batch"
             ).fetchall()
-            bad, good_max = conn.execute(
-                "select count(*) filter (where _reason is not null), "
-                "max(created_at) filter (where _reason is null) from _checked"
-            ).fetchall()[0]
-            if bad:
-                self._quarantine(batch)
-            if self.shape_sql:
-                conn.execute(self.shape_sql).fetchall()
-                result.new_texts += self._fingerprint_new_texts(batch)
             replaced = 0
             if not self.initial_load:
                 replaced = conn.execute(self.overlap_sql, _used(self.overlap_sql, self.params)).fetchall()[0][0]
             # DuckDB answers INSERT and DELETE with the number of rows they touched
-            inserted = conn.execute(self.insert_sql, _used(self.insert_sql, self.params)).fetchall()[0][0]
-            result.rows_loaded += int(inserted) - int(replaced)
-            result.rows_quarantined += int(bad)
+            inserted = int(conn.execute(self.insert_sql, _used(self.insert_sql, self.params)).fetchall()[0][0])
+            bad = batch.num_rows - inserted
+            if bad:
+                self._quarantine(batch)
+                good_max = conn.execute("select max(created_at) from _checked where _reason is null").fetchall()[0][0]
+            else:
+                good_max = pc.max(batch.column("created_at")).as_py()
+            if self.texts_sql:
+                result.new_texts += self._fingerprint_new_texts(batch)
+            result.rows_loaded += inserted - int(replaced)
+            result.rows_quarantined += bad
             result.rows_read += batch.num_rows
             result.batches += 1
             if good_max is not None and (self.max_created_at is None or good_max > self.max_created_at):
@@ -223,27 +255,48 @@ class _BatchLoader:
         self.conn.execute(insert_sql, {**params, "extracted_at": self.params["extracted_at"]}).fetchall()
 
     def _fingerprint_new_texts(self, _batch: pa.Table) -> int:
-        rows = self.conn.execute(
-            load_sql(f"warehouse/raw/{self.spec.name}.texts.sql"), {"project": self.project}
-        ).fetchall()
-        if not rows:
+        """Queue this batch's unseen shapes for pglast on a background thread (libpg_query runs
+        without the GIL), so parsing overlaps the transfer instead of stalling it; `finish`
+        writes the results inside the same transaction."""
+        rows = self.conn.execute(self.texts_sql, {"project": self.project}).fetchall()
+        fresh = [(text_hash, text) for text_hash, text in rows if text_hash not in self._queued]
+        if not fresh:
             return 0
-        hashes, fps, previews, oks = [], [], [], []
-        for text_hash, text in rows:
-            analysed = querytext.analyse(text)
-            hashes.append(text_hash)
-            fps.append(analysed.fingerprint)
-            previews.append(analysed.preview)
-            oks.append(analysed.parse_ok)
-        _new_texts = pa.table(  # noqa: F841 - read by DuckDB (replacement scan)
-            {"text_hash": hashes, "fingerprint": fps, "query_preview": previews, "parse_ok": oks}
-        )
-        self.conn.execute(
-            "insert into raw.query_texts select ?, text_hash, fingerprint, query_preview, parse_ok, ? "
-            "from _new_texts",
-            [self.project, self.params["extracted_at"]],
-        ).fetchall()
-        return len(rows)
+        self._queued.update(text_hash for text_hash, _ in fresh)
+        if self._shape_pool is None:
+            self._shape_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-shapes")
+        self._shapes.append(self._shape_pool.submit(_analyse_shapes, fresh))
+        return len(fresh)
+
+    def finish(self) -> None:
+        """Write the fingerprints of every shape queued by this run into raw.query_texts."""
+        try:
+            for future in self._shapes:
+                _new_texts = future.result()  # noqa: F841 - read by DuckDB (replacement scan)
+                self.conn.execute(
+                    "insert into raw.query_texts select ?, text_hash, fingerprint, query_preview, parse_ok, ? "
+                    "from _new_texts",
+                    [self.project, self.params["extracted_at"]],
+                ).fetchall()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._shape_pool is not None:
+            self._shape_pool.shutdown(wait=True, cancel_futures=True)
+            self._shape_pool = None
+        self._shapes = []
+
+
+def _analyse_shapes(shapes: list[tuple[str, str]]) -> pa.Table:
+    hashes, fps, previews, oks = [], [], [], []
+    for text_hash, text in shapes:
+        analysed = querytext.analyse(text)
+        hashes.append(text_hash)
+        fps.append(analysed.fingerprint)
+        previews.append(analysed.preview)
+        oks.append(analysed.parse_ok)
+    return pa.table({"text_hash": hashes, "fingerprint": fps, "query_preview": previews, "parse_ok": oks})
 
 
 def extract_app_log(
@@ -284,9 +337,15 @@ def extract_app_log(
         null_predicate = "created_at is null"
 
         loader = _BatchLoader(conn, spec, project.name, since, extracted_at, max_text_bytes)
-        with source.connect_adbc(project.db_url_env) as adbc_conn:
-            for query in (_source_query(spec, log_schema, predicate), _source_query(spec, log_schema, null_predicate)):
-                _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project)
+        try:
+            with source.connect_adbc(project.db_url_env) as adbc_conn:
+                for query in (_source_query(spec, log_schema, predicate),
+                              _source_query(spec, log_schema, null_predicate)):
+                    _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what,
+                               project, _masking(spec, max_text_bytes))
+            loader.finish()
+        finally:
+            loader.close()
 
         new_mark = loader.max_created_at
         if previous is not None and (new_mark is None or new_mark < previous):
@@ -302,16 +361,18 @@ def extract_app_log(
     return result
 
 
-def _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project):
+def _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_batch, what, project, transform):
     out: queue.Queue = queue.Queue(maxsize=queue_batches)
     stop = threading.Event()
-    producer = threading.Thread(target=_stream, args=(adbc_conn, query, out, stop), daemon=True)
+    producer = threading.Thread(target=_stream, args=(adbc_conn, query, out, stop, transform), daemon=True)
     producer.start()
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     try:
         while True:
             item = out.get()
+            if isinstance(item, Future):
+                item = item.exception() or item.result()
             if isinstance(item, BaseException):
                 raise explain(item, what, project.name) from None
             done = isinstance(item, _Done)

@@ -2,15 +2,15 @@
 -- valid UTF-8 reaches the warehouse's quarantine instead of failing the whole transfer.
 -- {table} is the quoted log table, {filter} the incremental predicate on created_at.
 select
-    id::text                     as id,
+    id                           as id,
     query_hash::text             as query_hash,
     textsend(query_text)         as query_text,
     execution_time_ms::float8    as execution_time_ms,
     rows_returned::bigint        as rows_returned,
     rows_examined::bigint        as rows_examined,
     index_usage::text            as index_usage,
-    user_id::text                as user_id,
-    organization_id::text        as organization_id,
+    user_id                      as user_id,
+    organization_id              as organization_id,
     created_at                   as created_at
 from {table}
 where {filter}

@@ -247,9 +247,10 @@ create table if not exists raw.extract_state (
     updated_at timestamptz
 );
 
--- Literal masking before hashing app-log query texts: texts that differ only in literals (the
--- usual case for an application's log) share one text_hash, so the parser runs once per query
--- shape, not once per row. One regex pass: quoted strings and bare numbers become 0, which keeps
--- the text parseable (pglast then normalises it to $n placeholders for the preview).
-create or replace macro raw.mask_literals(t) as
-    regexp_replace(t, '''(?:[^'']|'''')*''|\b[0-9]+(?:\.[0-9]+)?\b', '0', 'g');
+-- The shape of an app-log query text: a hash of the text with its literals masked (the extract
+-- masks them on the way in, see aimatrix_pipeline/querytext.py LITERAL_PATTERN). Texts that differ
+-- only in literals share a text_hash, so the parser runs once per shape, not once per row.
+-- hash() is DuckDB's 64-bit hash, rendered as hex: plenty for thousands of shapes, and if a future
+-- DuckDB hashed differently, a shape would just get a second raw.query_texts row with the same
+-- fingerprint (analytics groups by fingerprint), never a wrong one.
+create or replace macro raw.text_hash(masked) as hex(hash(coalesce(masked, '')));

@@ -3,7 +3,7 @@
 -- json_object(...) of every column but the payload, which is kept as bytes (invalid UTF-8 survives).
 insert into raw.quarantine
 select
-    $project, $source_table, b.id, b._reason,
+    $project, $source_table, b.id::varchar, b._reason,
     {row_json}::varchar,
     b.{payload_column},
     $extracted_at
