@@ -38,7 +38,7 @@ class AppLogConfig(dg.Config):
     """Run config for incremental log assets."""
 
     overlap_minutes: float = 10.0
-    """Re-read this many minutes before the high-water mark to catch late commits."""
+    """Compare the ids stamped this many minutes before the high-water mark with the warehouse to catch late commits."""
     max_text_bytes: int = 100_000
     """Rows with a longer text are quarantined instead of loaded."""
     log_schema: str = "public"
