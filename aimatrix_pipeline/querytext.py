@@ -12,7 +12,6 @@ import hashlib
 import re
 from typing import NamedTuple
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from pglast import parser as pg_parser
@@ -64,6 +63,8 @@ def mask_literals(texts: pa.Array | pa.ChunkedArray, max_bytes: int) -> pa.Array
     Runs vectorised in Rust (polars' regex engine, about twice as fast as RE2 here) and without
     the GIL, so the extract masks one batch while DuckDB inserts the previous one.
     """
+    import polars as pl  # only the app-log extract needs it: kept out of every other import
+
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type):
@@ -81,6 +82,8 @@ def mask_literals(texts: pa.Array | pa.ChunkedArray, max_bytes: int) -> pa.Array
 def first_occurrences(values: pa.Array) -> pa.Array:
     """True for the first occurrence of each value (NULL counts as a value): lets the warehouse
     look for new shapes among a batch's few distinct texts instead of all its rows."""
+    import polars as pl
+
     return pl.Series(values).is_first_distinct().to_arrow()
 
 
