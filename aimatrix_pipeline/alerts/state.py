@@ -6,7 +6,7 @@ silence rules. Each evaluation is applied in one SQLite transaction together wit
 cursor and the notifications it produces (written to the outbox), so an evaluation is applied
 exactly once and its notifications are queued exactly once, whatever crashes in between.
 
-The rules this module enforces (numbers from reference/alerting.md):
+The rules this module enforces (numbers from docs/alerting-guarantees.md):
 1  FIRING after `fire_after` consecutive failures (pending before that), once per channel;
 2  while failing, one reminder per repeat interval (never to PagerDuty);
 3  the first pass after firing queues exactly one RESOLVED to every channel that got the FIRING;

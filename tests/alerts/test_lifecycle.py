@@ -1,4 +1,4 @@
-"""Lifecycle properties 1-8, 14 and 16 of reference/alerting.md, end to end.
+"""Lifecycle properties 1-8, 14 and 16 of docs/alerting-guarantees.md, end to end.
 
 Evaluations are written into a real Dagster instance as asset check evaluations; the sensor's
 decision code reads them back through the per-check execution history; delivery sends to real

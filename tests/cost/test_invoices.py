@@ -1,7 +1,7 @@
 """Known-answer invoices: hand-built usage sets priced to the cent.
 
 Every expected amount is derived here by hand from the reference prices
-(reference/supabase-billing.md), never by calling the code under test:
+(docs/supabase-billing-facts.md), never by calling the code under test:
 Pro $25/month with $10 compute credits; Micro $0.01344/h, Small $0.0206/h, Medium $0.0822/h;
 egress 250 GB then $0.09/GB; MAU 100,000 then $0.00325; disk 8 GB/project then $0.000171/GB-hour;
 storage 100 GB then $0.0213/GB-month (730 GB-hours); function invocations 2M then $2/M;

@@ -1,4 +1,4 @@
--- cost.*: Supabase usage turned into money. Column reference: docs/readme/cost.md.
+-- cost.*: Supabase usage turned into money. Column reference: README.md, "Usage and cost".
 create schema if not exists cost;
 
 -- The organizations and projects the cost assets price, as configured (settings.py), refreshed by
