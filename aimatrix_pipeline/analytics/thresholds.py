@@ -54,7 +54,9 @@ class Thresholds:
     seq_scan_min_scans: int = 50
     """... at least this many sequential scans ..."""
     seq_scan_min_ratio: float = 0.5
-    """... and seq_scan / (seq_scan + idx_scan) at least this."""
+    """... and seq_scan / (seq_scan + idx_scan) at least this ..."""
+    seq_scan_window_hours: float = 24 * 7
+    """... counting the scans between the snapshots of this window (not lifetime counters)."""
     vacuum_never_min_rows: int = 1000
     """Never vacuumed/analyzed is a finding only for tables holding at least this many rows."""
     autovacuum_vacuum_threshold: int = 50

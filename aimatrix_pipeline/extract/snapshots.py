@@ -55,6 +55,8 @@ class SnapshotSpec:
     description: str
     transform: Callable[[pa.Table], pa.Table] | None = None
     extra_tables: tuple[str, ...] = field(default_factory=tuple)
+    # (table, sql file) read in the same source transaction and replaced with the main table
+    extra_sql: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def _with_query_preview(table: pa.Table) -> pa.Table:
@@ -112,6 +114,22 @@ SPECS: dict[str, SnapshotSpec] = {
             "reset/eviction context (raw.pg_stat_statements_info) and literal-free query texts "
             "(raw.pg_stat_statements_queries). The source is never reset.",
             extra_tables=("pg_stat_statements_info", "pg_stat_statements_queries"),
+        ),
+        SnapshotSpec(
+            "security", "relation_security", "source/security/relations.sql",
+            "What the security advisors judge: tables, views, materialized views and foreign tables "
+            "with row level security, policy count, anon/authenticated privileges and view options; "
+            "RLS policies (raw.policies), functions with SECURITY DEFINER, search_path and execute "
+            "privileges (raw.functions), installed extensions with their schema and newest version "
+            "(raw.extensions), and the schemas the Data API serves (raw.api_schemas, from "
+            "PostgREST's pgrst.db_schemas setting, default public).",
+            extra_tables=("api_schemas", "policies", "functions", "extensions"),
+            extra_sql=(
+                ("api_schemas", "source/security/api_schemas.sql"),
+                ("policies", "source/security/policies.sql"),
+                ("functions", "source/security/functions.sql"),
+                ("extensions", "source/security/extensions.sql"),
+            ),
         ),
     )
 }
@@ -208,6 +226,7 @@ def fetch_statements(
         conn.execute(load_sql("source/stats/pg_stat_statements.sql").format(schema=schema_sql, columns=columns))
     )
     info = info.append_column("statements_count", pa.array([counters.num_rows] * info.num_rows, pa.int32()))
+    info = info.append_column("extension_schema", pa.array([schema] * info.num_rows, pa.string()))
     new_ids = sorted({q for q in counters.column("queryid").to_pylist() if q is not None} - known_queryids)
     texts_rows: dict[str, list] = {"dbid": [], "queryid": [], "fingerprint": [], "query_preview": []}
     if new_ids:
@@ -283,6 +302,8 @@ def take_snapshot(
                     extras["server_settings"] = rows_to_arrow(
                         conn.execute(load_sql("source/stats/server_settings.sql"))
                     )
+                for table, sql_file in spec.extra_sql:
+                    extras[table] = rows_to_arrow(conn.execute(load_sql(sql_file)))
             if name == "vector_indexes" and data.num_rows == 0:
                 has_vector = conn.execute("select 1 from pg_extension where extname = 'vector'").fetchone()
                 if not has_vector:
