@@ -41,6 +41,7 @@ DERIVATIONS: dict[str, str] = {
 # by optimization_recommendations.sql, which adds ids and first_seen to all findings alike.
 FINDING_SOURCES: dict[str, str] = {
     "security_findings": "warehouse/analytics/security_findings.sql",
+    "health_findings": "warehouse/analytics/health_findings.sql",
 }
 
 

@@ -74,7 +74,9 @@ class Thresholds:
     long_running_query_seconds: float = 60.0
     """A non-idle query running longer than this is long-running (PgHero: 60 s)."""
     sequence_usage_max: float = 0.9
-    """A sequence past this fraction of its type's maximum is near overflow."""
+    """A sequence past this fraction of its maximum (or of the column type it feeds) is near overflow."""
+    replication_slot_max_retained_bytes: int = 1024 * 1024 * 1024
+    """An active replication slot holding back more WAL than this is a finding (1 GiB)."""
     # --- pgvector ---------------------------------------------------------------------------
     vector_missing_index_min_rows: int = 10000
     """A vector column on a table this large without an ANN index is a finding."""

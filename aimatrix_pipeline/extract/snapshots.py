@@ -91,7 +91,17 @@ SPECS: dict[str, SnapshotSpec] = {
         ),
         SnapshotSpec(
             "sequences", "sequences", "source/stats/sequences.sql",
-            "Sequences with last and maximum value, for overflow warnings (pg_sequences).",
+            "Sequences with last and maximum value, and the column each feeds whose type runs out "
+            "first (DEFAULT nextval() or identity), for exhaustion warnings (pg_sequences, pg_depend).",
+        ),
+        SnapshotSpec(
+            "not_valid_constraints", "not_valid_constraints", "source/stats/not_valid_constraints.sql",
+            "Constraints added NOT VALID and never validated (pg_constraint.convalidated).",
+        ),
+        SnapshotSpec(
+            "replication_slots", "replication_slots", "source/stats/replication_slots.sql",
+            "Replication slots (physical, and this database's logical ones): active or not, WAL "
+            "status and the WAL bytes each retains (pg_replication_slots).",
         ),
         SnapshotSpec(
             "activity", "activity", "source/stats/activity.sql",
@@ -328,4 +338,14 @@ def take_snapshot(
                 rows[table] = _write_statement_texts(wconn, project.name, snapshot_at, extra)
             else:
                 rows[table] = replace_snapshot(wconn, table, project.name, snapshot_at, extra)
+        _record_run(wconn, name, project.name, snapshot_at, rows[spec.table])
     return SnapshotResult(name, rows, data, notes)
+
+
+def _record_run(conn, name: str, project: str, snapshot_at: datetime, rows: int) -> None:
+    """One row per stored snapshot, also when it had no rows: "nothing any more" (the last NOT
+    VALID constraint validated) must not read as "the older snapshot is the latest"."""
+    conn.execute("delete from raw.snapshot_runs where project = ? and name = ? and snapshot_at = ?",
+                 [project, name, snapshot_at]).fetchall()
+    conn.execute("insert into raw.snapshot_runs (project, name, snapshot_at, rows) values (?, ?, ?, ?)",
+                 [project, name, snapshot_at, rows]).fetchall()

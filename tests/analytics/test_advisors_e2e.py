@@ -6,6 +6,7 @@ next run checked: the finding is gone.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -13,6 +14,15 @@ import psycopg
 from tests.analytics.helpers import FIXTURES, findings, project_for, run_analytics, run_remediation, snapshot
 
 THRESHOLDS = dict(unused_index_min_bytes=500_000)
+SECURITY_NAMES = {
+    "rls_disabled_in_public", "rls_enabled_no_policy", "policy_exists_rls_disabled", "auth_rls_initplan",
+    "multiple_permissive_policies", "auth_users_exposed", "security_definer_view",
+    "anon_security_definer_function_executable", "authenticated_security_definer_function_executable",
+    "function_search_path_mutable", "extension_in_public", "materialized_view_in_api", "foreign_table_in_api",
+}
+# physical replication slots are cluster-wide: names unique to this test process
+SLOT = f"adv_slot_{os.getpid()}"
+IDLE_SLOT = f"adv_idle_slot_{os.getpid()}"
 
 # (name, schema, object) found on the first run
 TRUE_CASES = {
@@ -35,6 +45,11 @@ TRUE_CASES = {
     ("duplicate_index", "adv", "logs_ref_idx2"),
     ("no_primary_key", "adv", "ledger"),
     ("seq_scan_heavy_table", "adv", "scanned"),
+    ("sequence_exhaustion", "adv", "wide_seq"),
+    ("sequence_exhaustion", "adv", "lonely_seq"),
+    ("not_valid_constraint", "adv", "ledger"),
+    ("not_valid_constraint", "adv", "loose"),
+    ("replication_slot_inactive", None, SLOT),
 }
 DECOYS = {
     ("rls_disabled_in_public", "private", "notes"),          # schema not exposed
@@ -69,6 +84,9 @@ DECOYS = {
     ("duplicate_index", "adv", "logs_ref_idx"),
     ("seq_scan_heavy_table", "adv", "rebuilt"),              # its seq scans were index builds
     ("no_primary_key", "api", "todo_stats"),                 # a materialized view has no primary key
+    ("sequence_exhaustion", "adv", "big_ref_id_seq"),        # bigint column
+    ("sequence_exhaustion", "adv", "Odd Seq"),
+    ("replication_slot_inactive", None, IDLE_SLOT),          # reserves no WAL
 }
 
 
@@ -79,6 +97,8 @@ def triples(rows) -> set[tuple[str, str, str]]:
 def seed(source_db) -> None:
     source_db.execute((FIXTURES / "advisors.sql").read_text())
     with source_db.connect(autocommit=True) as conn:
+        conn.execute("select pg_create_physical_replication_slot(%s, true)", (SLOT,))
+        conn.execute("select pg_create_physical_replication_slot(%s, false)", (IDLE_SLOT,))
         for _ in range(60):  # every CREATE INDEX reads the table sequentially
             conn.execute("create index rebuilt_tmp on adv.rebuilt (sku)")
             conn.execute("drop index adv.rebuilt_tmp")
@@ -86,7 +106,20 @@ def seed(source_db) -> None:
             conn.execute(f"analyze adv.{table}")
 
 
+def drop_slots(source_db) -> None:
+    source_db.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                      "where slot_name in (%s, %s)", (SLOT, IDLE_SLOT))
+
+
 def test_advisors_find_every_case_no_decoy_and_remediations_clear_them(source_db, warehouse, monkeypatch):
+    drop_slots(source_db)
+    try:
+        _advisors_e2e(source_db, warehouse, monkeypatch)
+    finally:
+        drop_slots(source_db)
+
+
+def _advisors_e2e(source_db, warehouse, monkeypatch):
     seed(source_db)
     project = project_for(monkeypatch, source_db)
     t0 = datetime.now(timezone.utc).replace(microsecond=0)
@@ -108,9 +141,11 @@ def test_advisors_find_every_case_no_decoy_and_remediations_clear_them(source_db
         r = by[key]
         assert 1 <= r["impact"] <= 10 and 1 <= r["effort"] <= 10 and r["title"] and r["detail"]
         assert r["remediation_sql"]
+    security = {k[0] for k in TRUE_CASES if k[0] in SECURITY_NAMES}
+    assert security == SECURITY_NAMES
     for r in rows:
-        if r["name"] in {k[0] for k in TRUE_CASES} - {"duplicate_index", "no_primary_key", "seq_scan_heavy_table"}:
-            assert r["category"] in ("security", "maintenance"), r["name"]
+        if r["name"] in SECURITY_NAMES:
+            assert r["category"] == "security", r["name"]
     sql = {k: by[k]["remediation_sql"] for k in TRUE_CASES}
     assert sql[("rls_disabled_in_public", "api", "notes")].startswith(
         'ALTER TABLE "api"."notes" ENABLE ROW LEVEL SECURITY;')
@@ -123,6 +158,10 @@ def test_advisors_find_every_case_no_decoy_and_remediations_clear_them(source_db
         'DROP INDEX CONCURRENTLY IF EXISTS "adv"."orders by status copy";'
     assert by[("duplicate_index", "adv", "orders_code_uniq")]["metadata"] and \
         '"covered_by":"orders_code_key"' in by[("duplicate_index", "adv", "orders_code_uniq")]["metadata"].replace(" ", "")
+    assert sql[("sequence_exhaustion", "adv", "wide_seq")].endswith(
+        'ALTER TABLE "adv"."wide_ref" ALTER COLUMN "id" TYPE bigint;')
+    assert "integer" in by[("sequence_exhaustion", "adv", "wide_seq")]["detail"]
+    assert sql[("sequence_exhaustion", "adv", "lonely_seq")] == 'ALTER SEQUENCE "adv"."lonely_seq" AS bigint;'
     assert sql[("no_primary_key", "adv", "ledger")].endswith(
         'ALTER TABLE "adv"."ledger" ADD PRIMARY KEY USING INDEX "ledger_entry_no_key";')
     loose = by[("no_primary_key", "adv", "loose")]["remediation_sql"]

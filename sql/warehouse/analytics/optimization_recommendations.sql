@@ -8,8 +8,8 @@
 -- Scores (integers 1..10, `analytics.score` rounds and clamps) are documented per finding below
 -- and in docs/readme/analytics.md. Remediation SQL uses CONCURRENTLY and quoted identifiers;
 -- where no DDL fits, it is a read-only diagnostic query or comment lines.
--- _security_findings is a temporary table derive_recommendations fills from
--- security_findings.sql (same columns, no id) just before this query runs.
+-- _security_findings and _health_findings are temporary tables derive_recommendations fills from
+-- security_findings.sql and health_findings.sql (same columns, no id) just before this query runs.
 with
 managed(schemaname) as (
     -- schemas Supabase manages: users cannot (and should not) change their tables
@@ -574,6 +574,8 @@ findings as (
     union all select * from f_vec_compute
     -- security and exposure findings (security_findings.sql), staged by derive_recommendations
     union all select * from _security_findings
+    -- sequences, NOT VALID constraints, replication slots (health_findings.sql), staged likewise
+    union all select * from _health_findings
 ),
 identified as (
     select *, md5($project || '|' || name || '|' || object_key)[1:16] as id

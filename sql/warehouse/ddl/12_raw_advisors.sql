@@ -80,3 +80,39 @@ create table if not exists raw.extensions (
 -- pg_stat_statements_info: the schema the extension is installed in (diagnostic queries in
 -- remediation SQL qualify pg_stat_statements with it).
 alter table raw.pg_stat_statements_info add column if not exists extension_schema varchar;
+
+-- sequences: the column a sequence feeds whose type has the smallest maximum (DEFAULT nextval()
+-- or identity), so exhaustion is judged against the column, not only the sequence.
+alter table raw.sequences add column if not exists column_max_value bigint;
+alter table raw.sequences add column if not exists column_type varchar;
+alter table raw.sequences add column if not exists column_schema varchar;
+alter table raw.sequences add column if not exists column_table varchar;
+alter table raw.sequences add column if not exists column_name varchar;
+
+-- Constraints added NOT VALID and not validated since.
+create table if not exists raw.not_valid_constraints (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    schemaname varchar, relname varchar, constraint_name varchar,
+    constraint_type varchar,        -- check | foreign key | not null
+    definition varchar,
+    table_rows double
+);
+
+-- Replication slots (physical ones and this database's logical ones) and the WAL each retains.
+create table if not exists raw.replication_slots (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    slot_name varchar, slot_type varchar, plugin varchar, database varchar,
+    temporary boolean, active boolean, wal_status varchar, restart_lsn varchar,
+    retained_bytes bigint
+);
+
+-- One row per stored snapshot of each snapshot asset, written with it (also when it had no
+-- rows), so a rule can tell "the latest snapshot is empty" from "no snapshot yet".
+create table if not exists raw.snapshot_runs (
+    project varchar not null,
+    name varchar not null,          -- the snapshot asset (raw/<name>)
+    snapshot_at timestamptz not null,
+    rows bigint                     -- rows of its main table
+);
