@@ -75,6 +75,10 @@ class Thresholds:
     """A non-idle query running longer than this is long-running (PgHero: 60 s)."""
     sequence_usage_max: float = 0.9
     """A sequence past this fraction of its maximum (or of the column type it feeds) is near overflow."""
+    bloat_min_bytes: int = 100 * 1024 * 1024
+    """Table/index bloat is a finding from this many estimated wasted bytes (PgHero: 100 MB) ..."""
+    bloat_min_ratio: float = 1.5
+    """... when the relation has at least this many times the pages its rows need."""
     replication_slot_max_retained_bytes: int = 1024 * 1024 * 1024
     """An active replication slot holding back more WAL than this is a finding (1 GiB)."""
     # --- pgvector ---------------------------------------------------------------------------

@@ -99,6 +99,12 @@ SPECS: dict[str, SnapshotSpec] = {
             "Constraints added NOT VALID and never validated (pg_constraint.convalidated).",
         ),
         SnapshotSpec(
+            "bloat", "bloat", "source/stats/bloat.sql",
+            "Estimated bloat of tables, materialized views and btree indexes: pages they have "
+            "against pages their rows need (reltuples and pg_stats widths; no extension). Only "
+            "relations whose columns the role may read have statistics to estimate from.",
+        ),
+        SnapshotSpec(
             "replication_slots", "replication_slots", "source/stats/replication_slots.sql",
             "Replication slots (physical, and this database's logical ones): active or not, WAL "
             "status and the WAL bytes each retains (pg_replication_slots).",

@@ -44,6 +44,7 @@ SNAPSHOT_TABLES = (
     "extensions",
     "not_valid_constraints",
     "replication_slots",
+    "bloat",
     "snapshot_runs",
 )
 """Other raw snapshot tables: last snapshot per bucket (snapshots.drop.sql)."""

@@ -19,6 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SNAPSHOT_NAMES = (
     "pg_stat_statements", "table_stats", "index_stats", "database_stats", "sequences",
     "activity", "foreign_keys", "vector_indexes", "security", "not_valid_constraints", "replication_slots",
+    "bloat",
 )
 LOG_TABLES = ("query_performance_logs", "vector_query_logs", "embedding_generation_logs", "error_events")
 

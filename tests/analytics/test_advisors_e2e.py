@@ -13,7 +13,7 @@ import psycopg
 
 from tests.analytics.helpers import FIXTURES, findings, project_for, run_analytics, run_remediation, snapshot
 
-THRESHOLDS = dict(unused_index_min_bytes=500_000)
+THRESHOLDS = dict(unused_index_min_bytes=500_000, bloat_min_bytes=200_000)
 SECURITY_NAMES = {
     "rls_disabled_in_public", "rls_enabled_no_policy", "policy_exists_rls_disabled", "auth_rls_initplan",
     "multiple_permissive_policies", "auth_users_exposed", "security_definer_view",
@@ -50,6 +50,8 @@ TRUE_CASES = {
     ("not_valid_constraint", "adv", "ledger"),
     ("not_valid_constraint", "adv", "loose"),
     ("replication_slot_inactive", None, SLOT),
+    ("table_bloat", "adv", "bloated"),
+    ("index_bloat", "adv", "bloated_pkey"),
 }
 DECOYS = {
     ("rls_disabled_in_public", "private", "notes"),          # schema not exposed
@@ -87,6 +89,10 @@ DECOYS = {
     ("sequence_exhaustion", "adv", "big_ref_id_seq"),        # bigint column
     ("sequence_exhaustion", "adv", "Odd Seq"),
     ("replication_slot_inactive", None, IDLE_SLOT),          # reserves no WAL
+    ("table_bloat", "adv", "logs"),                          # freshly loaded
+    ("table_bloat", "adv", "scanned"),
+    ("index_bloat", "adv", "logs_ref_idx"),
+    ("index_bloat", "adv", "scanned_pkey"),
 }
 
 
@@ -102,8 +108,8 @@ def seed(source_db) -> None:
         for _ in range(60):  # every CREATE INDEX reads the table sequentially
             conn.execute("create index rebuilt_tmp on adv.rebuilt (sku)")
             conn.execute("drop index adv.rebuilt_tmp")
-        for table in ("orders", "logs", "ledger", "loose", "scanned", "rebuilt"):
-            conn.execute(f"analyze adv.{table}")
+        for table in ("orders", "logs", "ledger", "loose", "scanned", "rebuilt", "bloated"):
+            conn.execute(f"vacuum analyze adv.{table}")
 
 
 def drop_slots(source_db) -> None:

@@ -1,7 +1,8 @@
 -- Schema and server health findings for one project: sequence exhaustion judged against the
 -- column type a sequence feeds, NOT VALID constraints, replication slots holding back WAL. Same
 -- columns as the other findings; optimization_recommendations.sql adds the id and first_seen.
--- Parameters: $project, $sequence_usage_max, $replication_slot_max_retained_bytes.
+-- Parameters: $project, $sequence_usage_max, $replication_slot_max_retained_bytes,
+-- $bloat_min_bytes, $bloat_min_ratio. Also table and index bloat estimates.
 -- Each rule reads the latest snapshot of its asset as recorded in raw.snapshot_runs, so a
 -- snapshot that found nothing (the last constraint validated, the slot dropped) clears it.
 with
@@ -27,6 +28,14 @@ nv as (
     select * from raw.not_valid_constraints
     where project = $project
       and snapshot_at = (select snap_at from latest where name = 'not_valid_constraints')
+      and schemaname not in (select schemaname from managed)
+),
+bloat as (
+    select *, (relpages - expected_pages) * block_size as wasted_bytes,
+           relpages::double / nullif(expected_pages, 0) as ratio
+    from raw.bloat
+    where project = $project
+      and snapshot_at = (select snap_at from latest where name = 'bloat')
       and schemaname not in (select schemaname from managed)
 ),
 slots as (
@@ -128,9 +137,36 @@ f_slot_lag as (
                        'retained_bytes', retained_bytes)
     from slots
     where active and retained_bytes >= $replication_slot_max_retained_bytes
+),
+
+-- table_bloat / index_bloat: estimated wasted bytes (raw.bloat) >= $bloat_min_bytes and pages
+-- >= $bloat_min_ratio x the pages the rows need. An index is rebuilt online (REINDEX
+-- CONCURRENTLY, PostgreSQL 12+); a table needs a rewrite: VACUUM FULL locks it for the whole
+-- rewrite (pg_repack does it online where installed). impact = 1 + log2(wasted MB + 1);
+-- effort 3 (index) / 6 (table).
+f_bloat as (
+    select kind || '_bloat', 'maintenance', 'warning',
+           case when kind = 'index' then 'Index' else 'Table' end || ' bloat on ' || schemaname || '.' || coalesce(indexrelname, relname),
+           case when kind = 'index' then 'Index ' || schemaname || '.' || indexrelname || ' on ' || relname
+                else 'Table ' || schemaname || '.' || relname end
+               || ' has ' || relpages || ' pages where its rows need about ' || expected_pages || ' (estimate, '
+               || round(ratio, 1) || 'x): about ' || format_bytes(wasted_bytes) || ' wasted, read by every scan.',
+           case when kind = 'index'
+                then 'REINDEX INDEX CONCURRENTLY ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';'
+                else '-- rewrites the table under an ACCESS EXCLUSIVE lock (reads and writes wait): use a maintenance window,'
+                     || chr(10) || '-- or pg_repack where it is installed' || chr(10)
+                     || 'VACUUM (FULL, ANALYZE) ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ';' end,
+           analytics.score(1 + log2(wasted_bytes / 1048576.0 + 1)),
+           case when kind = 'index' then 3 else 6 end,
+           schemaname, coalesce(indexrelname, relname), schemaname || '.' || coalesce(indexrelname, relname),
+           json_object('relpages', relpages, 'expected_pages', expected_pages, 'wasted_bytes', wasted_bytes,
+                       'ratio', ratio, 'table', relname)
+    from bloat
+    where wasted_bytes >= $bloat_min_bytes and ratio >= $bloat_min_ratio
 )
 
 select * from f_seq_exhaustion
+union all select * from f_bloat
 union all select * from f_not_valid
 union all select * from f_slot_inactive
 union all select * from f_slot_lag

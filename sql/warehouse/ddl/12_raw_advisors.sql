@@ -116,3 +116,14 @@ create table if not exists raw.snapshot_runs (
     snapshot_at timestamptz not null,
     rows bigint                     -- rows of its main table
 );
+
+-- Estimated bloat: pages each table / materialized view / btree index has against the pages its
+-- rows would need (from reltuples and pg_stats widths). Wasted bytes = (relpages -
+-- expected_pages) x block_size when positive.
+create table if not exists raw.bloat (
+    project varchar not null,
+    snapshot_at timestamptz not null,
+    kind varchar,                   -- table | index
+    schemaname varchar, relname varchar, indexrelname varchar,
+    relpages bigint, expected_pages bigint, block_size integer
+);
