@@ -113,12 +113,15 @@ SPECS: tuple[AnalyticsSpec, ...] = (
         (
             analytics("slow_queries_summary"), analytics("table_health"), analytics("database_health"),
             analytics("vector_health"), raw("index_stats"), raw("foreign_keys"), raw("table_stats"),
-            raw("database_stats"), raw("activity"),
+            raw("database_stats"), raw("activity"), raw("security"), raw("sequences"),
+            raw("not_valid_constraints"), raw("replication_slots"), raw("bloat"),
         ),
         "One row per finding (slow queries, unused/duplicate/invalid indexes, unindexed foreign "
         "keys, missing primary keys, seq-scan-heavy tables, overdue vacuum, cache, connections, "
-        "pgvector), with a stable id and first_seen, impact/effort scores and paste-safe "
-        "remediation SQL. Sorted by impact.",
+        "pgvector, and security: row level security, policies, SECURITY DEFINER views and "
+        "functions, search_path, extensions and what the Data API exposes; sequence exhaustion, "
+        "table and index bloat, NOT VALID constraints, replication slots), with a stable id and "
+        "first_seen, impact/effort scores and paste-safe remediation SQL. Sorted by impact.",
     ),
 )
 

@@ -37,6 +37,13 @@ DERIVATIONS: dict[str, str] = {
     "optimization_recommendations": "warehouse/analytics/optimization_recommendations.sql",
 }
 
+# Findings kept in their own file (one concern each), staged as temp table `_<name>` and unioned
+# by optimization_recommendations.sql, which adds ids and first_seen to all findings alike.
+FINDING_SOURCES: dict[str, str] = {
+    "security_findings": "warehouse/analytics/security_findings.sql",
+    "health_findings": "warehouse/analytics/health_findings.sql",
+}
+
 
 def sql_params(sql: str, available: Mapping[str, object]) -> dict[str, object]:
     """The subset of `available` the SQL text names (DuckDB rejects unused named parameters)."""
@@ -81,8 +88,12 @@ def derive_recommendations(conn: duckdb.DuckDBPyConnection, params: Mapping[str,
     """Replace the project's findings, keeping id and first_seen of findings seen before.
 
     The SELECT joins the previous rows (by stable id) before they are deleted, so it is staged in
-    a temporary table first; a finding that no longer fires simply is not re-inserted.
+    a temporary table first; a finding that no longer fires simply is not re-inserted. The
+    FINDING_SOURCES are staged before it, as the temporary tables it reads.
     """
+    for name, path in FINDING_SOURCES.items():
+        part = load_sql(path).strip().rstrip(";")
+        conn.execute(f"create or replace temp table _{name} as ({part})", sql_params(part, params))
     sql = load_sql(DERIVATIONS["optimization_recommendations"]).strip().rstrip(";")
     bound = sql_params(sql, params)
     conn.execute(f"create or replace temp table _new_recommendations as ({sql})", bound)
@@ -92,6 +103,8 @@ def derive_recommendations(conn: duckdb.DuckDBPyConnection, params: Mapping[str,
     )
     conn.execute("insert into analytics.optimization_recommendations by name (select * from _new_recommendations)")
     conn.execute("drop table _new_recommendations")
+    for name in FINDING_SOURCES:
+        conn.execute(f"drop table _{name}")
     return row_count(conn, "optimization_recommendations", params["project"])
 
 

@@ -54,7 +54,9 @@ class Thresholds:
     seq_scan_min_scans: int = 50
     """... at least this many sequential scans ..."""
     seq_scan_min_ratio: float = 0.5
-    """... and seq_scan / (seq_scan + idx_scan) at least this."""
+    """... and seq_scan / (seq_scan + idx_scan) at least this ..."""
+    seq_scan_window_hours: float = 24 * 7
+    """... counting the scans between the snapshots of this window (not lifetime counters)."""
     vacuum_never_min_rows: int = 1000
     """Never vacuumed/analyzed is a finding only for tables holding at least this many rows."""
     autovacuum_vacuum_threshold: int = 50
@@ -72,7 +74,13 @@ class Thresholds:
     long_running_query_seconds: float = 60.0
     """A non-idle query running longer than this is long-running (PgHero: 60 s)."""
     sequence_usage_max: float = 0.9
-    """A sequence past this fraction of its type's maximum is near overflow."""
+    """A sequence past this fraction of its maximum (or of the column type it feeds) is near overflow."""
+    bloat_min_bytes: int = 100 * 1024 * 1024
+    """Table/index bloat is a finding from this many estimated wasted bytes (PgHero: 100 MB) ..."""
+    bloat_min_ratio: float = 1.5
+    """... when the relation has at least this many times the pages its rows need."""
+    replication_slot_max_retained_bytes: int = 1024 * 1024 * 1024
+    """An active replication slot holding back more WAL than this is a finding (1 GiB)."""
     # --- pgvector ---------------------------------------------------------------------------
     vector_missing_index_min_rows: int = 10000
     """A vector column on a table this large without an ANN index is a finding."""

@@ -55,6 +55,8 @@ class SnapshotSpec:
     description: str
     transform: Callable[[pa.Table], pa.Table] | None = None
     extra_tables: tuple[str, ...] = field(default_factory=tuple)
+    # (table, sql file) read in the same source transaction and replaced with the main table
+    extra_sql: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def _with_query_preview(table: pa.Table) -> pa.Table:
@@ -89,7 +91,23 @@ SPECS: dict[str, SnapshotSpec] = {
         ),
         SnapshotSpec(
             "sequences", "sequences", "source/stats/sequences.sql",
-            "Sequences with last and maximum value, for overflow warnings (pg_sequences).",
+            "Sequences with last and maximum value, and the column each feeds whose type runs out "
+            "first (DEFAULT nextval() or identity), for exhaustion warnings (pg_sequences, pg_depend).",
+        ),
+        SnapshotSpec(
+            "not_valid_constraints", "not_valid_constraints", "source/stats/not_valid_constraints.sql",
+            "Constraints added NOT VALID and never validated (pg_constraint.convalidated).",
+        ),
+        SnapshotSpec(
+            "bloat", "bloat", "source/stats/bloat.sql",
+            "Estimated bloat of tables, materialized views and btree indexes: pages they have "
+            "against pages their rows need (reltuples and pg_stats widths; no extension). Only "
+            "relations whose columns the role may read have statistics to estimate from.",
+        ),
+        SnapshotSpec(
+            "replication_slots", "replication_slots", "source/stats/replication_slots.sql",
+            "Replication slots (physical, and this database's logical ones): active or not, WAL "
+            "status and the WAL bytes each retains (pg_replication_slots).",
         ),
         SnapshotSpec(
             "activity", "activity", "source/stats/activity.sql",
@@ -112,6 +130,22 @@ SPECS: dict[str, SnapshotSpec] = {
             "reset/eviction context (raw.pg_stat_statements_info) and literal-free query texts "
             "(raw.pg_stat_statements_queries). The source is never reset.",
             extra_tables=("pg_stat_statements_info", "pg_stat_statements_queries"),
+        ),
+        SnapshotSpec(
+            "security", "relation_security", "source/security/relations.sql",
+            "What the security advisors judge: tables, views, materialized views and foreign tables "
+            "with row level security, policy count, anon/authenticated privileges and view options; "
+            "RLS policies (raw.policies), functions with SECURITY DEFINER, search_path and execute "
+            "privileges (raw.functions), installed extensions with their schema and newest version "
+            "(raw.extensions), and the schemas the Data API serves (raw.api_schemas, from "
+            "PostgREST's pgrst.db_schemas setting, default public).",
+            extra_tables=("api_schemas", "policies", "functions", "extensions"),
+            extra_sql=(
+                ("api_schemas", "source/security/api_schemas.sql"),
+                ("policies", "source/security/policies.sql"),
+                ("functions", "source/security/functions.sql"),
+                ("extensions", "source/security/extensions.sql"),
+            ),
         ),
     )
 }
@@ -208,6 +242,7 @@ def fetch_statements(
         conn.execute(load_sql("source/stats/pg_stat_statements.sql").format(schema=schema_sql, columns=columns))
     )
     info = info.append_column("statements_count", pa.array([counters.num_rows] * info.num_rows, pa.int32()))
+    info = info.append_column("extension_schema", pa.array([schema] * info.num_rows, pa.string()))
     new_ids = sorted({q for q in counters.column("queryid").to_pylist() if q is not None} - known_queryids)
     texts_rows: dict[str, list] = {"dbid": [], "queryid": [], "fingerprint": [], "query_preview": []}
     if new_ids:
@@ -283,6 +318,8 @@ def take_snapshot(
                     extras["server_settings"] = rows_to_arrow(
                         conn.execute(load_sql("source/stats/server_settings.sql"))
                     )
+                for table, sql_file in spec.extra_sql:
+                    extras[table] = rows_to_arrow(conn.execute(load_sql(sql_file)))
             if name == "vector_indexes" and data.num_rows == 0:
                 has_vector = conn.execute("select 1 from pg_extension where extname = 'vector'").fetchone()
                 if not has_vector:
@@ -307,4 +344,14 @@ def take_snapshot(
                 rows[table] = _write_statement_texts(wconn, project.name, snapshot_at, extra)
             else:
                 rows[table] = replace_snapshot(wconn, table, project.name, snapshot_at, extra)
+        _record_run(wconn, name, project.name, snapshot_at, rows[spec.table])
     return SnapshotResult(name, rows, data, notes)
+
+
+def _record_run(conn, name: str, project: str, snapshot_at: datetime, rows: int) -> None:
+    """One row per stored snapshot, also when it had no rows: "nothing any more" (the last NOT
+    VALID constraint validated) must not read as "the older snapshot is the latest"."""
+    conn.execute("delete from raw.snapshot_runs where project = ? and name = ? and snapshot_at = ?",
+                 [project, name, snapshot_at]).fetchall()
+    conn.execute("insert into raw.snapshot_runs (project, name, snapshot_at, rows) values (?, ?, ?, ?)",
+                 [project, name, snapshot_at, rows]).fetchall()

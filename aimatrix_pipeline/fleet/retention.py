@@ -37,6 +37,15 @@ SNAPSHOT_TABLES = (
     "foreign_keys",
     "sequences",
     "vector_indexes",
+    "api_schemas",
+    "relation_security",
+    "policies",
+    "functions",
+    "extensions",
+    "not_valid_constraints",
+    "replication_slots",
+    "bloat",
+    "snapshot_runs",
 )
 """Other raw snapshot tables: last snapshot per bucket (snapshots.drop.sql)."""
 

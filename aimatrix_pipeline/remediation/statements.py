@@ -34,10 +34,12 @@ class Action:
 
 
 def _statement_text(sql: str, raw: ast.RawStmt) -> str:
-    encoded = sql.encode()
+    # pglast reports stmt_location/stmt_len in characters of the str it was given (it converts
+    # the parser's byte offsets), so they slice the str itself: slicing its UTF-8 bytes would cut
+    # statements after a non-ASCII identifier.
     start = raw.stmt_location or 0
-    end = start + raw.stmt_len if raw.stmt_len else len(encoded)
-    return encoded[start:end].decode().strip().rstrip(";").strip()
+    end = start + raw.stmt_len if raw.stmt_len else len(sql)
+    return sql[start:end].strip().rstrip(";").strip()
 
 
 def classify_one(text: str, stmt) -> Action:

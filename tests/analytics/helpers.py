@@ -5,16 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pglast
+import psycopg
+
 from aimatrix_pipeline.analytics import derive
 from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.extract import app_logs, snapshots
+from aimatrix_pipeline.remediation.statements import _statement_text
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import Project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SNAPSHOT_NAMES = (
     "pg_stat_statements", "table_stats", "index_stats", "database_stats", "sequences",
-    "activity", "foreign_keys", "vector_indexes",
+    "activity", "foreign_keys", "vector_indexes", "security", "not_valid_constraints", "replication_slots",
+    "bloat",
 )
 LOG_TABLES = ("query_performance_logs", "vector_query_logs", "embedding_generation_logs", "error_events")
 
@@ -56,3 +61,13 @@ def findings(warehouse, project: str) -> list[dict]:
         )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def run_remediation(url: str, sql: str) -> int:
+    """Run each statement of a finding's remediation SQL on its own, in autocommit (as `apply`
+    does; CONCURRENTLY cannot run in a transaction block). Returns how many ran."""
+    statements = [_statement_text(sql, raw) for raw in pglast.parse_sql(sql)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+    return len(statements)

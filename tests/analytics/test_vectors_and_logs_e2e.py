@@ -7,7 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.analytics.helpers import FIXTURES, extract_logs, findings, project_for, run_analytics, snapshot
+from tests.analytics.helpers import (
+    FIXTURES,
+    extract_logs,
+    findings,
+    project_for,
+    run_analytics,
+    run_remediation,
+    snapshot,
+)
 
 THRESHOLDS = dict(vector_missing_index_min_rows=500, ivfflat_to_hnsw_min_rows=2500, vector_compute_headroom=0.02)
 
@@ -57,7 +65,12 @@ def test_vector_defects_and_app_log_stats(source_db18, warehouse, monkeypatch):
     lists = by_key[("vector_ivfflat_lists", "v_ivf_bad_idx")]
     assert "lists = 100" in lists["detail"] and "WITH (lists = 1);" in lists["remediation_sql"]
     hnsw = by_key[("vector_ivfflat_to_hnsw", "v_ivf_big_idx")]["remediation_sql"]
-    assert 'USING hnsw ("embedding" vector_cosine_ops)' in hnsw and "DROP INDEX CONCURRENTLY" in hnsw
+    assert 'USING hnsw ("embedding" "extensions"."vector_cosine_ops")' in hnsw and "DROP INDEX CONCURRENTLY" in hnsw
+    # operator classes are qualified with pgvector's schema: the DDL runs on a search_path
+    # without it (this session's is the default, "$user", public)
+    for key in (("vector_ivfflat_lists", "v_ivf_bad_idx"), ("vector_ivfflat_to_hnsw", "v_ivf_big_idx"),
+                ("vector_missing_index", "v_noindex")):
+        assert run_remediation(source_db18.url, by_key[key]["remediation_sql"]) >= 1
     assert "micro" in by_key[("vector_compute_undersized", "v_ivf_big")]["detail"]
 
     with warehouse.reader() as conn:

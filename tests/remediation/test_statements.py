@@ -18,6 +18,17 @@ def test_allowed_statements_are_classified_with_their_targets():
     assert an.kind == "analyze" and an.sql == "ANALYZE app.orders"
 
 
+def test_statements_after_non_ascii_identifiers_are_cut_where_they_end():
+    sql = ('DROP INDEX CONCURRENTLY IF EXISTS "adv"."índice_über_straße";\n'
+           'VACUUM (ANALYZE) "adv"."tablé", "adv"."日本";\nANALYZE "adv"."ñ"')
+    drop, vacuum, analyze = classify(sql)
+    assert drop.sql == 'DROP INDEX CONCURRENTLY IF EXISTS "adv"."índice_über_straße"'
+    assert (drop.schema, drop.name) == ("adv", "índice_über_straße")
+    assert vacuum.sql == 'VACUUM (ANALYZE) "adv"."tablé", "adv"."日本"'
+    assert vacuum.tables == (("adv", "tablé"), ("adv", "日本"))
+    assert analyze.sql == 'ANALYZE "adv"."ñ"'
+
+
 @pytest.mark.parametrize("sql, reason", [
     ("DROP TABLE app.orders", "removes something else"),
     ("CREATE INDEX i ON app.orders (status)", "without CONCURRENTLY"),

@@ -31,6 +31,18 @@ select
     i.indexprs is not null                           as has_expressions,
     i.indpred is not null                            as has_predicate,
     pg_get_indexdef(s.indexrelid)::text              as indexdef,
+    -- could become the primary key as it is (ALTER TABLE ... ADD PRIMARY KEY USING INDEX): a valid
+    -- unique btree over plain ascending key columns that are all NOT NULL, no predicate, not
+    -- already the index of a primary key, unique or exclusion constraint
+    (i.indisunique and i.indisvalid and not i.indisprimary and am.amname = 'btree'
+     and i.indexprs is null and i.indpred is null and i.indnkeyatts = i.indnatts
+     and pg_get_indexdef(s.indexrelid) not like '% NULLS NOT DISTINCT%'
+     and not exists (select 1 from unnest(i.indoption::int2[]) o where o <> 0)
+     and not exists (select 1 from unnest(i.indkey::int2[]) k
+                     left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k
+                     where a.attnotnull is not true)
+     and not exists (select 1 from pg_constraint k where k.conindid = s.indexrelid
+                     and k.contype in ('p', 'u', 'x')))    as pk_candidate,
     null::timestamptz                                as stats_reset
 from pg_stat_user_indexes s
 join pg_index i on i.indexrelid = s.indexrelid

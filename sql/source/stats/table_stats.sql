@@ -15,7 +15,8 @@ select
     pg_total_relation_size(t.relid)::bigint          as total_bytes,
     exists (select 1 from pg_index i where i.indrelid = t.relid and i.indisprimary) as has_primary_key,
     coalesce(c.reloptions, '{}')::text[]             as reloptions,
-    age(c.relfrozenxid)::bigint                      as relfrozenxid_age
+    age(c.relfrozenxid)::bigint                      as relfrozenxid_age,
+    c.relkind::text                                  as relkind
 from pg_stat_user_tables t
 join pg_class c on c.oid = t.relid
 left join pg_statio_user_tables io on io.relid = t.relid

@@ -45,7 +45,9 @@ select
     st.idx_scan                                                as idx_scan,
     idx.indisvalid                                             as is_valid,
     pg_get_indexdef(idx.indexrelid)::text                      as indexdef,
-    (select extversion::text from pg_extension where extname = 'vector') as pgvector_version
+    (select extversion::text from pg_extension where extname = 'vector') as pgvector_version,
+    (select n.nspname::text from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+     where e.extname = 'vector')                               as pgvector_schema
 from cols
 left join idx on idx.indrelid = cols.relid and idx.attnum = cols.attnum
 left join pg_opclass oc on oc.oid = idx.opc

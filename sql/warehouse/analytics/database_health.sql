@@ -20,9 +20,12 @@ act as (
 ),
 seqs as (
     select snapshot_at,
-           max(last_value::double / nullif(max_value, 0)) filter (where increment_by > 0) as max_sequence_usage_ratio,
+           -- against the smaller of the sequence's maximum and that of the column type it feeds
+           max(last_value::double / nullif(least(max_value, coalesce(column_max_value, max_value)), 0))
+               filter (where increment_by > 0) as max_sequence_usage_ratio,
            count(*) filter (where increment_by > 0 and not coalesce(cycle, false)
-                              and last_value::double / nullif(max_value, 0) > $sequence_usage_max) as sequences_near_limit
+                              and last_value::double / nullif(least(max_value, coalesce(column_max_value, max_value)), 0)
+                                  > $sequence_usage_max) as sequences_near_limit
     from raw.sequences
     where project = $project
     group by snapshot_at

@@ -8,6 +8,8 @@
 -- Scores (integers 1..10, `analytics.score` rounds and clamps) are documented per finding below
 -- and in README.md, "Analytics: what to fix". Remediation SQL uses CONCURRENTLY and quoted identifiers;
 -- where no DDL fits, it is a read-only diagnostic query or comment lines.
+-- _security_findings and _health_findings are temporary tables derive_recommendations fills from
+-- security_findings.sql and health_findings.sql (same columns, no id) just before this query runs.
 with
 managed(schemaname) as (
     -- schemas Supabase manages: users cannot (and should not) change their tables
@@ -62,6 +64,21 @@ vec as (
     select * from analytics.vector_health
     where project = $project and column_name is not null
 ),
+-- Schemas of the extensions whose objects remediation SQL names (pg_stat_statements, pgvector's
+-- operator classes), so it runs under any search_path: '"extensions".' or '' when unknown.
+ext as (
+    select
+        coalesce(analytics.qi(coalesce(
+            (select arg_max(extension_schema, snapshot_at) from raw.pg_stat_statements_info
+             where project = $project and extension_schema is not null),
+            (select arg_max(schemaname, snapshot_at) from raw.extensions
+             where project = $project and extname = 'pg_stat_statements'))) || '.', '') as pss,
+        coalesce(analytics.qi(coalesce(
+            (select arg_max(pgvector_schema, snapshot_at) from raw.vector_indexes
+             where project = $project and pgvector_schema is not null),
+            (select arg_max(schemaname, snapshot_at) from raw.extensions
+             where project = $project and extname = 'vector'))) || '.', '') as vector
+),
 
 -- slow_query: mean >= $slow_query_ms over the summary window with >= $slow_query_min_calls calls.
 -- impact = 0.6 * min(mean_ms / 100, 10) + 0.4 * 10 * share of the source's time (the seed used
@@ -109,6 +126,47 @@ f_slow as (
     where mean_time_ms >= $slow_query_ms and calls >= $slow_query_min_calls
 ),
 
+-- duplicate_index: same table and access method; exact (same definition but the name) or, for
+-- btree without predicates or expressions, columns and operator classes a leading prefix of
+-- another valid index. Never a primary key or a constraint's index; a unique index only when
+-- its copy is unique too (it enforces the same thing), never as a prefix. impact as unused;
+-- effort = 2. The name is stripped from the definition whether or not the server quoted it
+-- ("Orders By Status", with "" for a quote inside).
+idx_norm as (
+    select *, regexp_replace(regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX ("([^"]|"")*"|[^\s"]+) ON ', 'CREATE INDEX ON '), '\s+', ' ', 'g') as def_norm
+    from idx where coalesce(is_valid, true)
+),
+dup_pairs as (
+    select a.*, b.indexrelid as covered_by_id, b.indexrelname as covered_by, b.indexdef as covered_by_def,
+           a.def_norm = b.def_norm as exact
+    from idx_norm a
+    join idx_norm b
+      on a.relid = b.relid and a.indexrelid <> b.indexrelid
+     and coalesce(a.access_method, '') = coalesce(b.access_method, '')
+    where not coalesce(a.is_primary, false) and not coalesce(a.backs_constraint, false)
+      and (
+        -- exact duplicate: drop one of the pair (the later name) unless the other is protected;
+        -- a unique one only in favour of another unique one
+        (a.def_norm = b.def_norm
+            and (not coalesce(a.is_unique, false) or coalesce(b.is_unique, false))
+            and ((a.indexrelname > b.indexrelname
+                  and (coalesce(a.is_unique, false) or not coalesce(b.is_unique, false)))
+                 or (coalesce(b.is_unique, false) and not coalesce(a.is_unique, false))
+                 or coalesce(b.is_primary, false) or coalesce(b.backs_constraint, false)))
+        or (a.def_norm <> b.def_norm and not coalesce(a.is_unique, false) and a.access_method = 'btree'
+            and not coalesce(a.has_predicate, false) and not coalesce(b.has_predicate, false)
+            and not coalesce(a.has_expressions, false) and not coalesce(b.has_expressions, false)
+            and len(a.indkey) < len(b.indkey)
+            and b.indkey[1:len(a.indkey)] = a.indkey
+            and b.opclasses[1:len(a.opclasses)] = a.opclasses)
+      )
+),
+dup as (
+    select * from (
+        select *, row_number() over (partition by indexrelid order by exact desc, covered_by) as rn
+        from dup_pairs
+    ) where rn = 1
+),
 -- unused_index: idx_scan = 0, valid, not unique/primary/constraint, >= $unused_index_min_bytes.
 -- impact = 1 + log2(size in MB + 1) (10 MB -> 4, 1 GB -> 10); effort = 2.
 unused as (
@@ -119,6 +177,9 @@ unused as (
       and not coalesce(i.is_unique, false) and not coalesce(i.is_primary, false)
       and not coalesce(i.backs_constraint, false)
       and coalesce(i.index_bytes, 0) >= $unused_index_min_bytes
+      -- a duplicate finding says "covered by" this index: dropping both would leave the column
+      -- without an index, so it is kept (judge it again once the duplicate is gone)
+      and i.indexrelid not in (select covered_by_id from dup)
 ),
 f_unused as (
     select 'unused_index', 'index',
@@ -139,41 +200,6 @@ f_unused as (
     from unused
 ),
 
--- duplicate_index: same table and access method; exact (same definition but the name) or, for
--- btree without predicates or expressions, columns and operator classes a leading prefix of
--- another valid index. Never the unique/primary/constraint one. impact as unused; effort = 2.
-idx_norm as (
-    select *, regexp_replace(regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX \S+ ON ', 'CREATE INDEX ON '), '\s+', ' ', 'g') as def_norm
-    from idx where coalesce(is_valid, true)
-),
-dup_pairs as (
-    select a.*, b.indexrelname as covered_by, b.indexdef as covered_by_def,
-           a.def_norm = b.def_norm as exact
-    from idx_norm a
-    join idx_norm b
-      on a.relid = b.relid and a.indexrelid <> b.indexrelid
-     and coalesce(a.access_method, '') = coalesce(b.access_method, '')
-    where not coalesce(a.is_unique, false) and not coalesce(a.is_primary, false)
-      and not coalesce(a.backs_constraint, false)
-      and (
-        -- exact duplicate: drop one of the pair (the later name) unless the other is protected
-        (a.def_norm = b.def_norm
-            and (a.indexrelname > b.indexrelname or coalesce(b.is_unique, false)
-                 or coalesce(b.is_primary, false) or coalesce(b.backs_constraint, false)))
-        or (a.def_norm <> b.def_norm and a.access_method = 'btree'
-            and not coalesce(a.has_predicate, false) and not coalesce(b.has_predicate, false)
-            and not coalesce(a.has_expressions, false) and not coalesce(b.has_expressions, false)
-            and len(a.indkey) < len(b.indkey)
-            and b.indkey[1:len(a.indkey)] = a.indkey
-            and b.opclasses[1:len(a.opclasses)] = a.opclasses)
-      )
-),
-dup as (
-    select * from (
-        select *, row_number() over (partition by indexrelid order by exact desc, covered_by) as rn
-        from dup_pairs
-    ) where rn = 1
-),
 f_dup as (
     select 'duplicate_index', 'index', 'warning',
            'Duplicate index ' || schemaname || '.' || indexrelname,
@@ -248,44 +274,81 @@ f_fk as (
 ),
 
 -- no_primary_key: a user table without one (logical replication, Realtime and safe row
--- updates need it). impact = 2 + log10(rows + 1) / 2; effort = 3.
+-- updates need it). When a unique index could become the key as it is (raw.index_stats
+-- pk_candidate: valid, btree, plain NOT NULL columns, no predicate, no constraint yet), the
+-- remediation promotes it (ADD PRIMARY KEY USING INDEX: no table scan, a brief exclusive lock);
+-- else it is steps. impact = 2 + log10(rows + 1) / 2; effort = 3 (2 with a candidate).
+pk_candidate as (
+    select relid, min_by(indexrelname, len(indkey) * 1000000000 + coalesce(index_bytes, 0)) as indexrelname
+    from idx
+    where coalesce(pk_candidate, false)
+    group by relid
+),
 f_nopk as (
     select 'no_primary_key', 'schema', 'warning',
-           'Table without primary key: ' || schemaname || '.' || relname,
-           'Table ' || schemaname || '.' || relname || ' (' || coalesce(greatest(n_live_tup, 0), 0)
-               || ' rows) has no primary key: rows cannot be identified for logical replication, Realtime or tooling.',
-           '-- Pick the column(s) that identify a row, then:' || chr(10)
-               || '-- ALTER TABLE ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' ADD PRIMARY KEY (<columns>);'
-               || chr(10) || '-- or add a surrogate key:' || chr(10)
-               || '-- ALTER TABLE ' || analytics.qi(schemaname) || '.' || analytics.qi(relname)
-               || ' ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;',
+           'Table without primary key: ' || t.schemaname || '.' || t.relname,
+           'Table ' || t.schemaname || '.' || t.relname || ' (' || coalesce(greatest(n_live_tup, 0), 0)
+               || ' rows) has no primary key: rows cannot be identified for logical replication, Realtime or tooling.'
+               || case when pk.indexrelname is not null
+                       then ' Its unique index ' || pk.indexrelname || ' on NOT NULL columns can become the key.'
+                       else '' end,
+           case when pk.indexrelname is not null
+                then '-- A unique index on NOT NULL columns already identifies every row: make it the primary key'
+                     || ' (no table scan; takes a brief ACCESS EXCLUSIVE lock).' || chr(10)
+                     || 'ALTER TABLE ' || analytics.qi(t.schemaname) || '.' || analytics.qi(t.relname)
+                     || ' ADD PRIMARY KEY USING INDEX ' || analytics.qi(pk.indexrelname) || ';'
+                else '-- Pick the column(s) that identify a row, then:' || chr(10)
+                     || '-- ALTER TABLE ' || analytics.qi(t.schemaname) || '.' || analytics.qi(t.relname) || ' ADD PRIMARY KEY (<columns>);'
+                     || chr(10) || '-- or add a surrogate key:' || chr(10)
+                     || '-- ALTER TABLE ' || analytics.qi(t.schemaname) || '.' || analytics.qi(t.relname)
+                     || ' ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;' end,
            analytics.score(2 + log10(greatest(coalesce(n_live_tup, 0), 0) + 1) / 2),
-           3,
-           schemaname, relname, schemaname || '.' || relname,
-           json_object('rows', n_live_tup, 'total_bytes', total_bytes)
-    from tbl
-    where has_primary_key = false
+           case when pk.indexrelname is not null then 2 else 3 end,
+           t.schemaname, t.relname, t.schemaname || '.' || t.relname,
+           json_object('rows', n_live_tup, 'total_bytes', total_bytes, 'candidate_index', pk.indexrelname)
+    from tbl t
+    left join pk_candidate pk on pk.relid = t.relid
+    where t.has_primary_key = false and coalesce(t.relkind, 'r') <> 'm'
 ),
 
--- seq_scan_heavy_table: >= $seq_scan_min_rows rows, >= $seq_scan_min_scans sequential scans and
--- seq / (seq + index) scans >= $seq_scan_min_ratio. impact = log10(rows read sequentially);
--- effort = 3 (find the filter columns, add an index).
+-- seq_scan_heavy_table: >= $seq_scan_min_rows rows, and over the snapshots of the last
+-- $seq_scan_window_hours (deltas between snapshots, analytics.table_health; lifetime counters
+-- also count e.g. the heap scan of every CREATE INDEX) >= $seq_scan_min_scans sequential scans
+-- and seq / (seq + index) scans >= $seq_scan_min_ratio. A table needs two snapshots to be
+-- judged. impact = log10(rows read sequentially); effort = 3 (find the filter columns, add an index).
+seq_window as (
+    select schemaname, relname,
+           sum(seq_scan_delta) as seq_scans, sum(idx_scan_delta) as idx_scans,
+           count(seq_scan_delta) as intervals, min(snapshot_at) as window_start
+    from analytics.table_health
+    where project = $project
+      and snapshot_at > (select max(snapshot_at) from analytics.table_health where project = $project)
+                        - to_microseconds(cast($seq_scan_window_hours * 3600000000 as bigint))
+      and seq_scan_delta is not null
+    group by schemaname, relname
+),
+seq as (
+    select th.schemaname, th.relname, th.estimated_rows, w.seq_scans, w.idx_scans, w.window_start,
+           w.seq_scans::double / nullif(w.seq_scans + w.idx_scans, 0) as ratio
+    from th join seq_window w using (schemaname, relname)
+),
 f_seq as (
     select 'seq_scan_heavy_table', 'index', 'warning',
            'Sequential scans dominate on ' || schemaname || '.' || relname,
            schemaname || '.' || relname || ' (' || round(estimated_rows)::bigint || ' rows) was read by '
-               || seq_scan || ' sequential scans against ' || coalesce(idx_scan, 0) || ' index scans ('
-               || round(100 * seq_scan_ratio, 1) || ' % sequential).',
+               || seq_scans || ' sequential scans against ' || idx_scans || ' index scans since '
+               || window_start || ' (' || round(100 * ratio, 1) || ' % sequential).',
            '-- Find the statements that scan it, then index their filter columns with CREATE INDEX CONCURRENTLY:' || chr(10)
-               || 'SELECT query, calls, mean_exec_time FROM pg_stat_statements WHERE query ILIKE '
+               || 'SELECT query, calls, mean_exec_time FROM ' || (select pss from ext) || 'pg_stat_statements WHERE query ILIKE '
                || '''%' || replace(relname, '''', '''''') || '%'' ORDER BY total_exec_time DESC LIMIT 10;',
-           analytics.score(log10(greatest(seq_scan * estimated_rows, 1))),
+           analytics.score(log10(greatest(seq_scans * estimated_rows, 1))),
            3,
            schemaname, relname, schemaname || '.' || relname,
-           json_object('seq_scan', seq_scan, 'idx_scan', idx_scan, 'rows', estimated_rows, 'seq_scan_ratio', seq_scan_ratio)
-    from th
-    where estimated_rows >= $seq_scan_min_rows and seq_scan >= $seq_scan_min_scans
-      and seq_scan_ratio >= $seq_scan_min_ratio
+           json_object('seq_scan', seq_scans, 'idx_scan', idx_scans, 'rows', estimated_rows, 'seq_scan_ratio', ratio,
+                       'since', window_start)
+    from seq
+    where estimated_rows >= $seq_scan_min_rows and seq_scans >= $seq_scan_min_scans
+      and ratio >= $seq_scan_min_ratio
 ),
 
 -- vacuum_overdue: dead tuples past the table's autovacuum threshold (reloptions respected), or a
@@ -334,7 +397,7 @@ f_cache as (
                || hit || ' from shared buffers), below ' || round(100 * $cache_hit_ratio_min, 2)
                || ' %: the working set does not fit in memory, or queries read more than they need.',
            '-- Statements reading most blocks from disk (fix them, or move to a larger compute size):' || chr(10)
-               || 'SELECT query, calls, shared_blks_read, shared_blks_hit FROM pg_stat_statements'
+               || 'SELECT query, calls, shared_blks_read, shared_blks_hit FROM ' || (select pss from ext) || 'pg_stat_statements'
                || ' ORDER BY shared_blks_read DESC LIMIT 10;',
            analytics.score(1 + 50 * ($cache_hit_ratio_min - hit::double / (hit + read))),
            5,
@@ -382,12 +445,11 @@ f_vec_missing as (
            'No ANN index on ' || schemaname || '.' || relname || '.' || column_name,
            schemaname || '.' || relname || ' holds ' || round(table_rows)::bigint || ' vectors in '
                || column_name || ' without an HNSW or IVFFlat index: every similarity search scans them all.',
-           '-- Use the operator class of the distance your queries use (cosine shown);'
-               || ' the extension''s schema (e.g. extensions) must be on the search_path.' || chr(10)
+           '-- Use the operator class of the distance your queries use (cosine shown).' || chr(10)
                || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
                || analytics.qi(left(relname || '_' || column_name, 54) || '_hnsw_idx') || ' ON '
                || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING hnsw ('
-               || analytics.qi(column_name) || ' '
+               || analytics.qi(column_name) || ' ' || (select vector from ext)
                || case when column_type ilike '%halfvec%' then 'halfvec_cosine_ops'
                        when column_type ilike '%sparsevec%' then 'sparsevec_cosine_ops'
                        else 'vector_cosine_ops' end || ');',
@@ -410,10 +472,10 @@ f_vec_hnsw as (
            'IVFFlat index ' || indexrelname || ' on ' || schemaname || '.' || relname || ' (' || round(table_rows)::bigint
                || ' vectors, lists = ' || coalesce(lists, 100) || '): HNSW gives better speed and recall, and does'
                || ' not degrade as rows are added after the build, as IVFFlat''s trained lists do.',
-           '-- The extension''s schema (e.g. extensions) must be on the search_path.' || chr(10)
-               || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS ' || analytics.qi(left(indexrelname, 56) || '_hnsw')
+           'CREATE INDEX CONCURRENTLY IF NOT EXISTS ' || analytics.qi(left(indexrelname, 56) || '_hnsw')
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING hnsw ('
-               || analytics.qi(column_name) || ' ' || coalesce(opclass, 'vector_l2_ops') || ');' || chr(10)
+               || analytics.qi(column_name) || ' ' || (select vector from ext)
+               || analytics.qi(coalesce(opclass, 'vector_l2_ops')) || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(greatest(coalesce(avg_query_ms / 50, 0), log10(greatest(table_rows, 1)))),
            case when table_rows > 1000000 then 8 else 5 end,
@@ -430,11 +492,11 @@ f_vec_lists as (
                || coalesce(lists, 100) || ' for ' || round(table_rows)::bigint || ' rows; pgvector''s guidance is about '
                || round(rec_lists)::bigint || ' (rows / 1000 up to 1M rows, sqrt(rows) above).'
                || ' Too many lists hurt recall, too few make each probe slow.',
-           '-- The extension''s schema (e.g. extensions) must be on the search_path.' || chr(10)
-               || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
+           'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
                || analytics.qi(left(indexrelname, 50) || '_lists' || round(rec_lists)::bigint)
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING ivfflat ('
-               || analytics.qi(column_name) || ' ' || coalesce(opclass, 'vector_l2_ops') || ') WITH (lists = '
+               || analytics.qi(column_name) || ' ' || (select vector from ext)
+               || analytics.qi(coalesce(opclass, 'vector_l2_ops')) || ') WITH (lists = '
                || round(rec_lists)::bigint || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(2 + 2 * abs(ln(coalesce(lists, 100) / rec_lists))),
@@ -510,6 +572,10 @@ findings as (
     union all select * from f_vec_hnsw
     union all select * from f_vec_lists
     union all select * from f_vec_compute
+    -- security and exposure findings (security_findings.sql), staged by derive_recommendations
+    union all select * from _security_findings
+    -- sequences, NOT VALID constraints, replication slots (health_findings.sql), staged likewise
+    union all select * from _health_findings
 ),
 identified as (
     select *, md5($project || '|' || name || '|' || object_key)[1:16] as id

@@ -32,6 +32,9 @@ t as (
                    not in ('autovacuum_enabled=false', 'autovacuum_enabled=off', 'autovacuum_enabled=0')
                as autovacuum_enabled,
            lag(ts.total_bytes) over w as prev_total_bytes,
+           lag(ts.seq_scan) over w as prev_seq_scan,
+           lag(ts.idx_scan) over w as prev_idx_scan,
+           lag(ts.relid) over w as prev_relid,
            lag(ts.snapshot_at) over w as prev_snapshot_at
     from raw.table_stats ts, server
     where ts.project = $project
@@ -55,6 +58,14 @@ select $project as project,
        greatest(last_analyze, last_autoanalyze) as last_analyze,
        seq_scan, idx_scan,
        seq_scan::double / nullif(seq_scan + coalesce(idx_scan, 0), 0) as seq_scan_ratio,
+       -- scans since the previous snapshot; NULL when there is none, after a reset (a counter went
+       -- down) or when the table was re-created (another relid)
+       case when prev_relid = relid and seq_scan >= prev_seq_scan
+                 and coalesce(idx_scan, 0) >= coalesce(prev_idx_scan, 0)
+            then seq_scan - prev_seq_scan end as seq_scan_delta,
+       case when prev_relid = relid and seq_scan >= prev_seq_scan
+                 and coalesce(idx_scan, 0) >= coalesce(prev_idx_scan, 0)
+            then coalesce(idx_scan, 0) - coalesce(prev_idx_scan, 0) end as idx_scan_delta,
        has_primary_key,
        relfrozenxid_age as xid_age
 from t
