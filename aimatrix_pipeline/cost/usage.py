@@ -8,8 +8,11 @@ sources: the auth audit log (MAU), object creation times (storage), the daily us
 invocations, realtime, compute and disk hours). Sources that only know "now" (add-ons, disk
 config, database size) are applied to past days with method 'current_state'.
 
-A project whose database cannot be reached gets its database items marked unknown and is reported;
-the other projects proceed. Two API answers stop the run instead: 401 (the token is wrong: a
+A project whose database cannot be reached gets its database items marked unknown, with the
+reason in each row's `detail` and in the asset's metadata; the other projects proceed. A project
+whose database is not configured at all (its DSN variable unset, e.g. a fresh shell without
+SUPABASE_DB_URL) is a configuration error: the asset fails and writes nothing
+(`ExtractReport.config_errors`), so a misconfigured run never replaces known usage with unknown. Two API answers stop the run instead: 401 (the token is wrong: a
 configuration error) and a malformed body (we do not price what we cannot parse).
 """
 
@@ -115,6 +118,7 @@ class ExtractReport:
     rows: int = 0
     unknown_rows: int = 0
     project_errors: dict[str, list[str]] = field(default_factory=dict)
+    config_errors: dict[str, str] = field(default_factory=dict)  # project -> why its source is unusable
     mau_methods: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -369,6 +373,8 @@ def collect_usage(settings: Settings, source: SourcePostgresResource, api: Supab
         except (SourceConfigError, SourceUnavailable, psycopg.Error) as exc:
             reason = f"database: {redact_dsn(str(exc)).strip().splitlines()[0][:300]}"
             report.project_errors.setdefault(project.name, []).append(reason)
+            if isinstance(exc, SourceConfigError):
+                report.config_errors[project.name] = reason
             out.rows = [r for r in out.rows
                         if not (r["project"] == project.name and r["source"] == "database")]
             for metric, unit in DB_METRICS:
