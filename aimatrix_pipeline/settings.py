@@ -8,6 +8,7 @@ it through `dagster.EnvVar` at run time, so DSNs never reach the UI, logs or met
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ def _budget(value, where: str) -> float | None:
         budget = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: 'monthly_budget_usd' must be a number, got {value!r}") from None
+    if not math.isfinite(budget):  # a NaN budget compares False with every cost: never exceeded
+        raise ConfigError(f"{where}: 'monthly_budget_usd' must be a finite number, got {value!r}")
     if budget < 0:
         raise ConfigError(f"{where}: 'monthly_budget_usd' must not be negative")
     return budget
@@ -165,7 +168,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     plan = (env.get("SUPABASE_PLAN") or "pro").lower()
     if plan not in PLANS:
         raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {plan!r}")
-    org = Organization(DEFAULT_PROJECT, plan, _budget(env.get("SUPABASE_MONTHLY_BUDGET_USD"), "env"))
+    org = Organization(DEFAULT_PROJECT, plan, _budget(env.get("SUPABASE_MONTHLY_BUDGET_USD"),
+                                                   "environment variable SUPABASE_MONTHLY_BUDGET_USD"))
     project = Project(
         name=DEFAULT_PROJECT,
         organization=DEFAULT_PROJECT,

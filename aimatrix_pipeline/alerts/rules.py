@@ -256,6 +256,8 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
             threshold = float(threshold)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: field 'threshold' must be a number, got {threshold!r}") from None
+        if not math.isfinite(threshold):  # a NaN threshold never fires
+            raise ConfigError(f"{where}: field 'threshold' must be a finite number, got {raw.get('threshold')!r}")
     else:
         if ":" not in str(check):
             raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {check!r}")

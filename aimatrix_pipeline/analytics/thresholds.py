@@ -12,6 +12,7 @@ Override order (last wins): the defaults below, a YAML mapping in the file named
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -100,9 +101,12 @@ class Thresholds:
 def _coerce(field: dataclasses.Field, value: object, where: str):
     kind = field.type if isinstance(field.type, type) else {"int": int, "float": float}[field.type]
     try:
-        return kind(value)
-    except (TypeError, ValueError):
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: {field.name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # .nan/.inf would make every comparison false: nothing found
+        raise ConfigError(f"{where}: {field.name} must be a finite number, got {value!r}")
+    return number
 
 
 def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresholds:

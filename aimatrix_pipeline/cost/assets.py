@@ -82,6 +82,13 @@ def usage_daily(
     except SupabaseApiMalformedResponse as exc:
         raise dg.Failure(description=f"Supabase API answered with a malformed body: {exc}",
                          metadata={"endpoint": exc.endpoint}) from None
+    if report.config_errors:
+        lines = [f"[{project}] {reason}" for project, reason in sorted(report.config_errors.items())]
+        raise dg.Failure(
+            description="usage not extracted: the database source is not configured for "
+            f"{len(lines)} project(s); nothing was written.\n" + "\n".join(lines),
+            metadata={"unconfigured_projects": dg.MetadataValue.json(report.config_errors)},
+        )
     for project, problems in report.project_errors.items():
         for p in problems:
             context.log.warning(f"[{project}] usage source unavailable, items marked unknown: {p}")
@@ -91,10 +98,32 @@ def usage_daily(
             conn, "raw.usage_daily", written,
             first_day=start.isoformat(), last_day=end.isoformat(),
             unknown_rows=report.unknown_rows,
+            unknown_because=dg.MetadataValue.md(_unknown_reasons_md(rows)),
             projects_with_unknown_sources=dg.MetadataValue.json(report.project_errors),
             mau_method=dg.MetadataValue.json(report.mau_methods),
         )
     return dg.MaterializeResult(metadata=meta)
+
+
+def _reasons_md(header: tuple[str, ...], rows: list[tuple]) -> str:
+    if not rows:
+        return "every item known"
+    cell = lambda v: str(v if v is not None else "unknown").replace("|", "/")[:300]  # noqa: E731
+    return (f"| {' | '.join(header)} |\n|{'---|' * len(header)}\n"
+            + "\n".join("| " + " | ".join(cell(v) for v in r) + " |" for r in rows))
+
+
+def _unknown_reasons_md(rows: usage.UsageRows) -> str:
+    """Why items are unknown, one line per project, source and reason (shown first in the UI)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in rows.rows:
+        if r["status"] != "known":
+            key = (r["project"], r["source"], r["detail"] or "unknown")
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return "every item known"
+    return "| project | source | reason | rows |\n|---|---|---|---|\n" + "\n".join(
+        f"| {p} | {s} | {why.replace('|', '/')} | {n} |" for (p, s, why), n in sorted(counts.items()))
 
 
 @dg.asset(
@@ -144,10 +173,15 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
         total, unknown = conn.execute(
             "select coalesce(sum(cost_usd), 0), count(*) filter (where status = 'unknown') "
             "from cost.cost_breakdown_daily where date between ? and ?", [start, end]).fetchone()
+        reasons = conn.execute(
+            "select coalesce(project, '(organization)'), line_item, detail, count(*) from cost.cost_breakdown_daily "
+            "where date between ? and ? and status <> 'known' group by all order by 1, 2, 3", [start, end]).fetchall()
         meta = table_metadata(conn, "cost.cost_breakdown_daily", written,
                               first_day=start.isoformat(), last_day=end.isoformat(),
                               cost_usd=dg.MetadataValue.float(round(float(total), 2)),
                               unknown_items=int(unknown),
+                              unknown_because=dg.MetadataValue.md(_reasons_md(
+                                  ("project", "line_item", "reason", "days"), reasons)),
                               **preview_metadata(conn, "cost_breakdown_daily",
                                                  {"start_date": start, "end_date": end}))
     return dg.MaterializeResult(metadata=meta)
@@ -176,14 +210,23 @@ def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseR
         written = pricing.report_months(conn, first, last, _today())
         totals = conn.execute(
             "select organization, strftime(month, '%Y-%m'), round(sum(cost_usd), 2), "
-            "round(sum(projected_cost_usd), 2) from cost.monthly_cost_report "
-            "where month between ? and ? group by all order by 1, 2", [first, last]).fetchall()
+            "round(sum(projected_cost_usd), 2), "
+            "case when bool_and(status = 'known') then 'complete' else 'INCOMPLETE' end, max(missing_days) "
+            "from cost.monthly_cost_report where month between ? and ? group by all order by 1, 2",
+            [first, last]).fetchall()
+        reasons = conn.execute(
+            "select organization, strftime(month, '%Y-%m'), line_item, detail from cost.monthly_cost_report "
+            "where month between ? and ? and status <> 'known' order by 1, 2, 3", [first, last]).fetchall()
         meta = table_metadata(
             conn, "cost.monthly_cost_report", written,
             first_month=first.isoformat(), last_month=last.isoformat(),
             totals=dg.MetadataValue.md(
-                "| organization | month | cost_usd | projected_cost_usd |\n|---|---|---|---|\n"
-                + "\n".join(f"| {o} | {m} | {c} | {p} |" for o, m, c, p in totals)),
+                "| organization | month | cost_usd | projected_cost_usd | figures | days not extracted |\n"
+                "|---|---|---|---|---|---|\n"
+                + "\n".join(f"| {o} | {m} | {c} | {p} | {k} | {n} |" for o, m, c, p, k, n in totals)),
+            incomplete_months=len({(o, m) for o, m, _k, _d in reasons}),
+            not_known_because=dg.MetadataValue.md(_reasons_md(("organization", "month", "line_item", "reason"),
+                                                              reasons)),
             **preview_metadata(conn, "monthly_cost_report", {"first_month": first, "last_month": last}),
         )
     return dg.MaterializeResult(metadata=meta)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from aimatrix_pipeline.sql_files import load_sql
 
 
 def evaluate_budgets(conn, today: dt.date) -> tuple[dt.date | None, list[dict], int]:
-    """(month, rows with scope/name/budget/cost/projection/over, unknown items in that month)."""
+    """(month, rows with scope/name/budget/cost/projection/over, unknown items in that month).
+
+    A row whose projection or budget is not a finite number counts as over (`not_a_number`).
+    """
     month = today.replace(day=1)
     has = conn.execute("select count(*) from cost.monthly_cost_report where month = ?", [month]).fetchone()[0]
     if not has:
@@ -19,7 +23,10 @@ def evaluate_budgets(conn, today: dt.date) -> tuple[dt.date | None, list[dict], 
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r)) for r in cur.fetchall()]
     for r in rows:
-        r["over"] = (r["projected_cost_usd"] or 0) > r["budget_usd"]
+        # a NaN/Infinity cost or budget compares False with everything: never read it as "holds"
+        figures = (r["projected_cost_usd"] or 0, r["budget_usd"])
+        r["not_a_number"] = not all(math.isfinite(x) for x in figures)
+        r["over"] = r["not_a_number"] or figures[0] > figures[1]
     unknown = conn.execute(
         "select count(*) from cost.monthly_cost_report where month = ? and status <> 'known'", [month]
     ).fetchone()[0]

@@ -30,13 +30,16 @@ def monthly_budget_not_exceeded(warehouse: WarehouseResource) -> dg.AssetCheckRe
     with warehouse.reader() as conn:
         month, rows, unknown = evaluate_budgets(conn, dt.datetime.now(dt.UTC).date())
     over = [r for r in rows if r["over"]]
+    invalid = [r for r in rows if r["not_a_number"]]
     table = "| scope | name | budget_usd | cost_usd | projected_cost_usd |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {r['scope']} | {r['name']} | {r['budget_usd']:.2f} | {(r['cost_usd'] or 0):.2f} | "
         f"{(r['projected_cost_usd'] or 0):.2f} |" for r in rows)
     return dg.AssetCheckResult(
         passed=not over,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{len(over)} budget(s) exceeded by the projected month-end cost" if over
+        description=(f"{len(invalid)} budget(s) cannot be judged: the cost or budget is not a finite number"
+                     if invalid else
+                     f"{len(over)} budget(s) exceeded by the projected month-end cost" if over
                      else "all budgets hold" if rows else "no budgets configured"),
         metadata={
             "month": month.isoformat() if month else "none",

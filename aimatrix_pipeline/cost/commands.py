@@ -1,7 +1,8 @@
 """`aimatrix-pipeline report cost --month YYYY-MM`: the month's invoice from the warehouse.
 
 Reads cost.monthly_cost_report (read-only, safe while runs write), prints one block per
-organization with a total line, and exits 1 when a projected month-end cost exceeds a configured
+organization with a total line (and says on stderr when a month is incomplete: days never
+extracted, or items unknown, with the reasons in the `detail` column), and exits 1 when a projected month-end cost exceeds a configured
 budget (the same rule as the `monthly_budget_not_exceeded` check), 2 on a usage error.
 
 `report` is shared: a domain that wants `report <thing>` reuses the parser registered first
@@ -14,7 +15,7 @@ import datetime as dt
 import sys
 
 REPORT_COLUMNS = ["organization", "line_item", "usage", "unit", "included", "billable", "cost_usd",
-                  "projected_cost_usd", "status"]
+                  "projected_cost_usd", "status", "missing_days", "detail"]
 
 
 def report_subparsers(subparsers):
@@ -62,9 +63,19 @@ def cmd_report_cost(args) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     write_result(REPORT_COLUMNS, rows, args.format)
+    incomplete = {r[0]: r[9] for r in rows if r[1] == "TOTAL" and r[8] != "known"}
+    for org, missing in incomplete.items():
+        why = f"{missing} finished day(s) of usage never extracted" if missing else "some usage is unknown"
+        print(f"incomplete: {org} {month:%Y-%m}: {why}; see the status and detail columns "
+              "(materialize raw/usage_daily and cost/cost_breakdown_daily for the missing days)",
+              file=sys.stderr)
     over = [b for b in budgets if b["over"] and (not args.organization or b["scope"] == "project"
                                                  or b["name"] == args.organization)]
     for b in over:
+        if b["not_a_number"]:
+            print(f"budget not judged: {b['scope']} {b['name']}: the projected cost or the budget is not a "
+                  "finite number", file=sys.stderr)
+            continue
         print(f"over budget: {b['scope']} {b['name']} projects ${b['projected_cost_usd']:.2f} "
               f"against ${b['budget_usd']:.2f}", file=sys.stderr)
     return EXIT_FAILED if over else EXIT_OK

@@ -11,6 +11,7 @@ effective_from) key and add the rest. Each entry runs until the next entry of it
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,6 +62,8 @@ def _number(raw: dict, field: str, default: float | None, where: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: '{field}' must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # NaN prices give NaN costs; Infinity quotas hide all usage
+        raise ConfigError(f"{where}: '{field}' must be a finite number, got {value!r}")
     if number < 0:
         raise ConfigError(f"{where}: '{field}' must not be negative")
     return number

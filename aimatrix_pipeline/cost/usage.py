@@ -8,14 +8,18 @@ sources: the auth audit log (MAU), object creation times (storage), the daily us
 invocations, realtime, compute and disk hours). Sources that only know "now" (add-ons, disk
 config, database size) are applied to past days with method 'current_state'.
 
-A project whose database cannot be reached gets its database items marked unknown and is reported;
-the other projects proceed. Two API answers stop the run instead: 401 (the token is wrong: a
+A project whose database cannot be reached gets its database items marked unknown, with the
+reason in each row's `detail` and in the asset's metadata; the other projects proceed. A project
+whose database is not configured at all (its DSN variable unset, e.g. a fresh shell without
+SUPABASE_DB_URL) is a configuration error: the asset fails and writes nothing
+(`ExtractReport.config_errors`), so a misconfigured run never replaces known usage with unknown. Two API answers stop the run instead: 401 (the token is wrong: a
 configuration error) and a malformed body (we do not price what we cannot parse).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import psycopg
@@ -27,7 +31,11 @@ from aimatrix_pipeline.resources.source_postgres import (
     SourceUnavailable,
     redact_dsn,
 )
-from aimatrix_pipeline.resources.supabase_api import SupabaseApiClient, SupabaseApiUnavailable
+from aimatrix_pipeline.resources.supabase_api import (
+    SupabaseApiClient,
+    SupabaseApiUnavailable,
+    finite_number,
+)
 from aimatrix_pipeline.settings import Project, Settings
 from aimatrix_pipeline.sql_files import load_sql
 
@@ -77,6 +85,10 @@ class UsageRows:
 
     def add(self, project: Project, day: dt.date, metric: str, dimension: str, usage, unit: str,
             source: str, method: str | None = None, detail: str | None = None) -> None:
+        if usage is not None and not math.isfinite(float(usage)):
+            # the last guard before a value becomes 'known': NaN/Infinity never priced
+            detail = f"{source} gave a non-finite value ({float(usage)!r}); stored as unknown"
+            usage = None
         self.rows.append({
             "project": project.name, "organization": project.organization, "usage_date": day,
             "metric": metric, "dimension": dimension, "usage": None if usage is None else float(usage),
@@ -106,6 +118,7 @@ class ExtractReport:
     rows: int = 0
     unknown_rows: int = 0
     project_errors: dict[str, list[str]] = field(default_factory=dict)
+    config_errors: dict[str, str] = field(default_factory=dict)  # project -> why its source is unusable
     mau_methods: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -177,8 +190,13 @@ def _day_of(value) -> dt.date | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
+        if finite_number(value) is None:
+            return None
         seconds = value / 1e6 if value > 1e14 else value / 1e3 if value > 1e11 else value
-        return dt.datetime.fromtimestamp(seconds, UTC).date()
+        try:
+            return dt.datetime.fromtimestamp(seconds, UTC).date()
+        except (ValueError, OverflowError, OSError):
+            return None
     if isinstance(value, str):
         try:
             return dt.datetime.fromisoformat(value).astimezone(UTC).date()
@@ -197,6 +215,7 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
 
     # Daily usage (non-public org endpoint): the timestamped source for past days.
     usage_api: dict[tuple[str, str], dict[dt.date, float]] | None = None
+    rejected: dict[tuple[str, str], dict[dt.date, str]] = {}  # values we will not price, and why
     usage_reason = None
     if not project.ref:
         usage_reason = "no Supabase project ref configured for this project (settings: ref)"
@@ -215,20 +234,32 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
                     metric, dim = "compute_hours", compute_size_from_metric(name)
                 else:
                     continue
+                value = finite_number(u["usage"])
+                if value is None or value < 0:
+                    reason = (f"daily usage API sent {str(u['usage'])[:40]!r} for {name} on {day}: not a "
+                              "finite, non-negative number; stored as unknown")
+                    rejected.setdefault((metric, dim), {})[day] = reason
+                    problem(reason)
+                    continue
                 bucket = usage_api.setdefault((metric, dim), {})
-                bucket[day] = bucket.get(day, 0.0) + float(u["usage"])
+                bucket[day] = bucket.get(day, 0.0) + value
         except SupabaseApiUnavailable as exc:
             usage_reason = f"daily usage API: {exc}"
             problem(usage_reason)
 
+    def from_usage_api(metric: str, dim: str, unit: str) -> None:
+        values, bad = (usage_api or {}).get((metric, dim), {}), rejected.get((metric, dim), {})
+        for day in days:
+            out.add(project, day, metric, dim, None if day in bad else values.get(day, 0.0), unit,
+                    "usage_api", "daily_usage", bad.get(day))
+
+    api_keys = set(usage_api or {}) | set(rejected)
     for metric in USAGE_API_ONLY:
         unit = next(v[2] for v in USAGE_API_METRICS.values() if v[0] == metric)
         if usage_api is None:
             out.unknown(project, days, metric, "", unit, "usage_api", usage_reason)
         else:
-            values = usage_api.get((metric, ""), {})
-            for day in days:
-                out.add(project, day, metric, "", values.get(day, 0.0), unit, "usage_api", "daily_usage")
+            from_usage_api(metric, "", unit)
 
     # Add-ons and compute size (current selection).
     addons = None
@@ -240,11 +271,10 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
             addons_reason = f"billing/addons: {exc}"
             problem(addons_reason)
 
-    compute_from_api = {k: v for k, v in (usage_api or {}).items() if k[0] == "compute_hours"}
+    compute_from_api = sorted(k for k in api_keys if k[0] == "compute_hours")
     if compute_from_api:
-        for (metric, size), values in compute_from_api.items():
-            for day in days:
-                out.add(project, day, metric, size, values.get(day, 0.0), "hour", "usage_api", "daily_usage")
+        for metric, size in compute_from_api:
+            from_usage_api(metric, size, "hour")
     else:
         size, source, method = project.compute_size, "config", "configured_size"
         if addons is not None:
@@ -266,19 +296,25 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
                 out.add(project, day, "addon_hours", name, 24, "hour", "management_api", "current_state")
 
     # Disk: provisioned GB-hours.
-    disk_from_api = {k: v for k, v in (usage_api or {}).items() if k[0] == "disk_gb_hours"}
+    disk_from_api = sorted(k for k in api_keys if k[0] == "disk_gb_hours")
     if disk_from_api:
-        for (metric, dtype), values in disk_from_api.items():
-            for day in days:
-                out.add(project, day, metric, dtype, values.get(day, 0.0), "GB-hour", "usage_api", "daily_usage")
+        for metric, dtype in disk_from_api:
+            from_usage_api(metric, dtype, "GB-hour")
     elif not project.ref:
         out.unknown(project, days, "disk_gb_hours", "gp3", "GB-hour", "management_api", usage_reason)
     else:
         try:
             attrs = api.disk(project.ref)["attributes"]
-            for day in days:
-                out.add(project, day, "disk_gb_hours", attrs["type"], float(attrs["size_gb"]) * 24, "GB-hour",
-                        "management_api", "current_state")
+            size_gb = finite_number(attrs["size_gb"])
+            if size_gb is None or size_gb < 0:
+                reason = (f"config/disk: size_gb {str(attrs['size_gb'])[:40]!r} is not a finite, "
+                          "non-negative number; stored as unknown")
+                problem(reason)
+                out.unknown(project, days, "disk_gb_hours", attrs["type"], "GB-hour", "management_api", reason)
+            else:
+                for day in days:
+                    out.add(project, day, "disk_gb_hours", attrs["type"], size_gb * 24, "GB-hour",
+                            "management_api", "current_state")
         except SupabaseApiUnavailable as exc:
             problem(f"config/disk: {exc}")
             out.unknown(project, days, "disk_gb_hours", "gp3", "GB-hour", "management_api", f"config/disk: {exc}")
@@ -293,7 +329,10 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
                 if day in in_range:
                     agg = per_day.setdefault(day, {})
                     for kind in ("rest", "auth", "storage", "realtime"):
-                        agg[kind] = agg.get(kind, 0.0) + float(row[f"total_{kind}_requests"] or 0)
+                        raw = row[f"total_{kind}_requests"]
+                        value = 0.0 if raw is None else finite_number(raw)
+                        # a non-finite or non-numeric count makes the day's figure unknown (NaN)
+                        agg[kind] = agg.get(kind, 0.0) + (math.nan if value is None or value < 0 else value)
             for day, agg in sorted(per_day.items()):
                 for kind, value in agg.items():
                     out.add(project, day, "api_requests", kind, value, "requests", "management_api", "api_counts")
@@ -307,9 +346,9 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
                 per_fn: dict[dt.date, float] = {}
                 for row in api.function_stats(project.ref, fn["id"], "1day"):
                     day = _day_of(row.get("timestamp"))
-                    count = row.get("requests_count")
-                    if day in in_range and isinstance(count, (int, float)) and not isinstance(count, bool):
-                        per_fn[day] = per_fn.get(day, 0.0) + float(count)
+                    count = finite_number(row.get("requests_count"))
+                    if day in in_range and count is not None and count >= 0:
+                        per_fn[day] = per_fn.get(day, 0.0) + count
                 for day, value in sorted(per_fn.items()):
                     out.add(project, day, "edge_function_requests", fn["slug"], value, "requests",
                             "management_api", "functions.combined-stats")
@@ -334,6 +373,8 @@ def collect_usage(settings: Settings, source: SourcePostgresResource, api: Supab
         except (SourceConfigError, SourceUnavailable, psycopg.Error) as exc:
             reason = f"database: {redact_dsn(str(exc)).strip().splitlines()[0][:300]}"
             report.project_errors.setdefault(project.name, []).append(reason)
+            if isinstance(exc, SourceConfigError):
+                report.config_errors[project.name] = reason
             out.rows = [r for r in out.rows
                         if not (r["project"] == project.name and r["source"] == "database")]
             for metric, unit in DB_METRICS:

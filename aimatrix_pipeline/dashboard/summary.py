@@ -31,16 +31,33 @@ def headline(data: DashboardData) -> dict[str, float | None]:
     }
 
 
+def cost_month_label(data: DashboardData) -> tuple[str, str]:
+    """Labels for the month's cost and projection: the month they are for, whether it is the
+    running month or only the latest reported one, and whether its figures are incomplete."""
+    month = [r for r in _records(data, "cost_month") if r["project"] == "*"]
+    if not month:
+        return "cost so far this month", "projected at month end"
+    shown = str(month[0]["month"])[:7]
+    gaps = max((r.get("missing_days") or 0) for r in month)
+    caveat = ""
+    if any(r.get("complete") is False for r in month):
+        caveat = f" (incomplete: {gaps} day(s) not extracted)" if gaps else " (incomplete: some items unknown)"
+    running = shown == str(data.generated_at)[:7]
+    spent = f"cost so far in {shown}" if running else f"cost in {shown}, the latest report"
+    return spent + caveat, f"projected for {shown}"
+
+
 def markdown_summary(data: DashboardData) -> str:
     h = headline(data)
+    spent_label, projected_label = cost_month_label(data)
 
     def f(v, unit=""):
         return "–" if v is None else (f"${v:,.2f}" if unit == "$" else f"{v:,.4g}{unit}")
 
     lines = [
         "| figure | value |", "|---|---|",
-        f"| cost this month so far | {f(h['cost_month_to_date_usd'], '$')} |",
-        f"| projected at month end | {f(h['projected_cost_usd'], '$')} |",
+        f"| {spent_label} | {f(h['cost_month_to_date_usd'], '$')} |",
+        f"| {projected_label} | {f(h['projected_cost_usd'], '$')} |",
         f"| lowest cache hit ratio (latest) | {f(h['min_cache_hit_ratio'])} |",
         f"| vector query p95 (latest hour) | {f(h['latest_vector_p95_ms'], ' ms')} |",
         f"| open alerts | {int(h['open_alerts'] or 0)} |",

@@ -371,6 +371,13 @@ def materialize_all(instance, out: TextIO) -> list[BatchResult]:
     return results
 
 
+def price_month_so_far(instance, out: TextIO) -> None:
+    """The running month's cost now, not after the next nightly schedule (cost/month_to_date.py)."""
+    from aimatrix_pipeline.cost.month_to_date import price_month_to_date
+
+    price_month_to_date(instance, lambda m: _say(out, m), tags={"aimatrix/source": "demo"})
+
+
 def warehouse_row_counts(path: Path) -> list[tuple[str, int]]:
     """Row count of every table in the warehouse (read-only, safe next to running writers)."""
     from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -421,6 +428,7 @@ def run_headless(config: DemoConfig, out: TextIO = sys.stdout) -> int:
             import dagster as dg
 
             with dg.DagsterInstance.get() as instance:
+                price_month_so_far(instance, out)
                 results = materialize_all(instance, out)
             failures = sum(1 for r in results if not r.success)
             _say(out, f"{len(results)} run(s) recorded in Dagster's PostgreSQL storage, {failures} failed")
@@ -508,6 +516,10 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         apply_environment(demo)
         metrics = start_metrics_endpoint(demo, out)
         env = dict(os.environ)
+        import dagster as dg
+
+        with dg.DagsterInstance.get() as instance:
+            price_month_so_far(instance, out)
         if config.workload:
             worker = WorkloadThread(demo.owner_dsn, seed=config.seed).start(None)
             _say(out, "workload running in the background (slow queries, vector searches, sign-ins, uploads)")

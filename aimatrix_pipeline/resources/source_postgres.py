@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import dagster as dg
 import psycopg
@@ -91,10 +91,58 @@ def connection_slot(slot_dir: Path, key: str, slots: int, timeout_s: float) -> I
             os.close(fd)  # closing releases the lock
 
 
-def redact_dsn(text: str) -> str:
-    """Remove credentials from anything that may contain a DSN (error messages included)."""
-    text = re.sub(r"(postgres(?:ql)?://)[^@\s/]*@", r"\1***@", text)
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+def redact_dsn(text: str, dsn: str | None = None) -> str:
+    """Remove credentials from anything that may contain a DSN (error messages included).
+
+    Patterns alone are not enough: a password with an unencoded `@`, `:` or `/` makes the
+    driver split the DSN in the wrong place, and its "failed to resolve host 'x'" message then
+    carries a piece of the password where no pattern expects it. With `dsn`, the password parsed
+    from it, its encoded and decoded forms and every piece of it between those characters are
+    masked wherever they appear.
+    """
+    text = re.sub(r"(postgres(?:ql)?://)\S*@", r"\1***@", text)
+    text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
+    for secret in dsn_secrets(dsn) if dsn else ():
+        text = text.replace(secret, "***")
+    return text
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password as written in a DSN (URL or key=value), whatever characters it holds."""
+    if "://" in dsn:
+        rest = dsn.split("://", 1)[1]
+        userinfo, at, _host = rest.rpartition("@")  # the last '@' ends the userinfo
+        if not at or ":" not in userinfo:
+            return None
+        return userinfo.split(":", 1)[1] or None
+    m = re.search(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn, flags=re.IGNORECASE)
+    if not m:
+        return None
+    value = m.group(1)
+    return (value[1:-1].replace("\\'", "'") if value.startswith("'") else value) or None
+
+
+MIN_SECRET_PIECE = 3  # shorter pieces would mask ordinary words; they reveal little on their own
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """Strings to mask for this DSN, longest first: the password (raw, decoded, encoded) and its
+    pieces between '@', ':', '/', '?', '#' (how a misparsed DSN splits it)."""
+    password = dsn_password(dsn)
+    if not password:
+        return []
+    forms = {password, unquote(password), quote(unquote(password), safe="")}
+    pieces = {p for f in forms for p in re.split(r"[@:/?#]", f) if len(p) >= MIN_SECRET_PIECE}
+    return sorted(forms | pieces, key=len, reverse=True)
+
+
+def unencoded_password_hint(dsn: str, env_name: str) -> str:
+    """A hint when the password holds characters that must be percent-encoded in a URL."""
+    password = dsn_password(dsn) if "://" in dsn else None
+    if password and re.search(r"[@/?#]", password):
+        return (f" (the password in ${env_name} contains '@', '/', '?' or '#' without percent-encoding, "
+                "so the DSN is split in the wrong place: write them as %40, %2F, %3F, %23)")
+    return ""
 
 
 def bounded_dsn(
@@ -148,11 +196,24 @@ class SourcePostgresResource(dg.ConfigurableResource):
         limit = self.max_connections or _slot_limit_from_settings(db_url_env)
         return connection_slot(self._slot_dir(), db_url_env, limit, self.slot_timeout_s)
 
-    def dsn_for(self, db_url_env: str) -> str:
+    def raw_dsn(self, db_url_env: str) -> str | None:
         try:
-            dsn = dg.EnvVar(db_url_env).get_value()
+            return dg.EnvVar(db_url_env).get_value() or None
         except Exception:  # noqa: BLE001 - EnvVar raises different types across versions
-            dsn = None
+            return None
+
+    def connect_failure(self, db_url_env: str, exc: BaseException) -> SourceUnavailable:
+        """The driver's connection-failure text, never persisted as is: DSN patterns and the
+        parsed password (and its pieces) are masked, first line only."""
+        raw = self.raw_dsn(db_url_env) or ""
+        lines = redact_dsn(str(exc), raw).strip().splitlines() or [type(exc).__name__]
+        return SourceUnavailable(
+            f"cannot connect to the database in ${db_url_env}: {lines[0][:300]}"
+            + unencoded_password_hint(raw, db_url_env)
+        )
+
+    def dsn_for(self, db_url_env: str) -> str:
+        dsn = self.raw_dsn(db_url_env)
         if not dsn:
             raise SourceConfigError(
                 f"environment variable {db_url_env} is not set: it must hold the monitored "
@@ -172,10 +233,8 @@ class SourcePostgresResource(dg.ConfigurableResource):
         with self.slot(db_url_env):
             try:
                 conn = psycopg.connect(dsn)
-            except psycopg.OperationalError as exc:
-                raise SourceUnavailable(
-                    f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
-                ) from None
+            except psycopg.Error as exc:
+                raise self.connect_failure(db_url_env, exc) from None
             try:
                 yield conn
             finally:
@@ -191,9 +250,7 @@ class SourcePostgresResource(dg.ConfigurableResource):
             try:
                 conn = adbc.connect(dsn)
             except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-                raise SourceUnavailable(
-                    f"cannot connect to the database in ${db_url_env}: {redact_dsn(str(exc)).strip()}"
-                ) from None
+                raise self.connect_failure(db_url_env, exc) from None
             try:
                 yield conn
             finally:

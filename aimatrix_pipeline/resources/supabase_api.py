@@ -9,7 +9,15 @@ item) from "the configuration is wrong" (stop and say so) from "the API answered
 * 401 -> `SupabaseApiAuthError`, a configuration error naming the env var, never the token;
 * 429 -> retried after `Retry-After` (capped); 5xx and transport errors -> retried with
   exponential backoff, then `SupabaseApiUnavailable`;
-* a body that is not JSON or lacks the fields we read -> `SupabaseApiMalformedResponse`.
+* a body that is not JSON or lacks the fields we read -> `SupabaseApiMalformedResponse`;
+* an answer not complete within `deadline_s` (connect, headers and the whole body together) ->
+  `SupabaseApiUnavailable`, not retried. httpx's timeouts apply per socket read, so a server that
+  drips one byte every few seconds would otherwise hold a run (and the warehouse write slot) for
+  as long as it likes; a watchdog shuts the request's socket down when the deadline passes.
+
+Numbers in bodies are only checked for type here: JSON allows `NaN`, `Infinity` and `1e999`
+(Python reads them as non-finite floats), and callers turn such values into unknown items with
+the reason (`finite_number`), never into usage.
 
 The token comes from the environment through `dagster.EnvVar` at call time and only ever goes
 into the Authorization header; it never appears in logs, metadata or exception messages.
@@ -18,6 +26,9 @@ into the Authorization header; it never appears in logs, metadata or exception m
 from __future__ import annotations
 
 import datetime as dt
+import math
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +63,56 @@ class SupabaseApiMalformedResponse(SupabaseApiError):
     """The API answered 2xx with a body we cannot trust; the asset fails instead of guessing."""
 
 
+def finite_number(value) -> float | None:
+    """`value` as a float if it is a real, finite JSON number (not bool, NaN or +-Infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class _RequestDeadline:
+    """Shuts the in-flight request's socket down when its deadline passes.
+
+    The socket is learnt from httpcore's `trace` callbacks when a connection is opened; the
+    client keeps at most one connection (`max_connections=1`) and sends one request at a time,
+    so the last socket opened is the one the request uses. `shutdown()` wakes a blocked read in
+    the other thread (closing the descriptor would not), the read ends, and the connection is
+    discarded by the pool.
+    """
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def trace(self, event: str, info: dict) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                self.sock = sock
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def start(self, seconds: float) -> None:
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 def _env(name: str) -> str | None:
     try:
         return dg.EnvVar(name).get_value() or None
@@ -70,9 +131,13 @@ class SupabaseApiClient:
         max_retries: int,
         backoff_s: float,
         max_retry_after_s: float,
+        deadline_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._http = http
+        self.deadline_s = deadline_s
+        self._deadline = _RequestDeadline()
+        self._lock = threading.Lock()
         self._token_env = token_env
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -94,8 +159,19 @@ class SupabaseApiClient:
             attempt += 1
             try:
                 self.requests_made += 1
-                resp = self._http.get(path, params=params)
+                with self._lock:  # one request at a time: the deadline watches the one socket
+                    self._deadline.start(self.deadline_s)
+                    try:
+                        resp = self._http.get(path, params=params,
+                                              extensions={"trace": self._deadline.trace})
+                    finally:
+                        self._deadline.cancel()
             except httpx.TransportError as exc:
+                if self._deadline.expired:
+                    raise SupabaseApiUnavailable(
+                        endpoint, f"no complete answer within the {self.deadline_s:g}s request deadline "
+                        "(the server is sending too slowly); not retried"
+                    ) from None
                 if attempt > self.max_retries:
                     raise SupabaseApiUnavailable(
                         endpoint, f"unreachable after {attempt} attempts ({type(exc).__name__})"
@@ -279,6 +355,9 @@ class SupabaseApiResource(dg.ConfigurableResource):
     api_url_env: str = "SUPABASE_API_URL"
     base_url: str | None = None  # wins over the env var when set
     timeout_s: float = 30.0
+    """Per phase: connecting, and each socket read or write (httpx's timeout)."""
+    deadline_s: float = 60.0
+    """Overall time one HTTP request may take, headers and whole body included."""
     max_retries: int = 4
     backoff_s: float = 0.5
     max_retry_after_s: float = 60.0
@@ -295,8 +374,9 @@ class SupabaseApiResource(dg.ConfigurableResource):
                 base_url=self.resolved_base_url(),
                 headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
                          "Accept": "application/json"},
-                timeout=self.timeout_s,
+                timeout=min(self.timeout_s, self.deadline_s),
                 follow_redirects=False,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             )
         try:
             yield SupabaseApiClient(
@@ -305,6 +385,7 @@ class SupabaseApiResource(dg.ConfigurableResource):
                 max_retries=self.max_retries,
                 backoff_s=self.backoff_s,
                 max_retry_after_s=self.max_retry_after_s,
+                deadline_s=self.deadline_s,
             )
         finally:
             if http is not None:

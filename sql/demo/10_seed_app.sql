@@ -21,14 +21,16 @@ select g,
        (199 + floor(random() * 9800))::int
 from generate_series(1, current_setting('aimatrix.n_products')::int) as g;
 
--- Every order carries a free-text note, so app.orders_note_idx has real size. No query ever
--- filters by note: the index stays unused (a deliberate defect).
+-- Every order carries a free-text note (~200 bytes: gift wrap, a reference, delivery instructions),
+-- so app.orders_note_idx has real size (over the 10 MB unused-index threshold: see 03_app_schema).
+-- No query ever filters by note: the index stays unused (a deliberate defect).
 insert into app.orders (id, customer_id, status, note, total_cents, created_at) overriding system value
 select g,
        1 + floor(random() * current_setting('aimatrix.n_customers')::int)::int,
        (array['paid','paid','paid','shipped','shipped','delivered','refunded','pending'])[1 + floor(random() * 8)::int],
        'gift wrap: ' || (array['no','yes','ask customer','leave at door'])[1 + floor(random() * 4)::int]
-           || ' / ref ' || md5('note' || g),
+           || ' / ref ' || md5('note' || g)
+           || ' / deliver: ' || md5('door' || g) || md5('floor' || g) || md5('code' || g) || md5('call' || g),
        0,
        current_setting('aimatrix.anchor')::timestamptz - (random() ^ 2) * interval '180 days'
 from generate_series(1, current_setting('aimatrix.n_orders')::int) as g;
@@ -62,3 +64,7 @@ where viewed_at < current_setting('aimatrix.anchor')::timestamptz - interval '45
 select setval(pg_get_serial_sequence('app.customers', 'id'), current_setting('aimatrix.n_customers')::int);
 select setval(pg_get_serial_sequence('app.products', 'id'), current_setting('aimatrix.n_products')::int);
 select setval(pg_get_serial_sequence('app.orders', 'id'), current_setting('aimatrix.n_orders')::int);
+
+-- Rebuilt once loaded: an index's fillfactor only applies when it is built, and the unused
+-- orders_note_idx is meant to be as large as 03_app_schema says (pages 90 % empty).
+reindex index app.orders_note_idx;

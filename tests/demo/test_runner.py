@@ -8,6 +8,7 @@ mid-workload, and the UI mode on the reused storage with Ctrl-C.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -116,6 +117,27 @@ def test_first_run_fills_the_warehouse(two_runs):
     assert slow is not None and slow > 1000
 
 
+def test_first_run_prices_the_month_so_far_and_reports_the_unused_index(two_runs):
+    """The demo prices this month's finished days when it starts (not at the next 02:15 UTC), so
+    its report has no day missing; and the deliberately unused index is big enough to report."""
+    data_dir, first, _, _, _ = two_runs
+    assert first.returncode == 0, _explain(first)
+    today = dt.datetime.now(dt.UTC).date()
+    month = today.replace(day=1)
+    days = _warehouse(data_dir, f"select count(distinct usage_date) from raw.usage_daily "
+                                f"where usage_date >= date '{month}' and usage_date < date '{today}'")[0][0]
+    assert days == today.day - 1
+    if today.day > 1:
+        assert f"[demo] pricing {month}..{today - dt.timedelta(days=1)} (this month so far)" in first.stdout
+    report = _warehouse(data_dir, f"select line_item, missing_days from cost.monthly_cost_report "
+                                  f"where month = date '{month}'")
+    assert report and all(missing == 0 for _, missing in report)
+    assert "usage_not_extracted" not in {item for item, _ in report}
+    found = _warehouse(data_dir, "select name, object_name from analytics.optimization_recommendations "
+                                 "where object_name = 'orders_note_idx'")
+    assert ("unused_index", "orders_note_idx") in found
+
+
 def test_second_run_reuses_everything(two_runs):
     data_dir, _first, after_first, second, after_second = two_runs
     assert second.returncode == 0, _explain(second)
@@ -189,6 +211,8 @@ def test_ui_mode_serves_dagster_with_schedules_on_and_stops_on_ctrl_c(two_runs):
     output = log_path.read_text(errors="replace")
     assert "[demo] reusing the seeded database supabase_demo" in output
     assert "[demo] stopped;" in output
+    if dt.datetime.now(dt.UTC).day > 1:  # the month so far is priced before the UI starts
+        assert "(this month so far) ..." in output and "FAILED" not in output
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
     assert not LocalPostgres(data_dir / "pg").is_running()

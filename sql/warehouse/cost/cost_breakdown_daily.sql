@@ -13,7 +13,8 @@
 -- * the organization's share of a day's overage is allocated to projects by their usage that day;
 -- * compute credits offset compute cost cycle-to-date up to the plan's credit; the plan fee is
 --   prorated per day. Both are organization rows with project NULL;
--- * a source that could not be read (status 'unknown') yields an unknown row, never a zero cost.
+-- * a source that could not be read (status 'unknown') yields an unknown row, never a zero cost,
+--   with the reasons raw.usage_daily recorded (`detail`).
 --
 -- The cycle-to-date sums start at the cycle of $start_date, so the first days of the range are
 -- priced with the usage of earlier days of their cycle already counted.
@@ -47,7 +48,8 @@ usage as (
            any_value(m.aggregation) as aggregation,
            sum(u.usage * m.factor) filter (where u.status = 'known') as usage,
            bool_or(u.status <> 'known') as any_unknown,
-           string_agg(distinct u.source, ',' order by u.source) as source
+           string_agg(distinct u.source, ',' order by u.source) as source,
+           string_agg(distinct u.detail, '; ' order by u.detail) filter (where u.status <> 'known') as unknown_detail
     from raw.usage_daily u
     join metric_map m on m.metric = u.metric
     cross join params p
@@ -132,6 +134,8 @@ project_rows as (
            p.aggregation,
            case when p.price_usd is null and not p.any_unknown then p.source || ' (no price book entry)'
                 else p.source end as source,
+           case when p.any_unknown then coalesce(p.unknown_detail, 'usage unknown')
+                when p.price_usd is null then 'no price book entry for this line item and plan' end as detail,
            p.plan, p.price_usd, p.per_quantity, p.price_effective_from
     from priced p
     left join scope_cost s
@@ -178,7 +182,7 @@ org_rows as (
     select null as project, organization, date, 'plan_fee' as line_item,
            1.0 / days_in_month as usage, 'month' as unit, 1.0 / days_in_month as billable_usage,
            price_usd / days_in_month as cost_usd, 'known' as status, 'sum' as aggregation,
-           'price_book' as source, plan, price_usd, 1.0 as per_quantity, price_effective_from
+           'price_book' as source, null as detail, plan, price_usd, 1.0 as per_quantity, price_effective_from
     from org_priced
     where kind = 'plan_fee'
     union all
@@ -186,13 +190,13 @@ org_rows as (
            least(credit, cum_compute) - least(credit, cum_compute - day_compute), 'USD',
            least(credit, cum_compute) - least(credit, cum_compute - day_compute),
            -(least(credit, cum_compute) - least(credit, cum_compute - day_compute)),
-           'known', 'sum', 'price_book', plan, credit, 1.0, price_effective_from
+           'known', 'sum', 'price_book', null, plan, credit, 1.0, price_effective_from
     from credits
 )
 -- rounded to 1e-9 so re-runs give identical rows whatever order parallel sums took
 select r.project, r.organization, r.date, r.line_item, round(r.usage, 9) as usage, r.unit,
        round(r.billable_usage, 9) as billable_usage, round(r.cost_usd, 9) as cost_usd,
-       r.status, r.aggregation, r.source, r.plan, r.price_usd, r.per_quantity, r.price_effective_from,
+       r.status, r.aggregation, r.source, r.detail, r.plan, r.price_usd, r.per_quantity, r.price_effective_from,
        now() as computed_at
 from (select * from project_rows union all by name select * from org_rows) r
 cross join params p

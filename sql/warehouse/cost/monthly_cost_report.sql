@@ -6,8 +6,11 @@
 -- quotas are multiplied by the cycle's hours and, for per-project quotas, by the projects).
 -- The plan fee is the whole cycle's fee (prorated by day only where the price changes mid-cycle).
 --
+-- status is 'known' only when every finished day of the cycle has usage rows and none is unknown;
+-- missing_days and detail say which days were never extracted and why items are unknown.
+--
 -- Projection (only for the cycle that contains $today): additive usage grows linearly to the end
--- of the cycle from the days priced so far (days_elapsed = days with rows, so a gap in the daily
+-- of the cycle from the days priced so far (days_elapsed = days with usage rows, so a gap in the daily
 -- partitions does not dilute the rate); cycle-quota items are re-priced on the projected usage
 -- (whole packages where package-priced); hour-quota and unquoted items scale linearly; peak
 -- items stay at their peak; credits cap at the plan's credit. Closed cycles project to their cost.
@@ -28,10 +31,49 @@ daily as (
     from cost.cost_breakdown_daily d
     join months m on d.date >= m.month and d.date < m.next_month
 ),
+-- Coverage: a cycle's finished days (closed cycles: all; the running one: up to yesterday) are
+-- expected to have usage rows; a day without any project row was never extracted. Such days
+-- make the organization's lines 'partial' (or 'unknown'), never 'known' with unknown_days 0.
+expected_days as (
+    select o.organization, m.month, cast(d.day as date) as day
+    from cost.organizations o
+    cross join months m
+    cross join params p
+    cross join generate_series(m.month, m.next_month - interval 1 day, interval 1 day) as d(day)
+    where cast(d.day as date) < p.today
+),
+covered_days as (
+    select distinct organization, month, date as day from daily where project is not null
+),
+missing as (
+    select e.organization, e.month, e.day,
+           e.day - cast(row_number() over (partition by e.organization, e.month order by e.day) as integer)
+               as island
+    from expected_days e
+    anti join covered_days c on c.organization = e.organization and c.month = e.month and c.day = e.day
+),
+missing_ranges as (
+    select organization, month, island, min(day) as first_day, max(day) as last_day, count(*) as n
+    from missing group by all
+),
+coverage as (
+    select organization, month, cast(sum(n) as integer) as missing_days,
+           cast(sum(n) as integer) || ' day(s) with no usage extracted: '
+               || string_agg(case when first_day = last_day then strftime(first_day, '%Y-%m-%d')
+                                  else strftime(first_day, '%Y-%m-%d') || '..' || strftime(last_day, '%Y-%m-%d')
+                             end, ', ' order by first_day) as missing_detail
+    from missing_ranges group by organization, month
+),
+covered_count as (
+    select organization, month, count(*) as days from covered_days group by all
+),
 org_progress as (
-    select organization, month, any_value(days_in_month) as days_in_month,
-           count(distinct date) as days_elapsed, max(date) as last_day
-    from daily group by organization, month
+    -- days_elapsed counts days with usage rows, so a gap does not dilute the projection's rate
+    select d.organization, d.month, any_value(d.days_in_month) as days_in_month,
+           coalesce(any_value(cc.days), 0) as days_elapsed, max(d.date) as last_day
+    from daily d
+    left join covered_count cc on cc.organization = d.organization and cc.month = d.month
+    group by d.organization, d.month
 ),
 per_project as (
     select organization, month, project, line_item, any_value(unit) as unit,
@@ -39,7 +81,8 @@ per_project as (
            case when any_value(aggregation) = 'peak' then max(usage) else sum(usage) end as usage,
            sum(billable_usage) as billable, sum(cost_usd) as cost_usd,
            count(distinct date) filter (where status = 'known') as known_days,
-           count(distinct date) filter (where status <> 'known') as unknown_days
+           count(distinct date) filter (where status <> 'known') as unknown_days,
+           string_agg(distinct detail, '; ' order by detail) filter (where status <> 'known') as detail
     from daily
     where line_item <> 'plan_fee'
     group by all
@@ -48,7 +91,8 @@ per_org as (
     select organization, month, line_item, any_value(unit) as unit, any_value(aggregation) as aggregation,
            sum(usage) as usage, sum(billable) as billable, sum(cost_usd) as cost_usd,
            max(known_days) as known_days, max(unknown_days) as unknown_days,
-           count(distinct project) as projects
+           count(distinct project) as projects,
+           string_agg(distinct detail, '; ' order by detail) as detail
     from per_project group by all
 ),
 with_price as (
@@ -79,7 +123,7 @@ usage_items as (
            (select p.today from params p) >= month
                and (select p.today from params p) < month + interval 1 month as is_running,
            case when aggregation = 'peak' then usage
-                else usage * days_in_month / days_elapsed end as projected_usage_running
+                else usage * days_in_month / nullif(days_elapsed, 0) end as projected_usage_running
     from with_price
 ),
 usage_projected as (
@@ -92,7 +136,7 @@ usage_projected as (
                     then ceil(round(greatest(projected_usage_running - included, 0) / per_quantity, 9)) * price_usd
                 when quota_scope = 'organization' and included_basis = 'cycle'
                     then greatest(projected_usage_running - included, 0) / per_quantity * price_usd
-                else cost_usd * days_in_month / days_elapsed
+                else cost_usd * days_in_month / nullif(days_elapsed, 0)
            end as projected_cost_usd
     from usage_items
 ),
@@ -128,6 +172,19 @@ plan_fee_rows as (
            any_value(days_in_month) as known_days, 0 as unknown_days,
            any_value(days_in_month) as days_in_month, any_value(plan) as plan
     from plan_fee group by organization, month
+),
+not_extracted_rows as (
+    -- an organization with finished days in the cycle but no usage at all: one explicit line
+    -- instead of an invoice that holds only the plan fee and looks complete
+    select c.organization, c.month, 'usage_not_extracted' as line_item, null::double as usage,
+           null as unit, null::double as included, null::double as billable, null::double as cost_usd,
+           null::double as projected_usage, null::double as projected_cost_usd, 'unknown' as status,
+           0 as known_days, 0 as unknown_days, m.days_in_month, o.plan,
+           c.missing_days, c.missing_detail as detail
+    from coverage c
+    join months m on m.month = c.month
+    join cost.organizations o on o.organization = c.organization
+    where not exists (select 1 from covered_days d where d.organization = c.organization and d.month = c.month)
 )
 -- rounded to 1e-9 so re-runs give identical rows whatever order parallel sums took
 select u.organization, u.month, u.line_item, round(u.usage, 9) as usage, u.unit, u.included,
@@ -137,14 +194,23 @@ select u.organization, u.month, u.line_item, round(u.usage, 9) as usage, u.unit,
                 then case when not u.is_running then u.cost_usd
                           else -least(coalesce(cc.credit, 0), greatest(coalesce(cp.projected_compute, 0), 0)) end
             else u.projected_cost_usd end, 9) as projected_cost_usd,
-       case when u.unknown_days = 0 then 'known'
+       case when u.unknown_days = 0 and coalesce(cov.missing_days, 0) = 0 then 'known'
             when u.known_days = 0 then 'unknown' else 'partial' end as status,
-       u.known_days, u.unknown_days, u.days_in_month, u.plan, now() as computed_at
+       u.known_days, u.unknown_days, u.days_in_month, u.plan, now() as computed_at,
+       coalesce(cov.missing_days, 0) as missing_days,
+       nullif(concat_ws('; ', u.detail, cov.missing_detail), '') as detail
 from usage_projected u
 left join compute_projection cp on cp.organization = u.organization and cp.month = u.month
 left join credit_cap cc on cc.organization = u.organization and cc.month = u.month
+left join coverage cov on cov.organization = u.organization and cov.month = u.month
 union all
-select organization, month, line_item, usage, unit, included, billable, round(cost_usd, 9), projected_usage,
-       round(projected_cost_usd, 9), status, known_days, unknown_days, days_in_month, plan, now()
-from plan_fee_rows
+select f.organization, f.month, f.line_item, f.usage, f.unit, f.included, f.billable, round(f.cost_usd, 9),
+       f.projected_usage, round(f.projected_cost_usd, 9), f.status, f.known_days, f.unknown_days,
+       f.days_in_month, f.plan, now(), coalesce(cov.missing_days, 0), null
+from plan_fee_rows f
+left join coverage cov on cov.organization = f.organization and cov.month = f.month
+union all
+select organization, month, line_item, usage, unit, included, billable, cost_usd, projected_usage,
+       projected_cost_usd, status, known_days, unknown_days, days_in_month, plan, now(), missing_days, detail
+from not_extracted_rows
 order by 1, 2, 3

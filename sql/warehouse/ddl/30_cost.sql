@@ -50,12 +50,14 @@ create table if not exists cost.cost_breakdown_daily (
     status varchar not null,          -- 'known' | 'unknown'
     aggregation varchar,              -- how days add up over a cycle: 'sum' | 'peak' (max per project)
     source varchar,
+    detail varchar,                   -- why the item is unknown (raw.usage_daily.detail), else NULL
     plan varchar,
     price_usd double,
     per_quantity double,
     price_effective_from date,
     computed_at timestamptz
 );
+alter table cost.cost_breakdown_daily add column if not exists detail varchar;
 
 create table if not exists cost.monthly_cost_report (
     organization varchar not null,
@@ -68,13 +70,17 @@ create table if not exists cost.monthly_cost_report (
     cost_usd double,
     projected_usage double,
     projected_cost_usd double,
-    status varchar not null,          -- 'known' | 'partial' (some days unknown) | 'unknown'
-    known_days integer,
-    unknown_days integer,
+    status varchar not null,          -- 'known' | 'partial' (some days unknown or not extracted) | 'unknown'
+    known_days integer,               -- days priced from known usage
+    unknown_days integer,             -- days whose usage was extracted as unknown
     days_in_month integer,
     plan varchar,
-    computed_at timestamptz
+    computed_at timestamptz,
+    missing_days integer,             -- finished days of the cycle (up to yesterday) with no usage extracted
+    detail varchar                    -- why not 'known': the unknown reasons and the days not extracted
 );
+alter table cost.monthly_cost_report add column if not exists missing_days integer;
+alter table cost.monthly_cost_report add column if not exists detail varchar;
 
 create table if not exists cost.monthly_project_cost (
     organization varchar not null,
