@@ -93,6 +93,12 @@ def test_every_shape_extracts_and_derives_through_the_cli(pg18, tmp_path, monkey
         if shape == "plain":
             note = latest_metadata(instance, "raw", "query_performance_logs")["source_note"]
             assert "no table public.query_performance_logs" in note
+        # the rule check on the query log is evaluated, and passes, whether or not the log exists
+        # (no permanent "could not evaluate" alert on a plain PostgreSQL)
+        key = dg.AssetCheckKey(dg.AssetKey(["raw", "query_performance_logs"]), "query_log_keys_present")
+        (latest,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        assert latest.status.value == "SUCCEEDED"
+        assert not latest.event.asset_check_evaluation.metadata.get("aimatrix/could_not_evaluate")
 
         with WarehouseResource(path=str(warehouse)).reader() as conn:
             def count(table: str, where: str = "") -> int:
