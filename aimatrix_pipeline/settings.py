@@ -35,6 +35,33 @@ class Organization:
     monthly_budget_usd: float | None = None
 
 
+APP_LOG_TABLES = ("query_performance_logs", "vector_query_logs", "embedding_generation_logs", "error_events")
+DEFAULT_LOG_SCHEMA = "public"
+DEFAULT_CLOCK_SKEW_MINUTES = 5.0
+
+
+@dataclass(frozen=True)
+class AppLogSettings:
+    """Where a project's app-log tables are, per project (`app_logs:` in the projects file).
+
+    By default each log is looked for as `<schema>.<log name>` (schema `public`) and is optional:
+    the extract discovers at run time whether it exists. A log can point at another table
+    (`"name"` or `"schema.name"`, or `{schema: ..., table: ...}` for names with dots) or be turned
+    off (`false`). Rows stamped more than `clock_skew_minutes` after the source's clock are
+    quarantined as rows from the future; closer ones wait for the clock to pass them.
+    """
+
+    schema: str = DEFAULT_LOG_SCHEMA
+    tables: Mapping[str, tuple[str, str] | None] = field(default_factory=dict)
+    clock_skew_minutes: float = DEFAULT_CLOCK_SKEW_MINUTES
+
+    def source(self, log: str, schema: str | None = None) -> tuple[str, str] | None:
+        """(schema, table) of `log`, or None when it is turned off. `schema` overrides the default."""
+        if log in self.tables:
+            return self.tables[log]
+        return (schema or self.schema, log)
+
+
 @dataclass(frozen=True)
 class Project:
     name: str
@@ -45,6 +72,7 @@ class Project:
     monthly_budget_usd: float | None = None
     max_connections: int = 2  # connections we may open to this source at once
     extra: Mapping[str, object] = field(default_factory=dict)
+    app_logs: AppLogSettings = field(default_factory=AppLogSettings)
 
 
 @dataclass(frozen=True)
@@ -94,6 +122,49 @@ def _budget(value, where: str) -> float | None:
     return budget
 
 
+def _identifier(value, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value.encode()) > 63 or "\x00" in value:
+        raise ConfigError(f"{where}: must be a non-empty name of at most 63 bytes, got {value!r}")
+    return value
+
+
+def _app_logs(raw, where: str) -> AppLogSettings:
+    """Parse a project's `app_logs:` mapping (see AppLogSettings)."""
+    if raw is None:
+        return AppLogSettings()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: 'app_logs' must be a mapping")
+    known = {"schema", "clock_skew_minutes", *APP_LOG_TABLES}
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ConfigError(f"{where}: app_logs: unknown field(s) {', '.join(unknown)}; "
+                          f"expected schema, clock_skew_minutes or one of {', '.join(APP_LOG_TABLES)}")
+    schema = _identifier(raw.get("schema", DEFAULT_LOG_SCHEMA), f"{where}: app_logs.schema")
+    skew = raw.get("clock_skew_minutes", DEFAULT_CLOCK_SKEW_MINUTES)
+    if isinstance(skew, bool) or not isinstance(skew, (int, float)) or not math.isfinite(skew) \
+            or not 0 <= skew <= 1440:
+        raise ConfigError(f"{where}: app_logs.clock_skew_minutes must be a number of minutes "
+                          f"between 0 and 1440, got {skew!r}")
+    tables: dict[str, tuple[str, str] | None] = {}
+    for log in APP_LOG_TABLES:
+        if log not in raw:
+            continue
+        value, field_where = raw[log], f"{where}: app_logs.{log}"
+        if value is False or value is None:
+            tables[log] = None
+        elif isinstance(value, str):
+            table_schema, dot, table = value.partition(".")
+            tables[log] = (_identifier(table_schema, field_where), _identifier(table, field_where)) if dot \
+                else (schema, _identifier(value, field_where))
+        elif isinstance(value, dict) and set(value) <= {"schema", "table"} and "table" in value:
+            tables[log] = (_identifier(value.get("schema", schema), f"{field_where}.schema"),
+                           _identifier(value["table"], f"{field_where}.table"))
+        else:
+            raise ConfigError(f"{field_where}: expected a table name ('name' or 'schema.name'), "
+                              f"{{schema: ..., table: ...}} or false, got {value!r}")
+    return AppLogSettings(schema, tables, float(skew))
+
+
 def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Organization, ...]]:
     """Parse and validate the fleet file; every error names the file and the offending field."""
     path = Path(path)
@@ -119,7 +190,7 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
 
     projects: list[Project] = []
     known = {"name", "organization", "db_url_env", "ref", "compute_size", "monthly_budget_usd",
-             "max_connections"}
+             "max_connections", "app_logs"}
     for i, raw in enumerate(doc.get("projects") or []):
         where = f"{path}: projects[{i}]"
         if not isinstance(raw, dict):
@@ -148,6 +219,7 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
                 monthly_budget_usd=_budget(raw.get("monthly_budget_usd"), where),
                 max_connections=int(raw.get("max_connections", 2)),
                 extra={k: v for k, v in raw.items() if k not in known},
+                app_logs=_app_logs(raw.get("app_logs"), where),
             )
         )
     if not projects:

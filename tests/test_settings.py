@@ -66,6 +66,52 @@ def test_bad_projects_file_names_the_field(tmp_path, text, message):
         load_settings(write(tmp_path, text))
 
 
+APP_LOGS = """
+projects:
+  - name: a
+    db_url_env: A
+    app_logs:
+      schema: observability
+      clock_skew_minutes: 2
+      query_performance_logs: slow_queries
+      vector_query_logs: other.vector_searches
+      embedding_generation_logs: {schema: odd.schema, table: "embeddings.log"}
+      error_events: false
+  - name: b
+    db_url_env: B
+"""
+
+
+def test_app_log_sources_per_project(tmp_path):
+    s = load_settings(write(tmp_path, APP_LOGS))
+    a, b = s.project("a").app_logs, s.project("b").app_logs
+    assert a.source("query_performance_logs") == ("observability", "slow_queries")
+    assert a.source("vector_query_logs") == ("other", "vector_searches")
+    assert a.source("embedding_generation_logs") == ("odd.schema", "embeddings.log")
+    assert a.source("error_events") is None and a.clock_skew_minutes == 2.0
+    assert b.source("error_events") == ("public", "error_events") and b.clock_skew_minutes == 5.0
+    assert "app_logs" not in s.project("a").extra
+
+
+@pytest.mark.parametrize(
+    "app_logs, message",
+    [
+        ("[1]", "'app_logs' must be a mapping"),
+        ("{query_logs: x}", "app_logs: unknown field(s) query_logs"),
+        ("{error_events: 5}", "app_logs.error_events: expected a table name"),
+        ("{error_events: ''}", "app_logs.error_events: must be a non-empty name"),
+        ("{clock_skew_minutes: .nan}", "app_logs.clock_skew_minutes must be a number"),
+        ("{clock_skew_minutes: -1}", "app_logs.clock_skew_minutes must be a number"),
+        ("{clock_skew_minutes: lots}", "app_logs.clock_skew_minutes must be a number"),
+        ("{schema: " + "s" * 64 + "}", "app_logs.schema: must be a non-empty name of at most 63 bytes"),
+    ],
+)
+def test_bad_app_logs_names_the_field(tmp_path, app_logs, message):
+    text = f"projects:\n  - name: a\n    db_url_env: A\n    app_logs: {app_logs}\n"
+    with pytest.raises(ConfigError, match=r"projects\[0\]: .*" + message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(write(tmp_path, text))
+
+
 def test_single_database_mode_defaults():
     s = load_settings({"SUPABASE_DB_URL": "postgresql://x"})
     assert s.source == "single_database"

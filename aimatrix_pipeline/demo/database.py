@@ -43,7 +43,7 @@ def build_vector_indexes(dsn: str) -> None:
 
 
 def create_monitoring_role(dsn: str, password: str) -> None:
-    """Create `aimatrix_monitor` (pg_monitor + SELECT on the log tables) with `password`."""
+    """Create `aimatrix_monitor` (pg_monitor + SELECT on the columns the pipeline reads) with `password`."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(load_sql(MONITOR_ROLE_FILE))
         conn.execute(

@@ -19,6 +19,18 @@ How it moves data, and why:
   non-UTF-8 text) go to `raw.quarantine` with the reason and the full row. Rows with a NULL
   `created_at` can never pass a high-water mark, so each run also sweeps them (by index) into
   quarantine, replacing earlier quarantine rows for the same id.
+* **The source's clock bounds the mark.** Each run reads the source's clock first and loads only
+  rows stamped up to it, so the high-water mark never passes the source's "now": one row dated
+  2999 cannot make every later row look old. Rows stamped more than the project's clock-skew
+  tolerance (default 5 minutes) after it, and `-infinity`, are quarantined
+  (`future_created_at`, `infinite_created_at`) on every run while they stay so; rows within the
+  tolerance wait for the clock to pass them. Those rows travel as text, since the Arrow driver
+  cannot represent `infinity` (it wraps to a date 290,000 years BC).
+* **Optional, schema-tolerant sources.** Which log tables exist, and which of their columns, is
+  discovered per run from the catalog: a project without a log table records "source absent"
+  and succeeds; columns the design document's shapes lack (or a project dropped) arrive as NULL.
+  Only `id` and `created_at` are required. Where each log lives is set per project
+  (`app_logs:` in the projects file, settings.AppLogSettings).
 """
 
 from __future__ import annotations
@@ -39,7 +51,7 @@ from aimatrix_pipeline import querytext
 from aimatrix_pipeline.extract.source_errors import explain
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.settings import AppLogSettings, Project
 from aimatrix_pipeline.sql_files import load_sql
 
 
@@ -78,9 +90,24 @@ LOG_TABLES: dict[str, LogTableSpec] = {
 }
 
 
+REQUIRED_COLUMNS = ("id", "created_at")
+SOURCE_PRESENT, SOURCE_ABSENT, SOURCE_DISABLED, SOURCE_UNUSABLE = "present", "absent", "disabled", "unusable"
+FUTURE_REASONS = ("future_created_at", "infinite_created_at")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_MARK = datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
 @dataclass
 class LoadResult:
     table: str
+    source: str = ""  # schema.table that was looked for
+    source_status: str = SOURCE_PRESENT  # present | absent | disabled | unusable
+    source_note: str = ""  # why a source is absent / unusable, for the UI
+    columns_absent: tuple[str, ...] = ()  # optional columns this project's table lacks (loaded as NULL)
+    source_clock: datetime | None = None
+    rows_from_future: int = 0  # quarantined this run: stamped past the source's clock + tolerance
+    rows_deferred: int = 0  # stamped ahead of the source's clock, within the tolerance: a later run loads them
+    mark_repaired: bool = False  # a stored mark past the source's clock was discarded (full reload)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -115,9 +142,52 @@ def _row_json(schema: pa.Schema, payload_column: str) -> str:
     return f"json_object({', '.join(parts)})"
 
 
-def _source_query(spec: LogTableSpec, schema_name: str, predicate: str) -> str:
-    table = sql.Identifier(schema_name, spec.name).as_string(None)
-    return load_sql(f"source/app_logs/{spec.name}.sql").format(table=table, filter=predicate)
+class _Columns(dict):
+    """`{cols[name]}` in the source SQL: the quoted column, or NULL where the table lacks it."""
+
+    def __init__(self, present: set[str], created_at_as_text: bool = False):
+        super().__init__()
+        self.present = present
+        self.created_at_as_text = created_at_as_text
+
+    def __missing__(self, name: str) -> str:
+        if name not in self.present:
+            return "null"
+        ref = sql.Identifier(name).as_string(None)
+        return f"{ref}::text" if name == "created_at" and self.created_at_as_text else ref
+
+
+def _expected_columns(spec: LogTableSpec) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(re.findall(r"\{cols\[(\w+)\]\}", load_sql(f"source/app_logs/{spec.name}.sql"))))
+
+
+def _source_query(spec: LogTableSpec, table: str, predicate: str, columns: set[str],
+                  created_at_as_text: bool = False) -> str:
+    return load_sql(f"source/app_logs/{spec.name}.sql").format(
+        table=table, filter=predicate, cols=_Columns(columns, created_at_as_text))
+
+
+def _discover(adbc_conn, schema_name: str, table_name: str, what: str, project: Project) -> tuple[datetime, set[str]]:
+    """The source's clock and the columns of schema.table (empty: no such table)."""
+    try:
+        cur = adbc_conn.cursor()
+        try:
+            cur.execute(load_sql("source/app_logs/discover.sql"), (schema_name, table_name))
+            row = cur.fetch_arrow_table().to_pylist()[0]
+        finally:
+            cur.close()
+    except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
+        raise explain(exc, what, project.name) from None
+    return row["source_now"], set(row["columns"] or ())
+
+
+def _from_micros(micros: int | None) -> datetime | None:
+    """A mark from epoch microseconds; dates before year 1 (PostgreSQL accepts 4713 BC) floor at year 1."""
+    if micros is None:
+        return None
+    if micros < int((_MIN_MARK - _EPOCH) / timedelta(microseconds=1)):
+        return _MIN_MARK
+    return _EPOCH + timedelta(microseconds=int(micros))
 
 
 def _state(conn, project: str, table: str) -> tuple[datetime | None, int]:
@@ -197,7 +267,7 @@ class _BatchLoader:
         )
         self.insert_sql = load_sql(f"warehouse/raw/{spec.name}.insert.sql")
         self.texts_sql = load_sql(f"warehouse/raw/{spec.name}.texts.sql") if spec.shape_column else None
-        self.max_created_at: datetime | None = None
+        self.max_created_at: int | None = None  # epoch microseconds of the newest loaded row
         self._queued: set[str] = set()
         self._shapes: list[Future] = []
         self._shape_pool: ThreadPoolExecutor | None = None
@@ -220,9 +290,11 @@ class _BatchLoader:
             bad = batch.num_rows - inserted
             if bad:
                 self._quarantine(batch)
-                good_max = conn.execute("select max(created_at) from _checked where _reason is null").fetchall()[0][0]
+                good_max = conn.execute(
+                    "select epoch_us(max(created_at)) from _checked where _reason is null").fetchall()[0][0]
             else:
-                good_max = pc.max(batch.column("created_at")).as_py()
+                # as epoch microseconds: PostgreSQL's dates before year 1 have no Python datetime
+                good_max = pc.max(batch.column("created_at").cast(pa.int64())).as_py()
             if self.texts_sql:
                 result.new_texts += self._fingerprint_new_texts(batch)
             result.rows_loaded += inserted
@@ -231,6 +303,29 @@ class _BatchLoader:
             result.batches += 1
             if good_max is not None and (self.max_created_at is None or good_max > self.max_created_at):
                 self.max_created_at = good_max
+        finally:
+            try:
+                conn.execute("drop view if exists _checked").fetchall()
+            except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
+                pass
+
+    def quarantine_future(self, batch: pa.Table, cutoff: datetime, result: LoadResult) -> None:
+        """Rows stamped after the source's clock (created_at as text): past `cutoff` or
+        -infinity go to quarantine, the others are counted as deferred (a later run loads them)."""
+        _batch = batch  # noqa: F841 - read by DuckDB
+        # `cutoff` is a datetime this module computed, inlined because a view cannot hold parameters
+        reason = (
+            "case when created_at = '-infinity' then 'infinite_created_at' "
+            f"when coalesce(try_cast(created_at as timestamptz) > '{cutoff.isoformat()}'::timestamptz, true) "
+            "then 'future_created_at' end")
+        conn = self.conn
+        try:
+            conn.execute(f"create or replace temp view _checked as select *, ({reason}) as _reason from _batch").fetchall()
+            bad = conn.execute("select count(*) from _checked where _reason is not null").fetchall()[0][0]
+            if bad:
+                self._quarantine(batch)
+            result.rows_from_future += int(bad)
+            result.rows_deferred += batch.num_rows - int(bad)
         finally:
             try:
                 conn.execute("drop view if exists _checked").fetchall()
@@ -302,26 +397,64 @@ def extract_app_log(
     max_text_bytes: int = 100_000,
     batch_rows: int = 60_000,  # measured: larger inserts leave DuckDB a longer commit
     queue_batches: int = 4,
-    log_schema: str = "public",
+    log_schema: str | None = None,
     on_batch: Callable[[LoadResult], None] | None = None,
     duckdb_memory_limit: str = "384MB",
+    clock_skew: timedelta | None = None,
 ) -> LoadResult:
-    """Load new rows of one log table for `project`; see the module docstring for guarantees."""
+    """Load new rows of one log table for `project`; see the module docstring for guarantees.
+
+    `log_schema` overrides the project's default log schema; `clock_skew` its tolerance for rows
+    stamped after the source's clock. A log that is turned off, or whose table does not exist on
+    this project, returns at once with `source_status` saying so (nothing is written).
+    """
     spec = LOG_TABLES[table]
     extracted_at = datetime.now(timezone.utc)
+    settings: AppLogSettings = project.app_logs
+    located = settings.source(table, log_schema)
     result = LoadResult(table)
     what = f"raw.{table}"
+    if clock_skew is None:
+        clock_skew = timedelta(minutes=settings.clock_skew_minutes)
+    if clock_skew < timedelta(0):
+        raise ValueError("clock_skew must not be negative")
 
     if not _MEMORY.match(duckdb_memory_limit):
         raise ValueError(f"duckdb_memory_limit must look like '384MB' or '1GB', got {duckdb_memory_limit!r}")
+    if located is None:
+        result.source_status = SOURCE_DISABLED
+        result.source_note = f"{table} is turned off for this project (app_logs in the projects file)"
+        return result
+    schema_name, table_name = located
+    result.source = f"{schema_name}.{table_name}"
+    source_table = sql.Identifier(schema_name, table_name).as_string(None)
     # The source connection (ADBC reads the type catalog on connect) opens while the warehouse does.
     connecting = _EnterInBackground(source.connect_adbc(project.db_url_env))
     try:
         with warehouse.transaction() as conn:
+            adbc_conn = connecting.get()
+            source_now, columns = _discover(adbc_conn, schema_name, table_name, what, project)
+            result.source_clock = source_now
+            if not columns:
+                result.source_status = SOURCE_ABSENT
+                result.source_note = (f"no table {result.source} on this project: nothing to load (point "
+                                      f"app_logs.{table} in the projects file at another table, or set it to false)")
+                return result
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing:
+                result.source_status = SOURCE_UNUSABLE
+                result.source_note = (f"{result.source} has no {' or '.join(missing)} column, which incremental "
+                                      f"loading needs: nothing loaded (set app_logs.{table} in the projects file)")
+                return result
+            result.columns_absent = tuple(c for c in _expected_columns(spec) if c not in columns)
             # Bounded memory whatever the table size: DuckDB spills what the open transaction
             # appended instead of keeping it resident (the limit is a validated literal).
             conn.execute(f"set memory_limit = '{duckdb_memory_limit}'").fetchall()
             previous, total = _state(conn, project.name, table)
+            if previous is not None and previous > source_now:
+                # A mark from before the clock bound (a row from the future once moved it): rows
+                # stamped after it were skipped. Start over: a full reload, future rows quarantined.
+                previous, result.mark_repaired = None, True
             result.previous_high_water_mark = previous
             result.initial_load = previous is None
             if previous is None:
@@ -330,24 +463,54 @@ def extract_app_log(
 
             loader = _BatchLoader(conn, spec, project.name, extracted_at, max_text_bytes)
             try:
-                adbc_conn = connecting.get()
+                _quarantine_future(adbc_conn, conn, loader, spec, source_table, columns, source_now,
+                                   source_now + clock_skew, result, what, project)
                 # One read (PG combines the index scans): fewer round trips on small incremental runs.
                 predicate = " or ".join(
-                    f"({p})" for p in _predicates(adbc_conn, conn, spec, log_schema, project, previous, overlap, what))
-                _run_query(adbc_conn, _source_query(spec, log_schema, predicate), loader, result, batch_rows,
-                           queue_batches, on_batch, what, project, _masking(spec, max_text_bytes))
+                    f"({p})" for p in _predicates(adbc_conn, conn, spec, source_table, project, previous, overlap,
+                                                  what, source_now))
+                _run_query(adbc_conn, _source_query(spec, source_table, predicate, columns), loader, result,
+                           batch_rows, queue_batches, on_batch, what, project, _masking(spec, max_text_bytes))
                 loader.finish()
             finally:
                 loader.close()
-            _save_state(conn, project, table, previous, total, loader, result, extracted_at)
+            _save_state(conn, project, table, previous, total, loader, result, extracted_at, source_now)
     finally:
         connecting.close()
     return result
 
 
+def _quarantine_future(adbc_conn, conn, loader: _BatchLoader, spec: LogTableSpec, source_table: str,
+                       columns: set[str], source_now: datetime, cutoff: datetime, result: LoadResult,
+                       what: str, project: Project) -> None:
+    """Replace this table's quarantined future rows with the ones the source holds now.
+
+    Found by index (`created_at` past the source's clock, or -infinity), usually none. Rows the
+    clock has since passed leave quarantine here and are loaded by this run's main read.
+    """
+    conn.execute(
+        "delete from raw.quarantine where project = ? and source_table = ? and reason in (?, ?)",
+        [project.name, spec.name, *FUTURE_REASONS],
+    ).fetchall()
+    query = _source_query(spec, source_table, f"created_at > {_ts(source_now)} or created_at = '-infinity'",
+                          columns, created_at_as_text=True)
+    try:
+        cur = adbc_conn.cursor()
+        try:
+            cur.execute(query)
+            for batch in cur.fetch_record_batch():
+                loader.quarantine_future(pa.Table.from_batches([batch]), cutoff, result)
+        finally:
+            cur.close()
+    except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
+        raise explain(exc, what, project.name) from None
+
+
 def _save_state(conn, project: Project, table: str, previous: datetime | None, total: int,
-                loader: _BatchLoader, result: LoadResult, extracted_at: datetime) -> None:
-    new_mark = loader.max_created_at
+                loader: _BatchLoader, result: LoadResult, extracted_at: datetime, source_now: datetime) -> None:
+    new_mark = _from_micros(loader.max_created_at)
+    if new_mark is not None and new_mark > source_now:  # cannot happen (rows are read up to it): a guard
+        new_mark = source_now
     if previous is not None and (new_mark is None or new_mark < previous):
         new_mark = previous
     result.high_water_mark = new_mark
@@ -391,23 +554,23 @@ def _ts(value: datetime) -> str:
     return f"{sql.Literal(value.isoformat()).as_string(None)}::timestamptz"
 
 
-def _predicates(adbc_conn, conn, spec: LogTableSpec, log_schema: str, project: Project,
-                previous: datetime | None, overlap: timedelta, what: str) -> list[str]:
+def _predicates(adbc_conn, conn, spec: LogTableSpec, table: str, project: Project,
+                previous: datetime | None, overlap: timedelta, what: str, source_now: datetime) -> list[str]:
     """The source reads of one run, as predicates on the log table.
 
-    * First run: every row with a timestamp.
-    * Later runs: rows past the high-water mark, plus the late commits: rows stamped inside the
+    * First run: every row with a finite timestamp up to the source's clock.
+    * Later runs: rows past the high-water mark up to the source's clock, plus the late commits: rows stamped inside the
       overlap window that the warehouse has neither loaded nor quarantined. The window is checked
       by id only (a few bytes a row), so a busy table costs no re-transfer of rows already loaded,
       and no loaded row is ever read twice.
     * Every run: rows with a NULL timestamp, which no mark can pass (quarantined, by index).
     """
-    table = sql.Identifier(log_schema, spec.name).as_string(None)
+    now = _ts(source_now)
     if previous is None:
-        predicates = ["created_at is not null"]
+        predicates = [f"created_at > '-infinity' and created_at <= {now}"]
     else:
-        since = previous - overlap
-        predicates = [f"created_at > {_ts(previous)}"]
+        since = previous - overlap if previous - _MIN_MARK > overlap else _MIN_MARK
+        predicates = [f"created_at > {_ts(previous)} and created_at <= {now}"]
         window_sql = load_sql("source/app_logs/window_ids.sql").format(
             table=table, since=_ts(since), until=_ts(previous))
         try:

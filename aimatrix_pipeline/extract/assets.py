@@ -41,8 +41,12 @@ class AppLogConfig(dg.Config):
     """Compare the ids stamped this many minutes before the high-water mark with the warehouse to catch late commits."""
     max_text_bytes: int = 100_000
     """Rows with a longer text are quarantined instead of loaded."""
-    log_schema: str = "public"
-    """Schema of the application's log tables in the monitored database."""
+    log_schema: Optional[str] = None
+    """Schema of the application's log tables in the monitored database. Default: the project's
+    `app_logs.schema` in the projects file (`public`)."""
+    clock_skew_minutes: Optional[float] = None
+    """Rows stamped more than this after the source's clock are quarantined as rows from the
+    future. Default: the project's `app_logs.clock_skew_minutes` (5)."""
 
 
 def resolve_snapshot_at(context: dg.AssetExecutionContext, config: SnapshotConfig) -> datetime:
@@ -62,9 +66,13 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
     return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
 
 
-def _raw_asset(name: str, table: str, description: str, kind: str):
+NO_FUTURE_ROWS_CHECK = "no_rows_from_the_future"
+
+
+def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None):
     """The decorator every extract asset shares: raw/<name>, one partition per project, one pool."""
     return dg.asset(
+        check_specs=check_specs,
         name=name,
         key_prefix=["raw"],
         group_name=GROUP,
@@ -113,8 +121,30 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
     return _snapshot
 
 
+def _future_rows_check(result: app_logs.LoadResult, project: str) -> dg.AssetCheckResult:
+    """Fails (WARN: the rows are kept in quarantine, the extract goes on) while the source holds
+    rows stamped past its own clock plus the tolerance, so someone fixes the writer's clock."""
+    return dg.AssetCheckResult(
+        check_name=NO_FUTURE_ROWS_CHECK,
+        passed=result.rows_from_future == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{result.rows_from_future} row(s) of {result.source} stamped after the source's clock "
+                     "(beyond the clock-skew tolerance) or -infinity: quarantined, see raw.quarantine "
+                     "where reason in ('future_created_at', 'infinite_created_at')")
+        if result.rows_from_future else None,
+        metadata={"project": project, "rows_from_the_future": result.rows_from_future,
+                  "source_status": result.source_status},
+    )
+
+
 def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
-    @_raw_asset(spec.name, spec.name, spec.description, "incremental")
+    check_specs = [dg.AssetCheckSpec(
+        NO_FUTURE_ROWS_CHECK, asset=dg.AssetKey(["raw", spec.name]),
+        description="No row of the source log is stamped after the source's clock (plus the clock-skew "
+        "tolerance) or at -infinity; such rows are quarantined and would otherwise freeze the extract.",
+    )]
+
+    @_raw_asset(spec.name, spec.name, spec.description, "incremental", check_specs)
     def _app_log(
         context: dg.AssetExecutionContext,
         config: AppLogConfig,
@@ -140,9 +170,32 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 max_text_bytes=config.max_text_bytes,
                 log_schema=config.log_schema,
                 on_batch=progress,
+                clock_skew=None if config.clock_skew_minutes is None else timedelta(minutes=config.clock_skew_minutes),
             )
         except Exception as exc:  # noqa: BLE001
             raise _failure(exc, project.name) from None
+        source_meta = {
+            "source": result.source or "none",
+            "source_status": result.source_status,
+        }
+        if result.source_note:
+            source_meta["source_note"] = result.source_note
+            context.log.info(f"[{project.name}] {spec.name}: {result.source_note}")
+        if result.source_status != app_logs.SOURCE_PRESENT:
+            # Not a failure: the run stays green and downstream assets do not wait on this one.
+            with warehouse.writer() as conn:
+                meta = table_metadata(conn, f"raw.{spec.name}", 0, project=project.name, **source_meta)
+            return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
+        if result.columns_absent:
+            source_meta["columns_absent"] = ", ".join(result.columns_absent)
+        if result.rows_from_future:
+            context.log.warning(
+                f"[{project.name}] {result.rows_from_future} {spec.name} row(s) stamped after the source's clock "
+                f"({result.source_clock.isoformat() if result.source_clock else '?'}) quarantined"
+            )
+        if result.mark_repaired:
+            context.log.warning(f"[{project.name}] {spec.name}: the stored high-water mark was past the source's "
+                                "clock; reloaded the project's rows")
         if result.rows_quarantined:
             context.log.warning(
                 f"[{project.name}] {result.rows_quarantined} {spec.name} row(s) quarantined: "
@@ -159,9 +212,13 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 new_query_shapes=result.new_texts,
                 initial_load=result.initial_load,
                 high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+                source_clock=result.source_clock.isoformat() if result.source_clock else "none",
+                rows_from_the_future=result.rows_from_future,
+                rows_deferred=result.rows_deferred,
                 seconds=round(time.monotonic() - started, 3),
+                **source_meta,
             )
-        return dg.MaterializeResult(metadata=meta)
+        return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
 
     return _app_log
 

@@ -1,6 +1,19 @@
--- The least-privileged monitoring role the pipeline is designed for: pg_monitor plus SELECT on the
--- application's log tables (and read access to the auth/storage columns billing needs).
--- The password is set by the caller (a parameter), never stored here.
+-- The least-privileged monitoring role the pipeline is designed for, on any PostgreSQL: a plain
+-- one (no app log tables, no Supabase schemas) or a Supabase project. Run it as the database owner
+-- (or postgres). It grants pg_monitor (statistics views, other roles' statement texts) and SELECT
+-- on exactly the columns the pipeline reads, only on schemas and tables that exist here; nothing
+-- else. No password hashes, emails, phone numbers, session IPs or user agents are readable.
+-- The password is set by the caller (a parameter), never stored here. Safe to re-run: what the
+-- role may read is reset to this list each time (a table created later is covered by re-running).
+--
+-- What each grant serves (the files under sql/source/ that read it):
+--   pg_stat_statements' schema   stats/pg_stat_statements*.sql (usage on the schema only)
+--   app log tables               app_logs/*.sql (the columns they select; absent columns skipped)
+--   auth.users                   usage/mau_*.sql: id, last_sign_in_at, is_sso_user, is_anonymous
+--   auth.sessions                usage/mau_last_sign_in.sql: user_id, created_at, refreshed_at
+--   auth.audit_log_entries       usage/mau_audit_log.sql, audit_log_available.sql: created_at, payload
+--                                (login/token_refreshed actions; not ip_address)
+--   storage.buckets / objects    usage/storage_by_bucket.sql: id / bucket_id, created_at, metadata
 do $$
 begin
     if not exists (select 1 from pg_roles where rolname = 'aimatrix_monitor') then
@@ -9,8 +22,53 @@ begin
 end
 $$;
 grant pg_monitor to aimatrix_monitor;
-grant usage on schema public, app, auth, storage, extensions to aimatrix_monitor;
-grant select on public.query_performance_logs, public.vector_query_logs,
-    public.embedding_generation_logs, public.error_events to aimatrix_monitor;
-grant select on auth.users, auth.audit_log_entries, auth.sessions to aimatrix_monitor;
-grant select on storage.buckets, storage.objects to aimatrix_monitor;
+
+do $$
+declare
+    -- schema.table -> the columns the pipeline reads from it
+    wanted constant jsonb := jsonb_build_object(
+        'public.query_performance_logs', jsonb_build_array(
+            'id', 'query_hash', 'query_text', 'execution_time_ms', 'rows_returned', 'rows_examined',
+            'index_usage', 'user_id', 'organization_id', 'created_at'),
+        'public.vector_query_logs', jsonb_build_array(
+            'id', 'query_type', 'table_name', 'similarity_threshold', 'vector_dimension',
+            'query_time_ms', 'result_count', 'index_used', 'created_at'),
+        'public.embedding_generation_logs', jsonb_build_array(
+            'id', 'model', 'token_count', 'generation_time_ms', 'error', 'created_at'),
+        'public.error_events', jsonb_build_array(
+            'id', 'name', 'message', 'stack', 'severity', 'context', 'user_agent', 'url', 'created_at'),
+        'auth.users', jsonb_build_array('id', 'last_sign_in_at', 'is_sso_user', 'is_anonymous'),
+        'auth.sessions', jsonb_build_array('user_id', 'created_at', 'refreshed_at'),
+        'auth.audit_log_entries', jsonb_build_array('created_at', 'payload'),
+        'storage.buckets', jsonb_build_array('id'),
+        'storage.objects', jsonb_build_array('bucket_id', 'created_at', 'metadata'));
+    qualified text;
+    rel regclass;
+    cols text;
+    ext_schema name;
+begin
+    for qualified in select jsonb_object_keys(wanted) loop
+        rel := to_regclass(qualified);
+        if rel is null then
+            continue;  -- not on this database: nothing to grant (the pipeline records it as absent)
+        end if;
+        execute format('grant usage on schema %I to aimatrix_monitor', split_part(qualified, '.', 1));
+        -- start from nothing: an earlier version of this script granted whole tables
+        execute format('revoke all on %s from aimatrix_monitor', rel);
+        select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into cols
+        from pg_attribute a
+        where a.attrelid = rel and a.attnum > 0 and not a.attisdropped
+          and a.attname in (select jsonb_array_elements_text(wanted -> qualified));
+        if cols is not null then
+            execute format('grant select (%s) on %s to aimatrix_monitor', cols, rel);
+        end if;
+    end loop;
+
+    select n.nspname into ext_schema
+    from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+    where e.extname = 'pg_stat_statements';
+    if ext_schema is not null then
+        execute format('grant usage on schema %I to aimatrix_monitor', ext_schema);
+    end if;
+end
+$$;

@@ -8,7 +8,7 @@ import pytest
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.extract import app_logs
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource, SourceUnavailable
-from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.settings import AppLogSettings, Project
 from tests.extract.helpers import APP_LOG_ASSETS, failed_steps, materialize
 
 PROJECT = Project(name="p1", organization="o1", db_url_env="APP_LOG_SOURCE_URL")
@@ -214,3 +214,29 @@ def test_shape_first_seen_on_a_quarantined_row_still_fingerprints_loadable_rows(
             "select count(*) from raw.query_performance_logs l anti join raw.query_texts t using (project, text_hash)"
         ).fetchone()[0]
     assert unmatched == 0
+
+
+def test_log_tables_located_per_project_and_optional(env, warehouse):
+    """A project's log can live in another table (any schema and name, quoted), be turned off, or
+    be missing: none of it is a failure, and the result says which."""
+    env.execute('create schema "Obs"; create table "Obs"."slow log" (id uuid primary key default gen_random_uuid(), '
+                "query_hash text, execution_time_ms numeric, created_at timestamptz default now())")
+    env.execute("""insert into "Obs"."slow log" (query_hash, execution_time_ms) values ('h', 3)""")
+    project = Project(name="p1", organization="o1", db_url_env=PROJECT.db_url_env, app_logs=AppLogSettings(
+        tables={"query_performance_logs": ("Obs", "slow log"), "error_events": None,
+                "vector_query_logs": ("public", "no_such_table")}))
+    moved = app_logs.extract_app_log("query_performance_logs", SOURCE, warehouse, project)
+    assert (moved.source, moved.source_status, moved.rows_loaded) == ("Obs.slow log", "present", 1)
+    assert set(moved.columns_absent) == {"query_text", "rows_returned", "rows_examined", "index_usage",
+                                         "user_id", "organization_id"}
+    off = app_logs.extract_app_log("error_events", SOURCE, warehouse, project)
+    assert off.source_status == "disabled" and off.rows_read == 0
+    missing = app_logs.extract_app_log("vector_query_logs", SOURCE, warehouse, project)
+    assert missing.source_status == "absent" and "no table public.no_such_table" in missing.source_note
+    env.execute("create table public.no_such_table (created_at timestamptz)")
+    unusable = app_logs.extract_app_log("vector_query_logs", SOURCE, warehouse, project)
+    assert unusable.source_status == "unusable" and "no id column" in unusable.source_note
+    with warehouse.reader() as conn:
+        row = conn.execute("select query_hash, query_length, execution_time_ms, user_id "
+                           "from raw.query_performance_logs").fetchall()
+    assert row == [("h", None, 3.0, None)]

@@ -1,10 +1,11 @@
--- The application's embedding-call log (tokens, latency, errors).
+-- The application's embedding-call log (tokens, latency, errors). The design document's table has
+-- no model column; columns a project's table lacks arrive as NULL (see query_performance_logs.sql).
 select
-    id::text                       as id,
-    model::text                    as model,
-    token_count::bigint            as token_count,
-    generation_time_ms::float8     as generation_time_ms,
-    textsend(error)                as error,
-    created_at                     as created_at
+    {cols[id]}::text                        as id,
+    {cols[model]}::text                     as model,
+    {cols[token_count]}::bigint             as token_count,
+    {cols[generation_time_ms]}::float8      as generation_time_ms,
+    textsend({cols[error]}::text)           as error,
+    {cols[created_at]}                      as created_at
 from {table}
 where {filter}

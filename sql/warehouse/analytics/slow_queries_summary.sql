@@ -10,7 +10,9 @@
 --   literal-free preview computed once per distinct text at extract time); percentiles exact.
 --   The seed's filter applies: keep a group when calls > $summary_min_calls or its mean is above
 --   $summary_min_avg_ms. slow_calls counts calls above $slow_query_ms.
--- hour_bucket: the UTC hour (the start of the hour in UTC, whatever the session time zone).
+-- hour_bucket: the UTC hour (the start of the hour in UTC, whatever the session time zone). Hour
+--   numbers are bigint: an int32 overflows past 2038 (hour * 3600), and PostgreSQL accepts any year
+--   up to 294276.
 -- share_of_total_time: the group's total / all time of the project, source and hour (computed
 --   before the app_log filter, so shares are of all logged time).
 with pgss as (
@@ -49,7 +51,7 @@ app_groups as (
     -- one pass over the log rows; texts missing from raw.query_texts keep their own group
     select coalesce(t.fid, -1) as fid,
            case when t.fid is null then l.text_hash end as orphan_hash,
-           floor(epoch(l.created_at) / 3600)::integer as hour_no,
+           floor(epoch(l.created_at) / 3600)::bigint as hour_no,
            count(*) as calls,
            sum(l.execution_time_ms) as total_time_ms,
            max(l.execution_time_ms) as max_time_ms,
