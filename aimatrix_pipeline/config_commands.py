@@ -17,22 +17,27 @@ EXIT_OK = 0
 
 
 def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """Load every configuration input; raises ConfigError on the first problem. Returns counts."""
-    from aimatrix_pipeline.alerts.rules import load_rules, rules_path
-    from aimatrix_pipeline.analytics.thresholds import load_thresholds
+    """Load every configuration input; raises ConfigError on the first problem. Returns counts.
+
+    Imports happen step by step, cheapest first, so a bad projects file is reported at once."""
+    env = os.environ if env is None else env
     from aimatrix_pipeline.config_checks import env_date
-    from aimatrix_pipeline.cost.partitions import DEFAULT_START_DATE
-    from aimatrix_pipeline.cost.price_book import OVERRIDES_ENV, load_price_book
-    from aimatrix_pipeline.fleet.retention import policy_from_env
     from aimatrix_pipeline.settings import load_settings
 
-    env = os.environ if env is None else env
     settings = load_settings(env)
+    env_date(env, "AIMATRIX_COST_START_DATE", "2025-01-01")
+    from aimatrix_pipeline.alerts.rules import load_rules, rules_path
+
     rules = load_rules(rules_path(env))
-    prices = load_price_book(overrides_path=env.get(OVERRIDES_ENV) or None)
-    load_thresholds(env)
+    from aimatrix_pipeline.fleet.retention import policy_from_env
+
     policy_from_env(env)
-    env_date(env, "AIMATRIX_COST_START_DATE", DEFAULT_START_DATE)
+    from aimatrix_pipeline.analytics.thresholds import load_thresholds
+
+    load_thresholds(env)
+    from aimatrix_pipeline.cost.price_book import OVERRIDES_ENV, load_price_book
+
+    prices = load_price_book(overrides_path=env.get(OVERRIDES_ENV) or None)
     return {"projects": len(settings.projects), "rules": len(rules.rules), "channels": len(rules.channels),
             "price entries": len(prices)}
 
