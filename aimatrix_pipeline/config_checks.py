@@ -26,7 +26,10 @@ class ConfigError(ValueError):
     settings module can use these checks without an import cycle."""
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_INT_RE = re.compile(r"^\s*[+-]?\d{1,30}\s*$")
+# ASCII only: Python's int()/float() also take "1_000" and full-width digits, which no one means.
+_INT_RE = re.compile(r"^\s*[+-]?\d{1,30}\s*$", re.ASCII)
+_FLOAT_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", re.ASCII)
+_NON_FINITE = re.compile(r"^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
 _SHOWN = 60  # characters of a bad value quoted in a message
 
 
@@ -85,10 +88,10 @@ def require_finite(value: Any, where: str, lo: float | None = None, hi: float | 
         except OverflowError:  # an int too large for a float
             number = math.inf
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
+        if _FLOAT_RE.match(value):
+            number = float(value)
+        elif _NON_FINITE.match(value):
+            number = math.nan
     if number is None:
         raise ConfigError(f"{where} must be a number, got {shown(value)}")
     if not math.isfinite(number):
