@@ -121,7 +121,7 @@ def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresh
         for key, value in data.items():
             if key not in by_name:
                 raise ConfigError(f"{path}: unknown threshold {key!r}; known: {', '.join(by_name)}"[:600])
-            values[key] = _coerce(by_name[key], value, f"{path}: '{key}'")
+            values[key] = _coerce(by_name[key], value, f"{path}: {key}")
     for name, field in by_name.items():
         raw = env.get(ENV_PREFIX + name.upper())
         if raw not in (None, ""):

@@ -232,17 +232,17 @@ CASES = [
     ("prices", ("entries", 0, "kind"), "refund", "'kind'"),
     ("prices", ("entries", 0, "notes"), DICT, "'notes'"),
     # analytics thresholds
-    ("thresholds", ("slow_query_ms",), NAN, "'slow_query_ms'"),
-    ("thresholds", ("slow_query_ms",), INF, "'slow_query_ms'"),
-    ("thresholds", ("slow_query_ms",), -1, "'slow_query_ms'"),
-    ("thresholds", ("slow_query_ms",), "lots", "'slow_query_ms'"),
-    ("thresholds", ("slow_query_ms",), DICT, "'slow_query_ms'"),
-    ("thresholds", ("summary_min_calls",), 1.5, "'summary_min_calls'"),
-    ("thresholds", ("summary_min_calls",), BIG, "'summary_min_calls'"),
-    ("thresholds", ("summary_min_calls",), True, "'summary_min_calls'"),
-    ("thresholds", ("cache_hit_ratio_min",), 1.5, "'cache_hit_ratio_min'"),
-    ("thresholds", ("cache_hit_ratio_min",), NAN, "'cache_hit_ratio_min'"),
-    ("thresholds", ("regression_mean_growth",), 0, "'regression_mean_growth'"),
+    ("thresholds", ("slow_query_ms",), NAN, "slow_query_ms"),
+    ("thresholds", ("slow_query_ms",), INF, "slow_query_ms"),
+    ("thresholds", ("slow_query_ms",), -1, "slow_query_ms"),
+    ("thresholds", ("slow_query_ms",), "lots", "slow_query_ms"),
+    ("thresholds", ("slow_query_ms",), DICT, "slow_query_ms"),
+    ("thresholds", ("summary_min_calls",), 1.5, "summary_min_calls"),
+    ("thresholds", ("summary_min_calls",), BIG, "summary_min_calls"),
+    ("thresholds", ("summary_min_calls",), True, "summary_min_calls"),
+    ("thresholds", ("cache_hit_ratio_min",), 1.5, "cache_hit_ratio_min"),
+    ("thresholds", ("cache_hit_ratio_min",), NAN, "cache_hit_ratio_min"),
+    ("thresholds", ("regression_mean_growth",), 0, "regression_mean_growth"),
     ("thresholds", ("slow_querry_ms",), 1, "'slow_querry_ms'"),
 ]
 
@@ -325,7 +325,7 @@ CLI_CASES = [  # (file, field path, value, variable naming the file, command, te
     ("prices", ("entries", 0, "price_usd"), NAN, "AIMATRIX_PRICE_BOOK_OVERRIDES", ["config", "check"],
      "'price_usd' must be a finite number"),
     ("thresholds", ("cache_hit_ratio_min",), "</script>\n\x1b[31mred", "AIMATRIX_ANALYTICS_THRESHOLDS",
-     ["config", "check"], "'cache_hit_ratio_min' must be a number"),
+     ["config", "check"], "cache_hit_ratio_min must be a number"),
 ]
 
 
