@@ -327,6 +327,13 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
     unknown = sorted(str(k) for k in s if k not in _SETTINGS_KEYS)
     if unknown:
         raise ConfigError(f"{path}: settings field {unknown[0]!r} is not a setting ({', '.join(_SETTINGS_KEYS)})"[:400])
+    if "fire_after" in s:  # defaults for every rule: checked here so the error names the settings
+        fire_after = s["fire_after"]
+        if not isinstance(fire_after, int) or isinstance(fire_after, bool):
+            raise ConfigError(f"{path}: settings field 'fire_after' must be a whole number >= 1, got {fire_after!r}"[:300])
+        require_int(fire_after, f"{path}: settings field 'fire_after'", 1, MAX_FIRE_AFTER)
+    if "suppression_window" in s:
+        _setting_duration(s, "suppression_window", "5m", path)
     raw_channels = require_list(doc.get("channels") or [], f"{path}: field 'channels'", max_len=100)
     channels = tuple(_channel(c, i, path) for i, c in enumerate(raw_channels))
     names = [c.name for c in channels]

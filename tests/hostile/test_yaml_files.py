@@ -145,8 +145,9 @@ CASES = [
     ("rules", ("settings", "give_up_after"), NAN, "'give_up_after'"),
     ("rules", ("settings", "backoff_base"), 0, "'backoff_base'"),
     ("rules", ("settings", "backoff_cap"), "1s", "'backoff_cap'"),  # below backoff_base
-    ("rules", ("settings", "suppression_window"), INF, "'suppression_window'"),
-    ("rules", ("settings", "fire_after"), 1e23, "'fire_after'"),
+    ("rules", ("settings", "suppression_window"), INF, "settings field 'suppression_window'"),
+    ("rules", ("settings", "fire_after"), 1e23, "settings field 'fire_after'"),
+    ("rules", ("settings", "fire_after"), 0, "settings field 'fire_after'"),
     ("rules", ("settings", "group_by"), 5, "'group_by'"),
     ("rules", ("settings", "group_by"), [DICT], "'group_by'"),
     ("rules", ("settings", "group_by"), ["region"], "'group_by'"),
