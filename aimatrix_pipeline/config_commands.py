@@ -14,6 +14,21 @@ import sys
 from collections.abc import Mapping
 
 EXIT_OK = 0
+# Schedules whose cron expression comes from the environment (read where each schedule is defined).
+CRON_VARIABLES = ("AIMATRIX_STATS_CRON", "AIMATRIX_LOGS_CRON", "AIMATRIX_COST_DAILY_CRON", "AIMATRIX_COST_REPORT_CRON",
+                  "AIMATRIX_APPSIGNALS_CRON", "AIMATRIX_RETENTION_CRON", "AIMATRIX_DASHBOARD_CRON")
+
+
+def _check_crons(env: Mapping[str, str]) -> None:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    from aimatrix_pipeline.config_checks import ConfigError, shown
+
+    for name in CRON_VARIABLES:
+        value = env.get(name)
+        if value is not None and not is_valid_cron_string(value):
+            raise ConfigError(f"environment variable {name} must be a cron expression such as "
+                              f"'*/5 * * * *', got {shown(value)}")
 
 
 def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
@@ -38,6 +53,7 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
     from aimatrix_pipeline.cost.price_book import OVERRIDES_ENV, load_price_book
 
     prices = load_price_book(overrides_path=env.get(OVERRIDES_ENV) or None)
+    _check_crons(env)
     return {"projects": len(settings.projects), "rules": len(rules.rules), "channels": len(rules.channels),
             "price entries": len(prices)}
 
@@ -57,6 +73,6 @@ def register(subparsers) -> None:
         description="Load every configuration input the pipeline reads (AIMATRIX_PROJECTS_FILE or "
         "SUPABASE_* variables, AIMATRIX_ALERT_RULES, AIMATRIX_PRICE_BOOK_OVERRIDES, "
         "AIMATRIX_ANALYTICS_THRESHOLDS and AIMATRIX_ANALYTICS_*, AIMATRIX_RETENTION_*, "
-        "AIMATRIX_COST_START_DATE) and report the first problem, naming the file and the field.",
+        "AIMATRIX_COST_START_DATE, the AIMATRIX_*_CRON schedules) and report the first problem, naming the file and the field.",
     )
     q.set_defaults(func=cmd_check)

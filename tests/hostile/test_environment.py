@@ -33,6 +33,8 @@ CASES = [  # (variable, hostile value)
       for v in ["nan", "inf", "7.5", "-1", "ninety", "1e3", "99999999", "\x1b[2J"]],
     *[("AIMATRIX_COST_START_DATE", v) for v in ["soon", "2025-13-01", "2025-02-30", "1900-01-01", "2999-01-01",
                                                 "2025-01-01; drop", "20250101", "nan"]],
+    *[(name, v) for name in ("AIMATRIX_STATS_CRON", "AIMATRIX_DASHBOARD_CRON", "AIMATRIX_RETENTION_CRON")
+      for v in ["lots", "99 * * * *", "* * * * * *", "*/5 * * * *; rm -rf /", ""]],
     *[("SUPABASE_PLAN", v) for v in ["gold", "pro\n", "\x1b[31mpro"]],
     *[("SUPABASE_COMPUTE_SIZE", v) for v in ["small; drop table x", "x" * 1000, "../../etc"]],
     *[("SUPABASE_PROJECT_REF", v) for v in ["../../etc/passwd", "a b", "x" * 1000]],
