@@ -25,6 +25,7 @@ from aimatrix_pipeline.config_checks import (
     require_list,
     require_mapping,
     require_str,
+    shown,
 )
 
 __all__ = ["ConfigError", "Organization", "Project", "Settings", "load_settings", "parse_projects_file"]
@@ -105,7 +106,7 @@ def _budget(value, where: str) -> float | None:
 def _compute_size(value, where: str) -> str:
     text = require_str(value, where, max_len=32, numbers_ok=True).lower()
     if not _SIZE_RE.match(text):
-        raise ConfigError(f"{where} must be a compute size such as micro, small or 2xl, got {text!r}")
+        raise ConfigError(f"{where} must be a compute size such as micro, small or 2xl, got {shown(text)}")
     return text
 
 
@@ -124,7 +125,7 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
         slug = require_str(_require(raw, "slug", where), f"{where}: 'slug'", max_len=63, pattern=_NAME_RE,
                            pattern_text="must be 1-63 letters, digits, '_', '.', '-'", numbers_ok=True)
         if any(o.slug == slug for o in orgs):
-            raise ConfigError(f"{where}: duplicate organization slug {slug!r}")
+            raise ConfigError(f"{where}: duplicate organization slug {shown(slug)}")
         plan = require_choice(raw.get("plan", "pro"), f"{where}: 'plan'", PLANS, lower=True)
         orgs.append(Organization(slug, plan, _budget(raw.get("monthly_budget_usd"), f"{where}: 'monthly_budget_usd'")))
     org_slugs = {o.slug for o in orgs}
@@ -140,14 +141,14 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
             raise ConfigError(f"{where}: expected a mapping")
         name = require_str(_require(raw, "name", where), f"{where}: 'name'", numbers_ok=True)
         if not _NAME_RE.match(name):
-            raise ConfigError(f"{where}: 'name' {name!r} must be 1-63 letters, digits, '_', '.', '-'")
+            raise ConfigError(f"{where}: 'name' {shown(name)} must be 1-63 letters, digits, '_', '.', '-'")
         if any(p.name == name for p in projects):
-            raise ConfigError(f"{where}: duplicate project name {name!r}")
+            raise ConfigError(f"{where}: duplicate project name {shown(name)}")
         org = require_str(raw.get("organization") or DEFAULT_PROJECT, f"{where}: 'organization'",
                           max_len=63, pattern=_NAME_RE, numbers_ok=True,
                           pattern_text="must be an organization slug (1-63 letters, digits, '_', '.', '-')")
         if declared and org not in org_slugs:
-            raise ConfigError(f"{where}: organization {org!r} is not listed under 'organizations'")
+            raise ConfigError(f"{where}: organization {shown(org)} is not listed under 'organizations'")
         if org not in org_slugs:
             orgs.append(Organization(org))
             org_slugs.add(org)
@@ -196,7 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     plan = (env.get("SUPABASE_PLAN") or "pro").lower()
     if plan not in PLANS:
-        raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {plan!r}")
+        raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {shown(plan)}")
     budget = env_finite(env, "SUPABASE_MONTHLY_BUDGET_USD", 0, MAX_BUDGET_USD)
     org = Organization(DEFAULT_PROJECT, plan, budget)
     ref = env.get("SUPABASE_PROJECT_REF") or None

@@ -32,6 +32,7 @@ from aimatrix_pipeline.config_checks import (
     require_list,
     require_str,
     require_str_list,
+    shown,
 )
 from aimatrix_pipeline.settings import ConfigError
 
@@ -81,13 +82,13 @@ def parse_duration(value: Any, where: str, lo: float = 0.0, hi: float = 30 * DAY
                    lo_exclusive: bool = False) -> float:
     """Seconds from `300`, `"300s"`, `"5m"`, `"4h"`, `"250ms"`; finite and in range; errors name `where`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}"[:300])
+        raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {shown(value)}")
     if isinstance(value, (int, float)):
         seconds = value
     else:
         m = _DURATION_RE.match(value)
         if not m:
-            raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}"[:300])
+            raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {shown(value)}")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds < 0:
         raise ConfigError(f"{where}: duration must not be negative")
@@ -217,7 +218,7 @@ def _channel(raw: Any, i: int, path: str) -> ChannelConfig:
     where = f"{path}: channel {name!r}"
     ctype = require_str(_req(raw, "type", where), f"{where}: field 'type'", max_len=63)
     if ctype not in CHANNEL_TYPES:
-        raise ConfigError(f"{where}: field 'type' must be one of {', '.join(CHANNEL_TYPES)}, got {ctype!r}")
+        raise ConfigError(f"{where}: field 'type' must be one of {', '.join(CHANNEL_TYPES)}, got {shown(ctype)}")
     env: dict[str, str] = {}
     for key in _REQUIRED_ENV[ctype]:
         env[key] = _req(raw, key, where)
@@ -227,7 +228,7 @@ def _channel(raw: Any, i: int, path: str) -> ChannelConfig:
     for key, value in env.items():
         if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", value):
             raise ConfigError(
-                f"{where}: field '{key}' is the NAME of an environment variable, got {value!r}"
+                f"{where}: field '{key}' is the NAME of an environment variable, got {shown(value)}"
             )
     known = set(_REQUIRED_ENV[ctype]) | set(_OPTIONAL_ENV[ctype]) | {
         "name", "type", "rate_per_second", "send_resolved"}
@@ -256,14 +257,14 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
         raise ConfigError(f"{where}: expected a mapping")
     rid = _req(raw, "id", where)
     if not isinstance(rid, str) or not _ID_RE.match(rid):
-        raise ConfigError(f"{where}: field 'id' {rid!r} must be lower-case letters, digits, '_' (<= 63)")
-    where = f"{path}: rule {rid!r}"
+        raise ConfigError(f"{where}: field 'id' {shown(rid)} must be lower-case letters, digits, '_' (<= 63)")
+    where = f"{path}: rule {shown(rid)}"
     title = require_str(_req(raw, "title", where), f"{where}: field 'title'", max_len=MAX_TEXT, numbers_ok=True)
     message = require_str(_req(raw, "message", where), f"{where}: field 'message'", max_len=MAX_TEXT,
                           numbers_ok=True)
     severity = require_str(_req(raw, "severity", where), f"{where}: field 'severity'", max_len=63).lower()
     if severity not in SEVERITIES:
-        raise ConfigError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        raise ConfigError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}, got {shown(severity)}")
     channels = raw.get("channels", [])
     if isinstance(channels, str):
         channels = [channels]
@@ -272,7 +273,7 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
     channels = require_str_list(channels, f"{where}: field 'channels'", max_len=63)
     for c in channels:
         if c not in channel_names:
-            raise ConfigError(f"{where}: field 'channels' names unknown channel {c!r}")
+            raise ConfigError(f"{where}: field 'channels' names unknown channel {shown(c)}")
     metric = raw.get("metric")
     check = raw.get("check")
     operator = raw.get("operator")
@@ -282,22 +283,22 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
     if check is not None:
         check = require_str(check, f"{where}: field 'check'", max_len=1000, allow_empty=True)
     if operator is not None and not isinstance(operator, str):
-        raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {operator!r}"[:300])
+        raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {shown(operator)}")
     if bool(metric) == bool(check):
         raise ConfigError(f"{where}: give exactly one of field 'metric' or field 'check'")
     if metric:
         if metric not in METRICS:
             raise ConfigError(
-                f"{where}: field 'metric' {metric!r} is not a known metric ({', '.join(sorted(METRICS))})"
+                f"{where}: field 'metric' {shown(metric)} is not a known metric ({', '.join(sorted(METRICS))})"
             )
         if operator not in OPERATORS:
-            raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {operator!r}")
+            raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {shown(operator)}")
         if threshold is None or isinstance(threshold, bool):
             raise ConfigError(f"{where}: missing required field 'threshold'")
         threshold = require_finite(threshold, f"{where}: field 'threshold'")
     else:
         if ":" not in str(check):
-            raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {check!r}")
+            raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {shown(check)}")
     lo, lo_exclusive, hi = _DURATION_BOUNDS["suppression_window"]
     window = parse_duration(
         raw.get("suppression_window", settings_raw.get("suppression_window", "5m")),
@@ -305,7 +306,7 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
     )
     fire_after = raw.get("fire_after", settings_raw.get("fire_after", 1))
     if not isinstance(fire_after, int) or isinstance(fire_after, bool):
-        raise ConfigError(f"{where}: field 'fire_after' must be a whole number >= 1, got {fire_after!r}"[:300])
+        raise ConfigError(f"{where}: field 'fire_after' must be a whole number >= 1, got {shown(fire_after)}")
     fire_after = require_int(fire_after, f"{where}: field 'fire_after'", 1, MAX_FIRE_AFTER)
     return AlertRule(
         id=rid, title=title, message=message, severity=severity, channels=tuple(channels),
@@ -326,11 +327,11 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
         raise ConfigError(f"{path}: field 'settings' must be a mapping")
     unknown = sorted(str(k) for k in s if k not in _SETTINGS_KEYS)
     if unknown:
-        raise ConfigError(f"{path}: settings field {unknown[0]!r} is not a setting ({', '.join(_SETTINGS_KEYS)})"[:400])
+        raise ConfigError(f"{path}: settings field {shown(unknown[0])} is not a setting ({', '.join(_SETTINGS_KEYS)})")
     if "fire_after" in s:  # defaults for every rule: checked here so the error names the settings
         fire_after = s["fire_after"]
         if not isinstance(fire_after, int) or isinstance(fire_after, bool):
-            raise ConfigError(f"{path}: settings field 'fire_after' must be a whole number >= 1, got {fire_after!r}"[:300])
+            raise ConfigError(f"{path}: settings field 'fire_after' must be a whole number >= 1, got {shown(fire_after)}")
         require_int(fire_after, f"{path}: settings field 'fire_after'", 1, MAX_FIRE_AFTER)
     if "suppression_window" in s:
         _setting_duration(s, "suppression_window", "5m", path)
@@ -339,7 +340,7 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
     names = [c.name for c in channels]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ConfigError(f"{path}: duplicate channel name {sorted(dupes)[0]!r}")
+        raise ConfigError(f"{path}: duplicate channel name {shown(sorted(dupes)[0])}")
     group_by = tuple(require_str_list(s.get("group_by", ["project", "rule_id"]),
                                       f"{path}: settings field 'group_by'", max_len=63))
     for g in group_by:
@@ -349,7 +350,7 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
                                               f"{path}: settings field 'default_channels'", max_len=63))
     for c in default_channels:
         if c not in names:
-            raise ConfigError(f"{path}: settings field 'default_channels' names unknown channel {c!r}")
+            raise ConfigError(f"{path}: settings field 'default_channels' names unknown channel {shown(c)}")
     default_severity = require_str(s.get("default_severity", "high"), f"{path}: settings field 'default_severity'",
                                    max_len=63)
     if default_severity not in SEVERITIES:
@@ -372,7 +373,7 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
     ids = [r.id for r in rules]
     dupes = {n for n in ids if ids.count(n) > 1}
     if dupes:
-        raise ConfigError(f"{path}: duplicate rule id {sorted(dupes)[0]!r}")
+        raise ConfigError(f"{path}: duplicate rule id {shown(sorted(dupes)[0])}")
     return RuleSet(rules, channels, settings, path)
 
 

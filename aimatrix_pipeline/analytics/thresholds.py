@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
-from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_int
+from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_int, shown
 from aimatrix_pipeline.settings import ConfigError
 
 ENV_FILE = "AIMATRIX_ANALYTICS_THRESHOLDS"
@@ -120,7 +120,7 @@ def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresh
             raise ConfigError(f"{path}: expected a mapping of threshold names to numbers")
         for key, value in data.items():
             if key not in by_name:
-                raise ConfigError(f"{path}: unknown threshold {key!r}; known: {', '.join(by_name)}"[:600])
+                raise ConfigError(f"{path}: unknown threshold {shown(key)}; known: {', '.join(by_name)}"[:600])
             values[key] = _coerce(by_name[key], value, f"{path}: {key}")
     for name, field in by_name.items():
         raw = env.get(ENV_PREFIX + name.upper())
@@ -128,7 +128,7 @@ def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresh
             values[name] = _coerce(field, raw, f"environment variable {ENV_PREFIX + name.upper()}")
     for key, value in overrides.items():
         if key not in by_name:
-            raise ConfigError(f"unknown threshold {key!r}")
+            raise ConfigError(f"unknown threshold {shown(key)}")
         values[key] = _coerce(by_name[key], value, "override")
     return Thresholds(**values)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_str
+from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_str, shown
 from aimatrix_pipeline.settings import PLANS, ConfigError
 from aimatrix_pipeline.sql_files import SQL_DIR
 
@@ -75,7 +75,7 @@ def _text(raw: dict, field: str, where: str, default: str | None = None) -> str 
 def _choice(raw: dict, field: str, default: str, allowed: tuple[str, ...], where: str) -> str:
     value = require_str(raw.get(field, default), f"{where}: '{field}'", max_len=100)
     if value not in allowed:
-        raise ConfigError(f"{where}: '{field}' must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(f"{where}: '{field}' must be one of {', '.join(allowed)}, got {shown(value)}")
     return value
 
 
@@ -88,13 +88,13 @@ def _entry(raw: object, where: str, source: str) -> PriceEntry:
     line_item = require_str(line_item, f"{where}: 'line_item'", max_len=200)
     plan = require_str(raw.get("plan", "*"), f"{where}: 'plan'", max_len=100).lower()
     if plan != "*" and plan not in PLANS:
-        raise ConfigError(f"{where}: 'plan' must be '*' or one of {', '.join(PLANS)}, got {plan!r}")
+        raise ConfigError(f"{where}: 'plan' must be '*' or one of {', '.join(PLANS)}, got {shown(plan)}")
     eff = raw.get("effective_from")
     if isinstance(eff, str):
         try:
             eff = dt.date.fromisoformat(eff)
         except ValueError:
-            raise ConfigError(f"{where}: 'effective_from' must be a date (YYYY-MM-DD), got {eff!r}") from None
+            raise ConfigError(f"{where}: 'effective_from' must be a date (YYYY-MM-DD), got {shown(eff)}") from None
     if not isinstance(eff, dt.date):
         raise ConfigError(f"{where}: missing or invalid 'effective_from' (YYYY-MM-DD)")
     if isinstance(eff, dt.datetime):
@@ -129,7 +129,7 @@ def read_entries(path: str | Path) -> list[PriceEntry]:
         raise ConfigError(f"{path}: expected a mapping with a list under 'entries'")
     currency = doc.get("currency", "USD")
     if currency != "USD":
-        raise ConfigError(f"{path}: only USD price books are supported, got {currency!r}")
+        raise ConfigError(f"{path}: only USD price books are supported, got {shown(currency)}")
     return [_entry(raw, f"{path}: entries[{i}]", path.name) for i, raw in enumerate(doc["entries"])]
 
 
