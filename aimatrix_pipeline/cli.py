@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "aimatrix_pipeline.alerts.commands",
     "aimatrix_pipeline.remediation.commands",
     "aimatrix_pipeline.dashboard.commands",
+    "aimatrix_pipeline.config_commands",
 )
 
 
@@ -182,17 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
     from aimatrix_pipeline.settings import ConfigError
 
     try:
+        parser = build_parser()  # imports modules that read the environment at import time
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
         return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        # one line (a YAML parser's message spans several), whatever the bad value contained
+        print(f"configuration error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

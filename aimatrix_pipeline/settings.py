@@ -15,17 +15,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import yaml
+from aimatrix_pipeline.config_checks import (
+    ConfigError,
+    env_finite,
+    read_yaml,
+    require_choice,
+    require_env_name,
+    require_finite,
+    require_int,
+    require_list,
+    require_mapping,
+    require_str,
+    shown,
+)
+
+__all__ = ["ConfigError", "Organization", "Project", "Settings", "load_settings", "parse_projects_file"]
 
 PLANS = ("free", "pro", "team", "enterprise")
 DEFAULT_PROJECT = "default"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_API_URL = "https://api.supabase.com"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with the file and field it concerns in the message."""
+_REF_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SIZE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+MAX_CONNECTIONS = (1, 100)  # per source; each one is also a slot file and a server backend
+MAX_BUDGET_USD = 1e9
+# Keys under a project that other modules read from `Project.extra`: checked here all the same.
+_EXTRA_ENV_KEYS = ("service_role_key_env", "apply_db_url_env")
+_URL_RE = re.compile(r"^https?://[^\s]{1,2000}$")
 
 
 @dataclass(frozen=True)
@@ -109,17 +126,17 @@ def _require(mapping: Mapping, key: str, where: str):
 
 
 def _budget(value, where: str) -> float | None:
+    """A monthly budget: unset, or a finite number of dollars (a NaN budget would never breach)."""
     if value is None:
         return None
-    try:
-        budget = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: 'monthly_budget_usd' must be a number, got {value!r}") from None
-    if not math.isfinite(budget):  # a NaN budget compares False with every cost: never exceeded
-        raise ConfigError(f"{where}: 'monthly_budget_usd' must be a finite number, got {value!r}")
-    if budget < 0:
-        raise ConfigError(f"{where}: 'monthly_budget_usd' must not be negative")
-    return budget
+    return require_finite(value, where, 0, MAX_BUDGET_USD)
+
+
+def _compute_size(value, where: str) -> str:
+    text = require_str(value, where, max_len=32, numbers_ok=True).lower()
+    if not _SIZE_RE.match(text):
+        raise ConfigError(f"{where} must be a compute size such as micro, small or 2xl, got {shown(text)}")
+    return text
 
 
 def _identifier(value, where: str) -> str:
@@ -168,57 +185,71 @@ def _app_logs(raw, where: str) -> AppLogSettings:
 def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Organization, ...]]:
     """Parse and validate the fleet file; every error names the file and the offending field."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"AIMATRIX_PROJECTS_FILE points at {path}, which does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    doc = read_yaml(path, f"AIMATRIX_PROJECTS_FILE points at {path}, which does not exist") or {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping with 'organizations' and 'projects'")
 
     orgs: list[Organization] = []
-    for i, raw in enumerate(doc.get("organizations") or []):
+    raw_orgs = require_list(doc.get("organizations") or [], f"{path}: 'organizations'", max_len=1000)
+    for i, raw in enumerate(raw_orgs):
         where = f"{path}: organizations[{i}]"
-        slug = str(_require(raw, "slug", where))
-        plan = str(raw.get("plan", "pro")).lower()
-        if plan not in PLANS:
-            raise ConfigError(f"{where}: 'plan' must be one of {', '.join(PLANS)}, got {plan!r}")
-        orgs.append(Organization(slug, plan, _budget(raw.get("monthly_budget_usd"), where)))
+        require_mapping(raw, where)
+        slug = require_str(_require(raw, "slug", where), f"{where}: 'slug'", max_len=63, pattern=_NAME_RE,
+                           pattern_text="must be 1-63 letters, digits, '_', '.', '-'", numbers_ok=True)
+        if any(o.slug == slug for o in orgs):
+            raise ConfigError(f"{where}: duplicate organization slug {shown(slug)}")
+        plan = require_choice(raw.get("plan", "pro"), f"{where}: 'plan'", PLANS, lower=True)
+        orgs.append(Organization(slug, plan, _budget(raw.get("monthly_budget_usd"), f"{where}: 'monthly_budget_usd'")))
     org_slugs = {o.slug for o in orgs}
     declared = bool(org_slugs)  # with an organizations section, projects must name one of them
 
     projects: list[Project] = []
     known = {"name", "organization", "db_url_env", "ref", "compute_size", "monthly_budget_usd",
              "max_connections", "app_logs"}
-    for i, raw in enumerate(doc.get("projects") or []):
+    raw_projects = require_list(doc.get("projects") or [], f"{path}: 'projects'", max_len=1000)
+    for i, raw in enumerate(raw_projects):
         where = f"{path}: projects[{i}]"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: expected a mapping")
-        name = str(_require(raw, "name", where))
+        name = require_str(_require(raw, "name", where), f"{where}: 'name'", numbers_ok=True)
         if not _NAME_RE.match(name):
-            raise ConfigError(f"{where}: 'name' {name!r} must be 1-63 letters, digits, '_', '.', '-'")
+            raise ConfigError(f"{where}: 'name' {shown(name)} must be 1-63 letters, digits, '_', '.', '-'")
         if any(p.name == name for p in projects):
-            raise ConfigError(f"{where}: duplicate project name {name!r}")
-        org = str(raw.get("organization") or DEFAULT_PROJECT)
+            raise ConfigError(f"{where}: duplicate project name {shown(name)}")
+        org = require_str(raw.get("organization") or DEFAULT_PROJECT, f"{where}: 'organization'",
+                          max_len=63, pattern=_NAME_RE, numbers_ok=True,
+                          pattern_text="must be an organization slug (1-63 letters, digits, '_', '.', '-')")
         if declared and org not in org_slugs:
-            raise ConfigError(f"{where}: organization {org!r} is not listed under 'organizations'")
+            raise ConfigError(f"{where}: organization {shown(org)} is not listed under 'organizations'")
         if org not in org_slugs:
             orgs.append(Organization(org))
             org_slugs.add(org)
-        db_url_env = str(_require(raw, "db_url_env", where))
-        if "://" in db_url_env:
+        db_url_env = _require(raw, "db_url_env", where)
+        if isinstance(db_url_env, str) and "://" in db_url_env:
             raise ConfigError(f"{where}: 'db_url_env' is the NAME of an environment variable, not a DSN")
+        db_url_env = require_env_name(db_url_env, f"{where}: 'db_url_env'")
+        ref = raw.get("ref")
+        if ref is not None:
+            ref = require_str(ref, f"{where}: 'ref'", pattern=_REF_RE, numbers_ok=True,
+                              pattern_text="must be a project ref (letters, digits, '_', '-')")
+        extra = {k: v for k, v in raw.items() if k not in known}
+        for key in _EXTRA_ENV_KEYS:
+            if extra.get(key) is not None:
+                require_env_name(extra[key], f"{where}: '{key}'")
+        if extra.get("metrics_url") is not None:
+            require_str(extra["metrics_url"], f"{where}: 'metrics_url'", max_len=2000, pattern=_URL_RE,
+                        pattern_text="must be an http:// or https:// URL")
         projects.append(
             Project(
                 name=name,
                 organization=org,
                 db_url_env=db_url_env,
-                ref=raw.get("ref"),
-                compute_size=str(raw.get("compute_size", "micro")).lower(),
-                monthly_budget_usd=_budget(raw.get("monthly_budget_usd"), where),
-                max_connections=int(raw.get("max_connections", 2)),
-                extra={k: v for k, v in raw.items() if k not in known},
+                ref=ref,
+                compute_size=_compute_size(raw.get("compute_size", "micro"), f"{where}: 'compute_size'"),
+                monthly_budget_usd=_budget(raw.get("monthly_budget_usd"), f"{where}: 'monthly_budget_usd'"),
+                max_connections=require_int(raw.get("max_connections", 2), f"{where}: 'max_connections'",
+                                            *MAX_CONNECTIONS),
+                extra=extra,
                 app_logs=_app_logs(raw.get("app_logs"), where),
             )
         )
@@ -239,15 +270,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     plan = (env.get("SUPABASE_PLAN") or "pro").lower()
     if plan not in PLANS:
-        raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {plan!r}")
-    org = Organization(DEFAULT_PROJECT, plan, _budget(env.get("SUPABASE_MONTHLY_BUDGET_USD"),
-                                                   "environment variable SUPABASE_MONTHLY_BUDGET_USD"))
+        raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {shown(plan)}")
+    budget = env_finite(env, "SUPABASE_MONTHLY_BUDGET_USD", 0, MAX_BUDGET_USD)
+    org = Organization(DEFAULT_PROJECT, plan, budget)
+    ref = env.get("SUPABASE_PROJECT_REF") or None
+    if ref is not None:
+        require_str(ref, "environment variable SUPABASE_PROJECT_REF", pattern=_REF_RE,
+                    pattern_text="must be a project ref (letters, digits, '_', '-')")
     project = Project(
         name=DEFAULT_PROJECT,
         organization=DEFAULT_PROJECT,
         db_url_env="SUPABASE_DB_URL",
-        ref=env.get("SUPABASE_PROJECT_REF") or None,
-        compute_size=(env.get("SUPABASE_COMPUTE_SIZE") or "micro").lower(),
+        ref=ref,
+        compute_size=_compute_size(env.get("SUPABASE_COMPUTE_SIZE") or "micro",
+                                   "environment variable SUPABASE_COMPUTE_SIZE"),
         monthly_budget_usd=org.monthly_budget_usd,
     )
     source = "single_database" if env.get("SUPABASE_DB_URL") else "unconfigured"

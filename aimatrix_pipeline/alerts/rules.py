@@ -16,7 +16,6 @@ nothing is queued for it (the README lists which variables each channel needs).
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -24,8 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from aimatrix_pipeline.config_checks import (
+    parse_yaml,
+    read_text,
+    require_bool,
+    require_finite,
+    require_int,
+    require_list,
+    require_str,
+    require_str_list,
+    shown,
+)
 from aimatrix_pipeline.settings import ConfigError
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "alert_rules.yaml"
@@ -33,8 +41,28 @@ OPERATORS = (">", "<", ">=", "<=", "==")
 SEVERITIES = ("low", "medium", "high", "critical")
 CHANNEL_TYPES = ("slack", "webhook", "pagerduty", "email")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ADDRESS_RE = re.compile(r"^[^\s<>,;]{1,320}$")
+_SETTINGS_KEYS = ("fire_after", "suppression_window", "repeat_interval", "group_interval", "group_by",
+                  "default_channels", "default_severity", "give_up_after", "backoff_base", "backoff_cap",
+                  "timeout")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+DAY = 86400.0
+MAX_FIRE_AFTER = 1000  # consecutive failing evaluations; more would mean "never fires"
+MAX_RATE_PER_SECOND = 1000.0
+MAX_TIMEOUT_S = 600.0
+MAX_TEXT = 4000  # title, message, description
+# (lower bound, lower bound exclusive, upper bound) in seconds per duration setting
+_DURATION_BOUNDS = {
+    "suppression_window": (0.0, False, 30 * DAY),
+    "repeat_interval": (0.0, True, 30 * DAY),
+    "group_interval": (0.0, False, DAY),
+    "give_up_after": (0.0, True, 30 * DAY),
+    "backoff_base": (0.0, True, 3600.0),
+    "backoff_cap": (0.0, True, DAY),
+    "timeout": (0.0, True, MAX_TIMEOUT_S),
+}
 # Environment variables each channel type needs before it is enabled (keys of ChannelConfig.env).
 _REQUIRED_ENV = {
     "slack": ("webhook_url_env",),
@@ -50,20 +78,26 @@ _OPTIONAL_ENV = {
 }
 
 
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds from `300`, `"300s"`, `"5m"`, `"4h"`, `"250ms"`; errors name `where`."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}")
+def parse_duration(value: Any, where: str, lo: float = 0.0, hi: float = 30 * DAY,
+                   lo_exclusive: bool = False) -> float:
+    """Seconds from `300`, `"300s"`, `"5m"`, `"4h"`, `"250ms"`; finite and in range; errors name `where`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {shown(value)}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = value
     else:
-        m = _DURATION_RE.match(str(value))
+        m = _DURATION_RE.match(value)
         if not m:
-            raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {value!r}")
+            raise ConfigError(f"{where}: expected a duration such as 30s, 5m or 4h, got {shown(value)}")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < 0 or math.isnan(seconds):
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds < 0:
         raise ConfigError(f"{where}: duration must not be negative")
-    return seconds
+    return require_finite(seconds, f"{where}: duration (seconds)", lo, hi, lo_exclusive)
+
+
+def _setting_duration(s: Mapping, key: str, default: str, path: str) -> float:
+    lo, lo_exclusive, hi = _DURATION_BOUNDS[key]
+    return parse_duration(s.get(key, default), f"{path}: settings field '{key}'", lo, hi, lo_exclusive)
 
 
 @dataclass(frozen=True)
@@ -179,39 +213,40 @@ def _channel(raw: Any, i: int, path: str) -> ChannelConfig:
     where = f"{path}: channels[{i}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
-    name = str(_req(raw, "name", where))
+    name = require_str(_req(raw, "name", where), f"{where}: field 'name'", max_len=63, pattern=_NAME_RE,
+                       pattern_text="must be letters, digits, '_', '.', '-' (<= 63)")
     where = f"{path}: channel {name!r}"
-    ctype = str(_req(raw, "type", where))
+    ctype = require_str(_req(raw, "type", where), f"{where}: field 'type'", max_len=63)
     if ctype not in CHANNEL_TYPES:
-        raise ConfigError(f"{where}: field 'type' must be one of {', '.join(CHANNEL_TYPES)}, got {ctype!r}")
+        raise ConfigError(f"{where}: field 'type' must be one of {', '.join(CHANNEL_TYPES)}, got {shown(ctype)}")
     env: dict[str, str] = {}
     for key in _REQUIRED_ENV[ctype]:
-        env[key] = str(_req(raw, key, where))
+        env[key] = _req(raw, key, where)
     for key in _OPTIONAL_ENV[ctype]:
         if raw.get(key):
-            env[key] = str(raw[key])
+            env[key] = raw[key]
     for key, value in env.items():
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", value):
             raise ConfigError(
-                f"{where}: field '{key}' is the NAME of an environment variable, got {value!r}"
+                f"{where}: field '{key}' is the NAME of an environment variable, got {shown(value)}"
             )
     known = set(_REQUIRED_ENV[ctype]) | set(_OPTIONAL_ENV[ctype]) | {
         "name", "type", "rate_per_second", "send_resolved"}
     options = {k: v for k, v in raw.items() if k not in known}
     if ctype == "email":
         to = options.get("to")
-        if not to or not isinstance(to, (list, str)):
+        if not to:
             raise ConfigError(f"{where}: missing required field 'to' (a list of addresses)")
-        options["to"] = [to] if isinstance(to, str) else [str(a) for a in to]
-        options.setdefault("from", "aimatrix-alerts@localhost")
-        options["port"] = int(options.get("port", 587))
-    try:
-        rate = float(raw.get("rate_per_second", {"pagerduty": 2.0, "webhook": 10.0}.get(ctype, 1.0)))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: field 'rate_per_second' must be a number") from None
-    if rate <= 0:
-        raise ConfigError(f"{where}: field 'rate_per_second' must be positive")
-    return ChannelConfig(name, ctype, env, options, rate, bool(raw.get("send_resolved", True)))
+        options["to"] = require_str_list(to, f"{where}: field 'to'", max_len=320, pattern=_ADDRESS_RE,
+                                         pattern_text="must be an email address without spaces or line breaks")
+        options["from"] = require_str(options.get("from", "aimatrix-alerts@localhost"), f"{where}: field 'from'",
+                                      max_len=320, pattern=_ADDRESS_RE,
+                                      pattern_text="must be an email address without spaces or line breaks")
+        options["port"] = require_int(options.get("port", 587), f"{where}: field 'port'", 1, 65535)
+    rate = require_finite(raw.get("rate_per_second", {"pagerduty": 2.0, "webhook": 10.0}.get(ctype, 1.0)),
+                          f"{where}: field 'rate_per_second'", 0.0, MAX_RATE_PER_SECOND, lo_exclusive=True)
+    send_resolved = require_bool(raw.get("send_resolved", True), f"{where}: field 'send_resolved'")
+    return ChannelConfig(name, ctype, env, options, rate, send_resolved)
 
 
 def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Mapping) -> AlertRule:
@@ -220,105 +255,125 @@ def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Ma
     where = f"{path}: rules[{i}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
-    rid = str(_req(raw, "id", where))
-    if not _ID_RE.match(rid):
-        raise ConfigError(f"{where}: field 'id' {rid!r} must be lower-case letters, digits, '_' (<= 63)")
-    where = f"{path}: rule {rid!r}"
-    title = str(_req(raw, "title", where))
-    message = str(_req(raw, "message", where))
-    severity = str(_req(raw, "severity", where)).lower()
+    rid = _req(raw, "id", where)
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        raise ConfigError(f"{where}: field 'id' {shown(rid)} must be lower-case letters, digits, '_' (<= 63)")
+    where = f"{path}: rule {shown(rid)}"
+    title = require_str(_req(raw, "title", where), f"{where}: field 'title'", max_len=MAX_TEXT, numbers_ok=True)
+    message = require_str(_req(raw, "message", where), f"{where}: field 'message'", max_len=MAX_TEXT,
+                          numbers_ok=True)
+    severity = require_str(_req(raw, "severity", where), f"{where}: field 'severity'", max_len=63).lower()
     if severity not in SEVERITIES:
-        raise ConfigError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        raise ConfigError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}, got {shown(severity)}")
     channels = raw.get("channels", [])
     if isinstance(channels, str):
         channels = [channels]
     if not isinstance(channels, list):
         raise ConfigError(f"{where}: field 'channels' must be a list of channel names")
+    channels = require_str_list(channels, f"{where}: field 'channels'", max_len=63)
     for c in channels:
         if c not in channel_names:
-            raise ConfigError(f"{where}: field 'channels' names unknown channel {c!r}")
+            raise ConfigError(f"{where}: field 'channels' names unknown channel {shown(c)}")
     metric = raw.get("metric")
     check = raw.get("check")
     operator = raw.get("operator")
     threshold = raw.get("threshold")
+    if metric is not None:
+        metric = require_str(metric, f"{where}: field 'metric'", max_len=200, allow_empty=True)
+    if check is not None:
+        check = require_str(check, f"{where}: field 'check'", max_len=1000, allow_empty=True)
+    if operator is not None and not isinstance(operator, str):
+        raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {shown(operator)}")
     if bool(metric) == bool(check):
         raise ConfigError(f"{where}: give exactly one of field 'metric' or field 'check'")
     if metric:
         if metric not in METRICS:
             raise ConfigError(
-                f"{where}: field 'metric' {metric!r} is not a known metric ({', '.join(sorted(METRICS))})"
+                f"{where}: field 'metric' {shown(metric)} is not a known metric ({', '.join(sorted(METRICS))})"
             )
         if operator not in OPERATORS:
-            raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {operator!r}")
+            raise ConfigError(f"{where}: field 'operator' must be one of {' '.join(OPERATORS)}, got {shown(operator)}")
         if threshold is None or isinstance(threshold, bool):
             raise ConfigError(f"{where}: missing required field 'threshold'")
-        try:
-            threshold = float(threshold)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: field 'threshold' must be a number, got {threshold!r}") from None
-        if not math.isfinite(threshold):  # a NaN threshold never fires
-            raise ConfigError(f"{where}: field 'threshold' must be a finite number, got {raw.get('threshold')!r}")
+        threshold = require_finite(threshold, f"{where}: field 'threshold'")
     else:
         if ":" not in str(check):
-            raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {check!r}")
+            raise ConfigError(f"{where}: field 'check' must look like 'asset/key:check_name', got {shown(check)}")
+    lo, lo_exclusive, hi = _DURATION_BOUNDS["suppression_window"]
     window = parse_duration(
         raw.get("suppression_window", settings_raw.get("suppression_window", "5m")),
-        f"{where}: field 'suppression_window'",
+        f"{where}: field 'suppression_window'", lo, hi, lo_exclusive,
     )
     fire_after = raw.get("fire_after", settings_raw.get("fire_after", 1))
-    if not isinstance(fire_after, int) or isinstance(fire_after, bool) or fire_after < 1:
-        raise ConfigError(f"{where}: field 'fire_after' must be a whole number >= 1, got {fire_after!r}")
+    if not isinstance(fire_after, int) or isinstance(fire_after, bool):
+        raise ConfigError(f"{where}: field 'fire_after' must be a whole number >= 1, got {shown(fire_after)}")
+    fire_after = require_int(fire_after, f"{where}: field 'fire_after'", 1, MAX_FIRE_AFTER)
     return AlertRule(
         id=rid, title=title, message=message, severity=severity, channels=tuple(channels),
         metric=metric or None, operator=operator if metric else None,
         threshold=threshold if metric else None, check=str(check) if check else None,
         suppression_window_s=window, fire_after=fire_after,
-        description=str(raw.get("description", "")),
+        description=require_str(raw.get("description", ""), f"{where}: field 'description'", max_len=MAX_TEXT,
+                                allow_empty=True, numbers_ok=True),
     )
 
 
 def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    doc = parse_yaml(text, path) or {}
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{path}: expected a mapping with 'settings', 'channels' and 'rules'")
     s = doc.get("settings") or {}
     if not isinstance(s, Mapping):
         raise ConfigError(f"{path}: field 'settings' must be a mapping")
-    channels = tuple(_channel(c, i, path) for i, c in enumerate(doc.get("channels") or []))
+    unknown = sorted(str(k) for k in s if k not in _SETTINGS_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: settings field {shown(unknown[0])} is not a setting ({', '.join(_SETTINGS_KEYS)})")
+    if "fire_after" in s:  # defaults for every rule: checked here so the error names the settings
+        fire_after = s["fire_after"]
+        if not isinstance(fire_after, int) or isinstance(fire_after, bool):
+            raise ConfigError(f"{path}: settings field 'fire_after' must be a whole number >= 1, got {shown(fire_after)}")
+        require_int(fire_after, f"{path}: settings field 'fire_after'", 1, MAX_FIRE_AFTER)
+    if "suppression_window" in s:
+        _setting_duration(s, "suppression_window", "5m", path)
+    raw_channels = require_list(doc.get("channels") or [], f"{path}: field 'channels'", max_len=100)
+    channels = tuple(_channel(c, i, path) for i, c in enumerate(raw_channels))
     names = [c.name for c in channels]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ConfigError(f"{path}: duplicate channel name {sorted(dupes)[0]!r}")
-    group_by = tuple(s.get("group_by", ("project", "rule_id")))
+        raise ConfigError(f"{path}: duplicate channel name {shown(sorted(dupes)[0])}")
+    group_by = tuple(require_str_list(s.get("group_by", ["project", "rule_id"]),
+                                      f"{path}: settings field 'group_by'", max_len=63))
     for g in group_by:
         if g not in ("project", "rule_id", "severity"):
             raise ConfigError(f"{path}: settings field 'group_by' entries must be project, rule_id or severity")
-    default_channels = tuple(s.get("default_channels", ()))
+    default_channels = tuple(require_str_list(s.get("default_channels", []),
+                                              f"{path}: settings field 'default_channels'", max_len=63))
     for c in default_channels:
         if c not in names:
-            raise ConfigError(f"{path}: settings field 'default_channels' names unknown channel {c!r}")
-    default_severity = str(s.get("default_severity", "high"))
+            raise ConfigError(f"{path}: settings field 'default_channels' names unknown channel {shown(c)}")
+    default_severity = require_str(s.get("default_severity", "high"), f"{path}: settings field 'default_severity'",
+                                   max_len=63)
     if default_severity not in SEVERITIES:
         raise ConfigError(f"{path}: settings field 'default_severity' must be one of {', '.join(SEVERITIES)}")
     settings = AlertSettings(
-        repeat_interval_s=parse_duration(s.get("repeat_interval", "4h"), f"{path}: settings field 'repeat_interval'"),
-        group_interval_s=parse_duration(s.get("group_interval", "5m"), f"{path}: settings field 'group_interval'"),
+        repeat_interval_s=_setting_duration(s, "repeat_interval", "4h", path),
+        group_interval_s=_setting_duration(s, "group_interval", "5m", path),
         group_by=group_by,
         default_channels=default_channels,
         default_severity=default_severity,
-        max_attempt_age_s=parse_duration(s.get("give_up_after", "24h"), f"{path}: settings field 'give_up_after'"),
-        backoff_base_s=parse_duration(s.get("backoff_base", "5s"), f"{path}: settings field 'backoff_base'"),
-        backoff_cap_s=parse_duration(s.get("backoff_cap", "5m"), f"{path}: settings field 'backoff_cap'"),
-        timeout_s=parse_duration(s.get("timeout", "10s"), f"{path}: settings field 'timeout'"),
+        max_attempt_age_s=_setting_duration(s, "give_up_after", "24h", path),
+        backoff_base_s=_setting_duration(s, "backoff_base", "5s", path),
+        backoff_cap_s=_setting_duration(s, "backoff_cap", "5m", path),
+        timeout_s=_setting_duration(s, "timeout", "10s", path),
     )
-    rules = tuple(_rule(r, i, path, set(names), s) for i, r in enumerate(doc.get("rules") or []))
+    if settings.backoff_cap_s < settings.backoff_base_s:
+        raise ConfigError(f"{path}: settings field 'backoff_cap' must be at least 'backoff_base'")
+    raw_rules = require_list(doc.get("rules") or [], f"{path}: field 'rules'", max_len=1000)
+    rules = tuple(_rule(r, i, path, set(names), s) for i, r in enumerate(raw_rules))
     ids = [r.id for r in rules]
     dupes = {n for n in ids if ids.count(n) > 1}
     if dupes:
-        raise ConfigError(f"{path}: duplicate rule id {sorted(dupes)[0]!r}")
+        raise ConfigError(f"{path}: duplicate rule id {shown(sorted(dupes)[0])}")
     return RuleSet(rules, channels, settings, path)
 
 
@@ -330,8 +385,4 @@ def rules_path(environ: Mapping[str, str] | None = None) -> Path:
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Load and validate the rules file (`AIMATRIX_ALERT_RULES`, default `alert_rules.yaml`)."""
     p = Path(path) if path else rules_path()
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"alert rules file {p} does not exist (set AIMATRIX_ALERT_RULES)") from None
-    return parse_rules(text, str(p))
+    return parse_rules(read_text(p, f"alert rules file {p} does not exist (set AIMATRIX_ALERT_RULES)"), str(p))

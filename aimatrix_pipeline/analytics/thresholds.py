@@ -12,14 +12,12 @@ Override order (last wins): the defaults below, a YAML mapping in the file named
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
+from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_int, shown
 from aimatrix_pipeline.settings import ConfigError
 
 ENV_FILE = "AIMATRIX_ANALYTICS_THRESHOLDS"
@@ -98,15 +96,24 @@ class Thresholds:
     """The seed's cost estimate per embedding token (set it to your model's price)."""
 
 
+# Fractions in [0, 1]; factors must be positive; everything else is a non-negative count or size.
+_FRACTIONS = {"cache_hit_ratio_min", "connection_utilisation_max", "sequence_usage_max", "seq_scan_min_ratio",
+              "autovacuum_vacuum_scale_factor", "autovacuum_analyze_scale_factor"}
+_FACTORS = {"regression_mean_growth", "regression_total_growth", "ivfflat_lists_factor", "vector_compute_headroom"}
+MAX_INT = 2**53  # SQL parameters: exact in a double and far inside BIGINT
+MAX_FLOAT = 1e15
+
+
 def _coerce(field: dataclasses.Field, value: object, where: str):
+    """A finite number of the field's type in its plausible range (NaN would silence a finding)."""
     kind = field.type if isinstance(field.type, type) else {"int": int, "float": float}[field.type]
-    try:
-        number = kind(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{where}: {field.name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):  # .nan/.inf would make every comparison false: nothing found
-        raise ConfigError(f"{where}: {field.name} must be a finite number, got {value!r}")
-    return number
+    if kind is int:
+        return require_int(value, where, 0, MAX_INT)
+    if field.name in _FRACTIONS:
+        return require_finite(value, where, 0.0, 1.0)
+    if field.name in _FACTORS:
+        return require_finite(value, where, 0.0, MAX_FLOAT, lo_exclusive=True)
+    return require_finite(value, where, 0.0, MAX_FLOAT)
 
 
 def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresholds:
@@ -116,23 +123,20 @@ def load_thresholds(env: Mapping[str, str] | None = None, **overrides) -> Thresh
     values: dict[str, object] = {}
     path = env.get(ENV_FILE)
     if path:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{ENV_FILE}={path}: cannot read ({exc.strerror})") from None
+        data = read_yaml(Path(path), f"{ENV_FILE}={path}: cannot read (the file does not exist)") or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of threshold names to numbers")
         for key, value in data.items():
             if key not in by_name:
-                raise ConfigError(f"{path}: unknown threshold {key!r}; known: {', '.join(by_name)}")
-            values[key] = _coerce(by_name[key], value, path)
+                raise ConfigError(f"{path}: unknown threshold {shown(key)}; known: {', '.join(by_name)}"[:600])
+            values[key] = _coerce(by_name[key], value, f"{path}: {key}")
     for name, field in by_name.items():
         raw = env.get(ENV_PREFIX + name.upper())
         if raw not in (None, ""):
-            values[name] = _coerce(field, raw, ENV_PREFIX + name.upper())
+            values[name] = _coerce(field, raw, f"environment variable {ENV_PREFIX + name.upper()}")
     for key, value in overrides.items():
         if key not in by_name:
-            raise ConfigError(f"unknown threshold {key!r}")
+            raise ConfigError(f"unknown threshold {shown(key)}")
         values[key] = _coerce(by_name[key], value, "override")
     return Thresholds(**values)
 

@@ -12,8 +12,10 @@ import os
 
 import dagster as dg
 
+from aimatrix_pipeline.config_checks import env_date
+
 DEFAULT_START_DATE = "2025-01-01"
-START_DATE = os.environ.get("AIMATRIX_COST_START_DATE") or DEFAULT_START_DATE
+START_DATE = env_date(os.environ, "AIMATRIX_COST_START_DATE", DEFAULT_START_DATE)
 START_MONTH = dt.date.fromisoformat(START_DATE).replace(day=1).isoformat()
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")

@@ -11,14 +11,13 @@ effective_from) key and add the rest. Each entry runs until the next entry of it
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import yaml
 
+from aimatrix_pipeline.config_checks import read_yaml, require_finite, require_str, shown
 from aimatrix_pipeline.settings import PLANS, ConfigError
 from aimatrix_pipeline.sql_files import SQL_DIR
 
@@ -29,6 +28,11 @@ ROUNDINGS = ("none", "packages_up")
 BASES = ("cycle", "hour")
 SCOPES = ("organization", "project", "none")
 KINDS = ("usage", "plan_fee", "compute_credit")
+# Plausible upper bounds: a price per unit, a package size or an included quota beyond these is a
+# typo (or 1e23), and would price a month at nonsense instead of failing the load.
+MAX_PRICE_USD = 1e6
+MAX_QUANTITY = 1e15
+_BOUNDS = {"price_usd": MAX_PRICE_USD, "per_quantity": MAX_QUANTITY, "included": MAX_QUANTITY}
 
 
 @dataclass(frozen=True)
@@ -58,21 +62,20 @@ def _number(raw: dict, field: str, default: float | None, where: str) -> float:
     value = raw.get(field, default)
     if value is None:
         raise ConfigError(f"{where}: missing required field '{field}'")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: '{field}' must be a number, got {value!r}") from None
-    if not math.isfinite(number):  # NaN prices give NaN costs; Infinity quotas hide all usage
-        raise ConfigError(f"{where}: '{field}' must be a finite number, got {value!r}")
-    if number < 0:
-        raise ConfigError(f"{where}: '{field}' must not be negative")
-    return number
+    return require_finite(value, f"{where}: '{field}'", 0, _BOUNDS[field])
+
+
+def _text(raw: dict, field: str, where: str, default: str | None = None) -> str | None:
+    value = raw.get(field, default)
+    if value is None:
+        return None
+    return require_str(value, f"{where}: '{field}'", max_len=1000, numbers_ok=True)
 
 
 def _choice(raw: dict, field: str, default: str, allowed: tuple[str, ...], where: str) -> str:
-    value = str(raw.get(field, default))
+    value = require_str(raw.get(field, default), f"{where}: '{field}'", max_len=100)
     if value not in allowed:
-        raise ConfigError(f"{where}: '{field}' must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(f"{where}: '{field}' must be one of {', '.join(allowed)}, got {shown(value)}")
     return value
 
 
@@ -82,27 +85,30 @@ def _entry(raw: object, where: str, source: str) -> PriceEntry:
     line_item = raw.get("line_item")
     if not line_item:
         raise ConfigError(f"{where}: missing required field 'line_item'")
-    plan = str(raw.get("plan", "*")).lower()
+    line_item = require_str(line_item, f"{where}: 'line_item'", max_len=200)
+    plan = require_str(raw.get("plan", "*"), f"{where}: 'plan'", max_len=100).lower()
     if plan != "*" and plan not in PLANS:
-        raise ConfigError(f"{where}: 'plan' must be '*' or one of {', '.join(PLANS)}, got {plan!r}")
+        raise ConfigError(f"{where}: 'plan' must be '*' or one of {', '.join(PLANS)}, got {shown(plan)}")
     eff = raw.get("effective_from")
     if isinstance(eff, str):
         try:
             eff = dt.date.fromisoformat(eff)
         except ValueError:
-            raise ConfigError(f"{where}: 'effective_from' must be a date (YYYY-MM-DD), got {eff!r}") from None
+            raise ConfigError(f"{where}: 'effective_from' must be a date (YYYY-MM-DD), got {shown(eff)}") from None
     if not isinstance(eff, dt.date):
         raise ConfigError(f"{where}: missing or invalid 'effective_from' (YYYY-MM-DD)")
+    if isinstance(eff, dt.datetime):
+        eff = eff.date()
     per_quantity = _number(raw, "per_quantity", 1, where)
     if per_quantity == 0:
         raise ConfigError(f"{where}: 'per_quantity' must be positive")
     return PriceEntry(
-        line_item=str(line_item),
+        line_item=line_item,
         plan=plan,
-        organization=str(raw.get("organization", "*")),
+        organization=_text(raw, "organization", where, "*"),
         effective_from=eff,
         effective_to=None,
-        unit=raw.get("unit"),
+        unit=_text(raw, "unit", where),
         price_usd=_number(raw, "price_usd", None, where),
         per_quantity=per_quantity,
         rounding=_choice(raw, "rounding", "none", ROUNDINGS, where),
@@ -111,26 +117,19 @@ def _entry(raw: object, where: str, source: str) -> PriceEntry:
         quota_scope=_choice(raw, "quota_scope", "none", SCOPES, where),
         kind=_choice(raw, "kind", "usage", KINDS, where),
         source=source,
-        notes=raw.get("notes"),
+        notes=_text(raw, "notes", where),
     )
 
 
 def read_entries(path: str | Path) -> list[PriceEntry]:
     """Parse one price book file; every error names the file and the entry."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"price book {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    except ValueError as exc:  # e.g. an impossible date that YAML parses as a timestamp
-        raise ConfigError(f"{path}: invalid value: {exc}") from None
+    doc = read_yaml(path, f"price book {path} does not exist") or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise ConfigError(f"{path}: expected a mapping with a list under 'entries'")
     currency = doc.get("currency", "USD")
     if currency != "USD":
-        raise ConfigError(f"{path}: only USD price books are supported, got {currency!r}")
+        raise ConfigError(f"{path}: only USD price books are supported, got {shown(currency)}")
     return [_entry(raw, f"{path}: entries[{i}]", path.name) for i, raw in enumerate(doc["entries"])]
 
 

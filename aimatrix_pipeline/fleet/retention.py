@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from aimatrix_pipeline.config_checks import env_int
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError
 from aimatrix_pipeline.sql_files import load_sql
 
 DEFAULT_FULL_DAYS = 7
 DEFAULT_HOURLY_DAYS = 90
+MAX_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
 
 PG_STAT_STATEMENTS_TABLES = ("pg_stat_statements_snapshots", "pg_stat_statements_info")
 """Downsampled together, with reset/eviction boundaries pinned (pg_stat_statements.drop.sql)."""
@@ -80,13 +82,7 @@ class RetentionPolicy:
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number of days, got {raw!r}") from None
+    return env_int(env, name, 0, MAX_DAYS)
 
 
 def policy_from_env(env: Mapping[str, str] | None = None, **overrides) -> RetentionPolicy:

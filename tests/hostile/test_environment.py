@@ -1,0 +1,92 @@
+"""Hostile values in the environment variables the pipeline reads as numbers, dates or names.
+
+Every row: a `ConfigError` that names the variable (never a traceback, never NaN or Infinity
+accepted as a budget, threshold or retention period). The loaders are called with an explicit
+environment mapping, the way the code location and the CLI call them; two rows go through the
+real `aimatrix-pipeline config check` (exit 2, one line).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import fields
+
+import pytest
+
+from aimatrix_pipeline.analytics.thresholds import Thresholds, load_thresholds
+from aimatrix_pipeline.config_commands import check_all
+from aimatrix_pipeline.fleet.retention import policy_from_env
+from aimatrix_pipeline.settings import ConfigError, load_settings
+
+NUMBERS = ["nan", "NaN", "-nan", "inf", "Infinity", "-inf", "1e400", "lots", "0x10", "1_000", "5 apples", "\x00",
+           "\x1b[31m1", "１２"]  # the last: full-width digits
+
+CASES = [  # (variable, hostile value)
+    *[("SUPABASE_MONTHLY_BUDGET_USD", v) for v in [*NUMBERS, "-1", "1e23"]],
+    *[("AIMATRIX_ANALYTICS_SLOW_QUERY_MS", v) for v in [*NUMBERS, "-1", "1e23"]],
+    *[("AIMATRIX_ANALYTICS_SUMMARY_MIN_CALLS", v) for v in [*NUMBERS, "1.5", "-3", "1e3", "9" * 40]],
+    *[("AIMATRIX_ANALYTICS_CACHE_HIT_RATIO_MIN", v) for v in ["nan", "inf", "1.5", "-0.1", "high"]],
+    *[("AIMATRIX_ANALYTICS_REGRESSION_MEAN_GROWTH", v) for v in ["0", "nan", "-2"]],
+    *[(f"AIMATRIX_RETENTION_{name}_DAYS", v) for name in ("FULL", "HOURLY", "APP_LOG")
+      for v in ["nan", "inf", "7.5", "-1", "ninety", "1e3", "99999999", "\x1b[2J"]],
+    *[("AIMATRIX_COST_START_DATE", v) for v in ["soon", "2025-13-01", "2025-02-30", "1900-01-01", "2999-01-01",
+                                                "2025-01-01; drop", "20250101", "nan"]],
+    *[(name, v) for name in ("AIMATRIX_STATS_CRON", "AIMATRIX_DASHBOARD_CRON", "AIMATRIX_RETENTION_CRON")
+      for v in ["lots", "99 * * * *", "* * * * * *", "*/5 * * * *; rm -rf /", ""]],
+    *[("SUPABASE_PLAN", v) for v in ["gold", "pro\n", "\x1b[31mpro"]],
+    *[("SUPABASE_COMPUTE_SIZE", v) for v in ["small; drop table x", "x" * 1000, "../../etc"]],
+    *[("SUPABASE_PROJECT_REF", v) for v in ["../../etc/passwd", "a b", "x" * 1000]],
+]
+
+
+def _base_env(tmp_path) -> dict[str, str]:
+    """A clean environment: no projects file (single-database mode), the repository's rules and prices."""
+    return {"AIMATRIX_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+
+
+@pytest.mark.parametrize("variable, value", CASES, ids=[f"{n}={v[:12]!r}" for n, v in CASES])
+def test_hostile_environment_value_is_a_config_error_naming_the_variable(tmp_path, variable, value):
+    env = {**_base_env(tmp_path), variable: value}
+    with pytest.raises(ConfigError) as err:
+        check_all(env)
+    message = str(err.value)
+    assert variable in message, message
+    assert "\n" not in message and "\x1b" not in message and len(message) < 500, message
+
+
+def test_every_threshold_variable_rejects_nan_and_infinity():
+    for f in fields(Thresholds):
+        name = "AIMATRIX_ANALYTICS_" + f.name.upper()
+        for value in ("nan", "inf", "-inf", "lots"):
+            with pytest.raises(ConfigError, match=name):
+                load_thresholds(env={name: value})
+
+
+def test_plain_values_still_work(tmp_path):
+    env = {**_base_env(tmp_path), "SUPABASE_MONTHLY_BUDGET_USD": " 250.5 ", "AIMATRIX_ANALYTICS_SLOW_QUERY_MS": "2000",
+           "AIMATRIX_ANALYTICS_SUMMARY_MIN_CALLS": "7", "AIMATRIX_RETENTION_FULL_DAYS": "3",
+           "AIMATRIX_RETENTION_APP_LOG_DAYS": "", "AIMATRIX_COST_START_DATE": "2025-06-01",
+           "SUPABASE_COMPUTE_SIZE": "Large", "SUPABASE_PROJECT_REF": "abcdefghijklmnopqrst"}
+    assert check_all(env)["projects"] == 1
+    settings = load_settings(env)
+    assert settings.organization("default").monthly_budget_usd == 250.5
+    assert settings.projects[0].compute_size == "large"
+    t = load_thresholds(env=env)
+    assert (t.slow_query_ms, t.summary_min_calls) == (2000.0, 7)
+    policy = policy_from_env(env)
+    assert (policy.full_days, policy.app_log_days) == (3, None)
+
+
+@pytest.mark.parametrize("variable, value", [("AIMATRIX_ANALYTICS_SLOW_QUERY_MS", "nan"),
+                                             ("AIMATRIX_RETENTION_HOURLY_DAYS", "\x1b[2Jninety")])
+def test_cli_exits_2_with_one_line_naming_the_variable(tmp_path, variable, value):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_"))}
+    env.update(_base_env(tmp_path), **{variable: value})
+    proc = subprocess.run([sys.executable, "-m", "aimatrix_pipeline.cli", "config", "check"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("configuration error: environment variable " + variable), lines
+    assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr
