@@ -5,7 +5,8 @@ than let Dagster steps and ad-hoc users collide on DuckDB's own lock (which fail
 access goes through an advisory `flock` on `<warehouse>.lock`:
 
 * writers take it exclusively and wait (up to `lock_timeout_s`) for readers and other writers;
-* readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only, and are
+* readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only and
+  sandboxed (no file but the warehouse, no extensions, locked configuration), and are
   interrupted after `reader_timeout_s` so a long ad-hoc query can never starve a scheduled run;
 * every write happens inside one DuckDB transaction, so a reader sees all of a run or none of it.
 
@@ -33,6 +34,61 @@ from aimatrix_pipeline.sql_files import sql_files
 
 class WarehouseLockTimeout(RuntimeError):
     """The warehouse stayed locked by another writer or reader for longer than allowed."""
+
+
+class WarehouseDamaged(RuntimeError):
+    """The warehouse file is shorter than its own header says (truncated) or cannot be read."""
+
+
+# A DuckDB file is 3 header blocks of 4 KiB, then `total_blocks` blocks of `block_size` bytes.
+FILE_HEADER_BYTES = 3 * 4096
+# DuckDB's messages for a file that ends early or holds garbage where a block should be
+_DAMAGE_MARKERS = ("could not read enough bytes", "checksum", "corrupt")
+_RESTORE_HINT = ("restore it from a backup or from the published snapshot (<name>.snapshot.duckdb), or "
+                 "move it aside to start an empty warehouse")
+
+
+def verify_file(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Raise WarehouseDamaged when the file is shorter than the blocks DuckDB's header lists.
+
+    A truncated file (a copy or restore cut short, a full disk, an outside `truncate`) opens
+    fine as long as its catalog survives, and a writer that never touches the lost blocks commits
+    as usual, while every reader of those tables fails. DuckDB only notices when it reads a lost
+    block; comparing the file size with `total_blocks * block_size` notices on connect, in O(1).
+    """
+    row = conn.execute(
+        "select block_size, total_blocks from pragma_database_size() where database_name = current_database()"
+    ).fetchone()
+    if not row:
+        return
+    block_size, total_blocks = row
+    expected = FILE_HEADER_BYTES + int(total_blocks) * int(block_size) if total_blocks else 0
+    actual = path.stat().st_size
+    if actual < expected:
+        raise WarehouseDamaged(
+            f"warehouse {path} is truncated: the file holds {actual} bytes but its header lists "
+            f"{total_blocks} blocks of {block_size} bytes ({expected} bytes); tables stored in the "
+            f"missing part cannot be read. Nothing was written. To recover, {_RESTORE_HINT}."
+        )
+
+
+def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, with a damaged file reported as WarehouseDamaged and the size verified."""
+    try:
+        conn = duckdb.connect(str(path), **kwargs)
+    except duckdb.Error as exc:
+        if any(m in str(exc).lower() for m in _DAMAGE_MARKERS):
+            raise WarehouseDamaged(
+                f"warehouse {path} cannot be opened, it is truncated or damaged ({str(exc).splitlines()[0]}); "
+                f"to recover, {_RESTORE_HINT}."
+            ) from exc
+        raise
+    try:
+        verify_file(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 _schema_applied: set[str] = set()
@@ -98,12 +154,23 @@ class WarehouseResource(dg.ConfigurableResource):
     def _config(self) -> dict:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
+    def _reader_config(self, allow_files: bool) -> dict:
+        """Readers run SQL that users type (`aimatrix-pipeline sql`) and reach nothing but the
+        warehouse: no file (read_text, COPY ... TO, ATTACH) unless `allow_files`, never an
+        extension download or load, and a locked configuration so no query can undo that."""
+        return {**self._config(), "enable_external_access": allow_files,
+                "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                "allow_community_extensions": False, "lock_configuration": True}
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Exclusive read-write connection with the schema applied. Callers open transactions."""
+        """Exclusive read-write connection with the schema applied. Callers open transactions.
+
+        The file is verified on connect (a truncated file fails the run with WarehouseDamaged
+        before anything is written) and again after the closing checkpoint."""
         with _flock(self.lock_file, exclusive=True, timeout_s=self.lock_timeout_s):
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            conn = duckdb.connect(str(self.file), config=self._config())
+            conn = _connect_checked(self.file, config=self._config())
             try:
                 key = str(self.file)
                 with _schema_guard:
@@ -111,8 +178,17 @@ class WarehouseResource(dg.ConfigurableResource):
                         apply_schema(conn)
                         _schema_applied.add(key)
                 yield conn
+                self._checkpoint_and_verify(conn)
             finally:
                 conn.close()
+
+    def _checkpoint_and_verify(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Write the WAL into the file now (closing would do it anyway) and check the result."""
+        try:
+            conn.execute("checkpoint")
+        except duckdb.TransactionException:
+            return  # the caller left a transaction open; closing rolls it back, nothing to verify
+        verify_file(conn, self.file)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -127,15 +203,16 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.execute("commit")
 
     @contextmanager
-    def reader(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Shared, read-only connection; interrupted after `timeout_s` so writers are never starved."""
+    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Shared, read-only, sandboxed connection (`_reader_config`); interrupted after
+        `timeout_s` so writers are never starved."""
         if not self.file.exists():
             raise FileNotFoundError(
                 f"warehouse {self.file} does not exist yet: materialize the extract assets first"
             )
         limit = self.reader_timeout_s if timeout_s is None else timeout_s
         with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
-            conn = duckdb.connect(str(self.file), read_only=True, config=self._config())
+            conn = _connect_checked(self.file, read_only=True, config=self._reader_config(allow_files))
             timer = threading.Timer(limit, conn.interrupt) if limit else None
             if timer:
                 timer.daemon = True

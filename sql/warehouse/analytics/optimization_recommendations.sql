@@ -7,7 +7,9 @@
 -- replaced). A finding that no longer fires is not emitted, so it drops out.
 -- Scores (integers 1..10, `analytics.score` rounds and clamps) are documented per finding below
 -- and in docs/readme/analytics.md. Remediation SQL uses CONCURRENTLY and quoted identifiers;
--- where no DDL fits, it is a read-only diagnostic query or comment lines.
+-- where no DDL fits, it is a read-only diagnostic query or comment lines. Names come from the
+-- monitored database and are hostile data: they reach the SQL only through analytics.qi / ql /
+-- comment_text, which never let a control character (a newline ends a `-- ` comment) through raw.
 with
 managed(schemaname) as (
     -- schemas Supabase manages: users cannot (and should not) change their tables
@@ -96,7 +98,7 @@ f_slow as (
                || ' % of the ' || source || ' time between ' || first_hour || ' and ' || last_hour
                || '. Actions: ' || coalesce(nullif(array_to_string(actions, '; '), ''), 'inspect the plan') || '.' as detail,
            '-- ' || coalesce(nullif(array_to_string(actions, chr(10) || '-- '), ''), 'Inspect the plan')
-               || chr(10) || '-- EXPLAIN (ANALYZE, BUFFERS) ' || replace(qp, chr(10), ' ') as remediation_sql,
+               || chr(10) || '-- EXPLAIN (ANALYZE, BUFFERS) ' || analytics.comment_text(replace(qp, chr(10), ' ')) as remediation_sql,
            analytics.score(0.6 * least(mean_time_ms / 100, 10) + 4 * coalesce(share, 0)) as impact,
            analytics.score(1 + 2 * regexp_matches(qp, '\bjoin\b', 'i')::int
                              + 3 * regexp_matches(qp, '\(\s*select\b', 'i')::int
@@ -200,7 +202,7 @@ f_invalid as (
                || case when is_unique then ', and it does not enforce uniqueness.' else '.' end,
            'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';'
                || chr(10) || '-- then recreate it (fix the cause first, e.g. duplicate keys):' || chr(10) || '-- '
-               || regexp_replace(coalesce(indexdef, ''), '^CREATE (UNIQUE )?INDEX ', 'CREATE \1INDEX CONCURRENTLY ') || ';',
+               || analytics.comment_text(regexp_replace(coalesce(indexdef, ''), '^CREATE (UNIQUE )?INDEX ', 'CREATE \1INDEX CONCURRENTLY ')) || ';',
            5, 3,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
            json_object('indexdef', indexdef, 'index_bytes', index_bytes, 'is_ready', is_ready)
@@ -278,7 +280,7 @@ f_seq as (
                || round(100 * seq_scan_ratio, 1) || ' % sequential).',
            '-- Find the statements that scan it, then index their filter columns with CREATE INDEX CONCURRENTLY:' || chr(10)
                || 'SELECT query, calls, mean_exec_time FROM pg_stat_statements WHERE query ILIKE '
-               || '''%' || replace(relname, '''', '''''') || '%'' ORDER BY total_exec_time DESC LIMIT 10;',
+               || analytics.ql('%' || relname || '%') || ' ORDER BY total_exec_time DESC LIMIT 10;',
            analytics.score(log10(greatest(seq_scan * estimated_rows, 1))),
            3,
            schemaname, relname, schemaname || '.' || relname,
@@ -413,12 +415,12 @@ f_vec_hnsw as (
            '-- The extension''s schema (e.g. extensions) must be on the search_path.' || chr(10)
                || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS ' || analytics.qi(left(indexrelname, 56) || '_hnsw')
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING hnsw ('
-               || analytics.qi(column_name) || ' ' || coalesce(opclass, 'vector_l2_ops') || ');' || chr(10)
+               || analytics.qi(column_name) || ' ' || analytics.opclass(coalesce(opclass, 'vector_l2_ops')) || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(greatest(coalesce(avg_query_ms / 50, 0), log10(greatest(table_rows, 1)))),
            case when table_rows > 1000000 then 8 else 5 end,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
-           json_object('rows', table_rows, 'lists', lists, 'opclass', opclass, 'avg_query_ms', avg_query_ms,
+           json_object('rows', table_rows, 'lists', lists, 'opclass', opclass, 'avg_query_ms', avg_query_ms, 'table', relname,
                        'p95_query_ms', p95_query_ms)
     from ivf
     where table_rows >= $ivfflat_to_hnsw_min_rows
@@ -434,13 +436,14 @@ f_vec_lists as (
                || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
                || analytics.qi(left(indexrelname, 50) || '_lists' || round(rec_lists)::bigint)
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING ivfflat ('
-               || analytics.qi(column_name) || ' ' || coalesce(opclass, 'vector_l2_ops') || ') WITH (lists = '
+               || analytics.qi(column_name) || ' ' || analytics.opclass(coalesce(opclass, 'vector_l2_ops')) || ') WITH (lists = '
                || round(rec_lists)::bigint || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(2 + 2 * abs(ln(coalesce(lists, 100) / rec_lists))),
            case when table_rows > 1000000 then 8 else 5 end,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
-           json_object('rows', table_rows, 'lists', coalesce(lists, 100), 'recommended_lists', rec_lists)
+           json_object('rows', table_rows, 'lists', coalesce(lists, 100), 'recommended_lists', rec_lists,
+                       'table', relname)
     from ivf
     where table_rows >= 0  -- reltuples -1: never analyzed, row count unknown
       and ((table_rows >= $ivfflat_lists_min_rows
