@@ -94,7 +94,11 @@ def load_recommendation(warehouse: WarehouseResource, rec_id: str) -> Recommenda
 def plan(rec: Recommendation) -> list[Action]:
     """The statements `apply` runs for `rec`: parsed, of allowed kinds, of the kinds its finding
     allows and on its own object. Refused (with the reason) for anything else."""
-    return authorize(rec.name, rec.object_schema, rec.object_name, rec.metadata, classify(rec.remediation_sql))
+    try:
+        actions = classify(rec.remediation_sql)
+    except UnicodeDecodeError:  # a statement's text could not be cut from the script at its offsets
+        raise Refused("the remediation SQL's statements could not be separated exactly; refusing") from None
+    return authorize(rec.name, rec.object_schema, rec.object_name, rec.metadata, actions)
 
 
 def _env(name: str) -> str | None:

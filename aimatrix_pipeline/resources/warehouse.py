@@ -48,27 +48,52 @@ _RESTORE_HINT = ("restore it from a backup or from the published snapshot (<name
                  "move it aside to start an empty warehouse")
 
 
-def verify_file(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Raise WarehouseDamaged when the file is shorter than the blocks DuckDB's header lists.
+def _last_used_block(conn: duckdb.DuckDBPyConnection) -> int:
+    """The highest block id the catalog (metadata blocks) or any table's data still uses."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def ident(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"'
+
+    tables = conn.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() and not temporary"
+    ).fetchall()
+    blocks = [f"select block_id, additional_block_ids from pragma_storage_info({literal(ident(s) + '.' + ident(t))})"
+              for s, t in tables]
+    blocks.append("select block_id, null::bigint[] from pragma_metadata_info(current_database())")
+    row = conn.execute(
+        "select max(b) from (select unnest(list_concat([block_id], coalesce(additional_block_ids, []))) as b from ("
+        + " union all ".join(blocks) + "))"
+    ).fetchone()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Nothing was written.") -> None:
+    """Raise WarehouseDamaged when the file ends before a block that the warehouse still uses.
 
     A truncated file (a copy or restore cut short, a full disk, an outside `truncate`) opens
     fine as long as its catalog survives, and a writer that never touches the lost blocks commits
     as usual, while every reader of those tables fails. DuckDB only notices when it reads a lost
-    block; comparing the file size with `total_blocks * block_size` notices on connect, in O(1).
+    block. Here: when the file holds all `total_blocks` blocks it is whole (O(1)); else, as DuckDB
+    itself cuts free blocks off the end, the highest block still in use decides.
     """
     row = conn.execute(
         "select block_size, total_blocks from pragma_database_size() where database_name = current_database()"
     ).fetchone()
-    if not row:
+    if not row or not row[1]:
         return
-    block_size, total_blocks = row
-    expected = FILE_HEADER_BYTES + int(total_blocks) * int(block_size) if total_blocks else 0
+    block_size, total_blocks = int(row[0]), int(row[1])
     actual = path.stat().st_size
+    if actual >= FILE_HEADER_BYTES + total_blocks * block_size:
+        return
+    last = _last_used_block(conn)
+    expected = FILE_HEADER_BYTES + (last + 1) * block_size
     if actual < expected:
         raise WarehouseDamaged(
-            f"warehouse {path} is truncated: the file holds {actual} bytes but its header lists "
-            f"{total_blocks} blocks of {block_size} bytes ({expected} bytes); tables stored in the "
-            f"missing part cannot be read. Nothing was written. To recover, {_RESTORE_HINT}."
+            f"warehouse {path} is truncated: the file holds {actual} bytes but its tables use block {last} "
+            f"(of {block_size} bytes), which ends at byte {expected}; the data stored in the missing part "
+            f"cannot be read. {outcome} To recover, {_RESTORE_HINT}."
         )
 
 
@@ -188,7 +213,7 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.execute("checkpoint")
         except duckdb.TransactionException:
             return  # the caller left a transaction open; closing rolls it back, nothing to verify
-        verify_file(conn, self.file)
+        verify_file(conn, self.file, "This run's writes were committed to a damaged file.")
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -144,8 +144,9 @@ f_unused as (
 -- duplicate_index: same table and access method; exact (same definition but the name) or, for
 -- btree without predicates or expressions, columns and operator classes a leading prefix of
 -- another valid index. Never the unique/primary/constraint one. impact as unused; effort = 2.
+-- The name is cut from the definition whether bare or quoted (a quoted one may hold spaces).
 idx_norm as (
-    select *, regexp_replace(regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX \S+ ON ', 'CREATE INDEX ON '), '\s+', ' ', 'g') as def_norm
+    select *, regexp_replace(regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX (?:"(?:[^"]|"")*"|\S+) ON ', 'CREATE INDEX ON '), '\s+', ' ', 'g') as def_norm
     from idx where coalesce(is_valid, true)
 ),
 dup_pairs as (
