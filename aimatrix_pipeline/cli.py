@@ -89,7 +89,7 @@ def cmd_sql(args) -> int:
     wh = warehouse_from_env()
     query = sys.stdin.read() if args.query == "-" else args.query
     try:
-        with wh.reader(timeout_s=args.timeout, allow_files=args.allow_files) as conn:
+        with wh.reader(timeout_s=args.timeout, allow_files=args.allow_files, locked=True) as conn:
             refusal = _refusal(conn, query, args.allow_files)
             if refusal:
                 print(f"error: {refusal}", file=sys.stderr)

@@ -125,7 +125,8 @@ class DuckLakeWarehouseResource(WarehouseResource):
             conn.close()
 
     @contextmanager
-    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False,
+               locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only session on the latest committed snapshot; never blocks a writer.
 
         Unlike the file warehouse's readers it keeps external access on: it reads the catalog

@@ -6,7 +6,7 @@ access goes through an advisory `flock` on `<warehouse>.lock`:
 
 * writers take it exclusively and wait (up to `lock_timeout_s`) for readers and other writers;
 * readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only and
-  sandboxed (no file but the warehouse, no extensions, locked configuration), and are
+  sandboxed (no file but the warehouse, no extensions; for `sql`, a locked configuration), and are
   interrupted after `reader_timeout_s` so a long ad-hoc query can never starve a scheduled run;
 * every write happens inside one DuckDB transaction, so a reader sees all of a run or none of it.
 
@@ -179,13 +179,14 @@ class WarehouseResource(dg.ConfigurableResource):
     def _config(self) -> dict:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
-    def _reader_config(self, allow_files: bool) -> dict:
-        """Readers run SQL that users type (`aimatrix-pipeline sql`) and reach nothing but the
-        warehouse: no file (read_text, COPY ... TO, ATTACH) unless `allow_files`, never an
-        extension download or load, and a locked configuration so no query can undo that."""
+    def _reader_config(self, allow_files: bool, locked: bool) -> dict:
+        """Readers reach nothing but the warehouse: no file (read_text, COPY ... TO, ATTACH)
+        unless `allow_files`, never an extension download or load. `locked` (for SQL a user
+        types, `aimatrix-pipeline sql`) also locks the configuration, so no query can undo that;
+        the pipeline's own readers may still set session options such as TimeZone."""
         return {**self._config(), "enable_external_access": allow_files,
                 "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                "allow_community_extensions": False, "lock_configuration": True}
+                "allow_community_extensions": False, "lock_configuration": locked}
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -228,7 +229,8 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.execute("commit")
 
     @contextmanager
-    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False,
+               locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """Shared, read-only, sandboxed connection (`_reader_config`); interrupted after
         `timeout_s` so writers are never starved."""
         if not self.file.exists():
@@ -237,7 +239,7 @@ class WarehouseResource(dg.ConfigurableResource):
             )
         limit = self.reader_timeout_s if timeout_s is None else timeout_s
         with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
-            conn = _connect_checked(self.file, read_only=True, config=self._reader_config(allow_files))
+            conn = _connect_checked(self.file, read_only=True, config=self._reader_config(allow_files, locked))
             timer = threading.Timer(limit, conn.interrupt) if limit else None
             if timer:
                 timer.daemon = True
