@@ -13,6 +13,8 @@ import importlib
 import json
 import sys
 
+from aimatrix_pipeline.terminal import escape, safe_output
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMAND_MODULES = (
@@ -27,7 +29,8 @@ COMMAND_MODULES = (
 
 
 def _print_table(columns: list[str], rows: list[tuple], out) -> None:
-    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+    columns = [escape(c) for c in columns]
+    cells = [[("NULL" if v is None else escape(v)) for v in row] for row in rows]
     widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
     out.write(" | ".join(c.ljust(w) for c, w in zip(columns, widths)) + "\n")
     out.write("-+-".join("-" * w for w in widths) + "\n")
@@ -37,11 +40,14 @@ def _print_table(columns: list[str], rows: list[tuple], out) -> None:
 
 
 def write_result(columns: list[str], rows: list[tuple], fmt: str, out=None) -> None:
+    """Print a result for every command. Values are hostile data (names and texts from monitored
+    databases): table and CSV cells have control characters escaped (terminal.escape), JSON
+    escapes them itself."""
     out = out or sys.stdout
     if fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow([escape(c) for c in columns])
+        writer.writerows([[v if v is None or isinstance(v, (int, float)) else escape(v) for v in r] for r in rows])
     elif fmt == "json":
         json.dump([dict(zip(columns, r)) for r in rows], out, default=str, indent=2)
         out.write("\n")
@@ -49,28 +55,65 @@ def write_result(columns: list[str], rows: list[tuple], fmt: str, out=None) -> N
         _print_table(columns, rows, out)
 
 
+# What `sql` refuses by statement type, before anything runs (DuckDB's own sandbox, external
+# access off and the configuration locked, stops the rest: file functions, replacement scans).
+REFUSED_ALWAYS = {
+    "ATTACH": "ATTACH is refused: `sql` queries the warehouse only (open other databases in your own DuckDB session)",
+    "DETACH": "DETACH is refused: `sql` queries the warehouse only",
+    "LOAD": "INSTALL and LOAD are refused: `sql` never downloads or loads extensions",
+    "EXTENSION": "extension statements are refused: `sql` never downloads or loads extensions",
+    "COPY_DATABASE": "COPY FROM DATABASE is refused: `sql` writes to no database",
+}
+FILE_STATEMENTS = {"COPY", "EXPORT"}
+FILES_HINT = "`sql` touches no file but the warehouse; pass --allow-files to read and write files"
+
+
+def _refusal(conn, query: str, allow_files: bool) -> str | None:
+    for statement in conn.extract_statements(query):
+        kind = statement.type.name
+        if kind in REFUSED_ALWAYS:
+            return REFUSED_ALWAYS[kind]
+        if kind in FILE_STATEMENTS and not allow_files:
+            return f"{kind} reads or writes files: {FILES_HINT}"
+    return None
+
+
 def cmd_sql(args) -> int:
     import duckdb
 
-    from aimatrix_pipeline.resources.warehouse import WarehouseLockTimeout, warehouse_from_env
+    from aimatrix_pipeline.resources.warehouse import (
+        WarehouseDamaged,
+        WarehouseLockTimeout,
+        warehouse_from_env,
+    )
 
     wh = warehouse_from_env()
     query = sys.stdin.read() if args.query == "-" else args.query
     try:
-        with wh.reader(timeout_s=args.timeout) as conn:
+        with wh.reader(timeout_s=args.timeout, allow_files=args.allow_files, locked=True) as conn:
+            refusal = _refusal(conn, query, args.allow_files)
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr)
+                return EXIT_USAGE
             cur = conn.execute(query)
             columns = [d[0] for d in cur.description] if cur.description else []
             rows = cur.fetchall() if columns else []
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except WarehouseLockTimeout as exc:
+    except (WarehouseLockTimeout, WarehouseDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except duckdb.InterruptException:
         print(f"error: query interrupted after {args.timeout}s (--timeout)", file=sys.stderr)
         return EXIT_FAILED
+    except duckdb.PermissionException as exc:
+        print(f"error: {str(exc).splitlines()[0]}: {FILES_HINT}", file=sys.stderr)
+        return EXIT_USAGE
     except duckdb.Error as exc:
+        if "the configuration has been locked" in str(exc):
+            print(f"error: {str(exc).splitlines()[0]}: `sql` runs with the warehouse's settings", file=sys.stderr)
+            return EXIT_USAGE
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     write_result(columns, rows, args.format)
@@ -115,7 +158,7 @@ SQL_EPILOG = """examples:
   aimatrix-pipeline sql --format csv "select * from cost.monthly_cost_report" > cost.csv
   echo "select * from alerts.alert_events where status = 'firing'" | aimatrix-pipeline sql --format json -
 
-""" + EXIT_CODES_EPILOG + " (1: query error, lock or --timeout; 2: no warehouse yet)"
+""" + EXIT_CODES_EPILOG + " (1: query error, lock or --timeout; 2: no warehouse yet, or the query was refused)"
 GENERIC_HELP = {
     "--format": "output format: table (default, aligned text), csv or json",
     "--limit": "at most this many rows",
@@ -158,13 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a read-only query on the warehouse (safe while schedules run)",
         description="Run SQL on the DuckDB warehouse ($AIMATRIX_WAREHOUSE) read-only. Waits for a "
         "running write to commit, never sees half-written data, never blocks a run for longer "
-        "than --timeout seconds.",
+        "than --timeout seconds. Sandboxed: no file but the warehouse (unless --allow-files), no "
+        "extension download or load, no ATTACH, no configuration change.",
         epilog=SQL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("query", help="SQL text, or - to read it from standard input")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--timeout", type=float, default=120.0, help="interrupt the query after N seconds")
+    p.add_argument("--allow-files", action="store_true",
+                   help="let the query read and write local files (read_csv, read_text, COPY ... TO, EXPORT); "
+                   "without it only the warehouse is reachable. Extensions and ATTACH stay refused")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser(
@@ -185,19 +232,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from aimatrix_pipeline.settings import ConfigError
 
-    try:
-        parser = build_parser()  # imports modules that read the environment at import time
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
+    with safe_output():  # nothing a command prints reaches the terminal with raw control characters
+        try:
+            parser = build_parser()  # imports modules that read the environment at import time
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return EXIT_USAGE
+            return int(args.func(args) or 0)
+        except ConfigError as exc:
+            # one line (a YAML parser's message spans several), whatever the bad value contained
+            print(f"configuration error: {' '.join(str(exc).split())}", file=sys.stderr)
             return EXIT_USAGE
-        return int(args.func(args) or 0)
-    except ConfigError as exc:
-        # one line (a YAML parser's message spans several), whatever the bad value contained
-        print(f"configuration error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+        except KeyboardInterrupt:
+            return 130
 
 
 if __name__ == "__main__":

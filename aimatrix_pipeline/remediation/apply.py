@@ -3,7 +3,8 @@
 The seed's `applyOptimization` ran the suggested SQL directly. Here a remediation only runs when:
 
 1. the statement is one `statements.classify` allows (CREATE/DROP INDEX CONCURRENTLY, VACUUM,
-   ANALYZE), parsed, not pattern-matched;
+   ANALYZE), parsed, not pattern-matched, and one its finding allows, on the finding's own
+   object (`allowlist.authorize`; `plan` does both);
 2. the operator passed an explicit confirmation (`--confirm`; the default is a dry run that only
    shows the SQL and its evidence);
 3. a DSN that is allowed to write is configured (`apply_db_url_env` of the project in the projects
@@ -31,6 +32,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql as pgsql
 
+from aimatrix_pipeline.remediation.allowlist import authorize
 from aimatrix_pipeline.remediation.statements import Action, Refused, classify
 from aimatrix_pipeline.resources.source_postgres import redact_dsn
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -87,6 +89,16 @@ def load_recommendation(warehouse: WarehouseResource, rec_id: str) -> Recommenda
     except ValueError:
         r["metadata"] = {"raw": meta}
     return Recommendation(**r)
+
+
+def plan(rec: Recommendation) -> list[Action]:
+    """The statements `apply` runs for `rec`: parsed, of allowed kinds, of the kinds its finding
+    allows and on its own object. Refused (with the reason) for anything else."""
+    try:
+        actions = classify(rec.remediation_sql)
+    except UnicodeDecodeError:  # a statement's text could not be cut from the script at its offsets
+        raise Refused("the remediation SQL's statements could not be separated exactly; refusing") from None
+    return authorize(rec.name, rec.object_schema, rec.object_name, rec.metadata, actions)
 
 
 def _env(name: str) -> str | None:
@@ -318,5 +330,5 @@ def refused(message: str) -> Outcome:
 
 __all__ = [
     "ApplyConfigError", "Outcome", "Recommendation", "Refused", "classify", "execute", "load_recommendation",
-    "record", "refused", "resolve_write_dsn",
+    "plan", "record", "refused", "resolve_write_dsn",
 ]

@@ -9,26 +9,31 @@ from __future__ import annotations
 import json
 import sys
 
+from aimatrix_pipeline.terminal import escape
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _show(rec, out) -> None:
-    out.write(f"recommendation {rec.id}  [{rec.project}]\n")
-    out.write(f"  finding : {rec.name} ({rec.level or '-'}, impact {rec.impact if rec.impact is not None else '-'})\n")
-    out.write(f"  title   : {rec.title or ''}\n")
+    """Names, titles and SQL come from the monitored database: every value is escaped
+    (terminal.escape), so none can move the cursor, recolour or rewrite the terminal."""
+    out.write(f"recommendation {escape(rec.id)}  [{escape(rec.project)}]\n")
+    out.write(f"  finding : {escape(rec.name)} ({escape(rec.level or '-')}, "
+              f"impact {rec.impact if rec.impact is not None else '-'})\n")
+    out.write(f"  title   : {escape(rec.title or '')}\n")
     if rec.object_name:
         target = f"{rec.object_schema}.{rec.object_name}" if rec.object_schema else rec.object_name
-        out.write(f"  object  : {target}\n")
+        out.write(f"  object  : {escape(target)}\n")
     if rec.last_seen:
         out.write(f"  seen    : {rec.last_seen}\n")
     if rec.detail:
-        out.write(f"  detail  : {rec.detail}\n")
+        out.write(f"  detail  : {escape(rec.detail)}\n")
     out.write("  evidence:\n")
     for line in json.dumps(rec.metadata, indent=2, default=str, sort_keys=True).splitlines():
         out.write(f"    {line}\n")
     out.write("  remediation SQL:\n")
     for line in (rec.remediation_sql or "(none)").splitlines():
-        out.write(f"    {line}\n")
+        out.write(f"    {escape(line)}\n")
 
 
 def cmd_apply(args) -> int:
@@ -61,9 +66,9 @@ def cmd_apply(args) -> int:
         return EXIT_USAGE
     _show(rec, out)
     try:
-        actions = ap.classify(rec.remediation_sql)
+        actions = ap.plan(rec)
     except ap.Refused as exc:
-        out.write(f"\nrefused: {exc}\n")
+        out.write(f"\nrefused: {escape(exc)}\n")
         if args.confirm:
             outcome = ap.refused(str(exc))
             ap.record(wh, rec, outcome, rec.remediation_sql or "")
@@ -71,7 +76,7 @@ def cmd_apply(args) -> int:
     out.write("\nwill run (autocommit, lock_timeout "
               f"{args.lock_timeout_ms} ms, statement_timeout {args.statement_timeout_ms} ms):\n")
     for a in actions:
-        out.write(f"  [{a.kind}] {a.sql};\n")
+        out.write(f"  [{a.kind}] {escape(a.sql)};\n")
     if not args.confirm:
         out.write("\ndry run: nothing was executed. Re-run with --confirm to apply.\n")
         return EXIT_OK
@@ -83,9 +88,9 @@ def cmd_apply(args) -> int:
                          cleanup_lock_timeout_ms=args.cleanup_lock_timeout_ms)
     statement = ";\n".join(a.sql for a in actions) + ";"
     attempt = ap.record(wh, rec, outcome, statement)
-    out.write(f"result: {outcome.result}: {outcome.message}\n")
+    out.write(f"result: {outcome.result}: {escape(outcome.message)}\n")
     if outcome.cleanup:
-        out.write(f"cleanup: {outcome.cleanup}\n")
+        out.write(f"cleanup: {escape(outcome.cleanup)}\n")
     out.write(f"recorded as {attempt} in ops.applied_recommendations\n")
     if outcome.result == "succeeded":
         out.write("the finding disappears after the next statistics snapshot and analytics run\n")
@@ -100,8 +105,9 @@ def register(subparsers) -> None:
         description="Show the remediation SQL of a finding in analytics.optimization_recommendations "
         "and its evidence. With --confirm, run it on the project's database through a DSN allowed "
         "to write (apply_db_url_env of the project, else $AIMATRIX_APPLY_DB_URL; never the monitoring "
-        "DSN). Only CREATE/DROP INDEX CONCURRENTLY, VACUUM and ANALYZE are run, in autocommit with a "
-        "lock_timeout, and verified afterwards. The outcome is recorded in ops.applied_recommendations.",
+        "DSN). Only CREATE/DROP INDEX CONCURRENTLY, VACUUM and ANALYZE are run, only the kinds the "
+        "finding allows and only on the finding's own object, in autocommit with a lock_timeout, and "
+        "verified afterwards. The outcome is recorded in ops.applied_recommendations.",
     )
     p.add_argument("recommendation_id", help="the id column of analytics.optimization_recommendations")
     mode = p.add_mutually_exclusive_group()

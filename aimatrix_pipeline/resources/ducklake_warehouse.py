@@ -125,8 +125,14 @@ class DuckLakeWarehouseResource(WarehouseResource):
             conn.close()
 
     @contextmanager
-    def reader(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only session on the latest committed snapshot; never blocks a writer."""
+    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False,
+               locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only session on the latest committed snapshot; never blocks a writer.
+
+        Unlike the file warehouse's readers it keeps external access on: it reads the catalog
+        through the postgres extension and the data as Parquet files. Extensions are never
+        auto-installed or auto-loaded (see `_connect`); `aimatrix-pipeline sql` still refuses
+        ATTACH, INSTALL/LOAD and, without --allow-files, COPY and EXPORT by statement type."""
         conn = self._connect(read_only=True)
         try:
             yield conn

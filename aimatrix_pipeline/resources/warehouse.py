@@ -5,7 +5,8 @@ than let Dagster steps and ad-hoc users collide on DuckDB's own lock (which fail
 access goes through an advisory `flock` on `<warehouse>.lock`:
 
 * writers take it exclusively and wait (up to `lock_timeout_s`) for readers and other writers;
-* readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only, and are
+* readers (`aimatrix-pipeline sql`, dashboards) take it shared, open DuckDB read-only and
+  sandboxed (no file but the warehouse, no extensions; for `sql`, a locked configuration), and are
   interrupted after `reader_timeout_s` so a long ad-hoc query can never starve a scheduled run;
 * every write happens inside one DuckDB transaction, so a reader sees all of a run or none of it.
 
@@ -33,6 +34,86 @@ from aimatrix_pipeline.sql_files import sql_files
 
 class WarehouseLockTimeout(RuntimeError):
     """The warehouse stayed locked by another writer or reader for longer than allowed."""
+
+
+class WarehouseDamaged(RuntimeError):
+    """The warehouse file is shorter than its own header says (truncated) or cannot be read."""
+
+
+# A DuckDB file is 3 header blocks of 4 KiB, then `total_blocks` blocks of `block_size` bytes.
+FILE_HEADER_BYTES = 3 * 4096
+# DuckDB's messages for a file that ends early or holds garbage where a block should be
+_DAMAGE_MARKERS = ("could not read enough bytes", "checksum", "corrupt")
+_RESTORE_HINT = ("restore it from a backup or from the published snapshot (<name>.snapshot.duckdb), or "
+                 "move it aside to start an empty warehouse")
+
+
+def _last_used_block(conn: duckdb.DuckDBPyConnection) -> int:
+    """The highest block id the catalog (metadata blocks) or any table's data still uses."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def ident(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"'
+
+    tables = conn.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() and not temporary"
+    ).fetchall()
+    blocks = [f"select block_id, additional_block_ids from pragma_storage_info({literal(ident(s) + '.' + ident(t))})"
+              for s, t in tables]
+    blocks.append("select block_id, null::bigint[] from pragma_metadata_info(current_database())")
+    row = conn.execute(
+        "select max(b) from (select unnest(list_concat([block_id], coalesce(additional_block_ids, []))) as b from ("
+        + " union all ".join(blocks) + "))"
+    ).fetchone()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Nothing was written.") -> None:
+    """Raise WarehouseDamaged when the file ends before a block that the warehouse still uses.
+
+    A truncated file (a copy or restore cut short, a full disk, an outside `truncate`) opens
+    fine as long as its catalog survives, and a writer that never touches the lost blocks commits
+    as usual, while every reader of those tables fails. DuckDB only notices when it reads a lost
+    block. Here: when the file holds all `total_blocks` blocks it is whole (O(1)); else, as DuckDB
+    itself cuts free blocks off the end, the highest block still in use decides.
+    """
+    row = conn.execute(
+        "select block_size, total_blocks from pragma_database_size() where database_name = current_database()"
+    ).fetchone()
+    if not row or not row[1]:
+        return
+    block_size, total_blocks = int(row[0]), int(row[1])
+    actual = path.stat().st_size
+    if actual >= FILE_HEADER_BYTES + total_blocks * block_size:
+        return
+    last = _last_used_block(conn)
+    expected = FILE_HEADER_BYTES + (last + 1) * block_size
+    if actual < expected:
+        raise WarehouseDamaged(
+            f"warehouse {path} is truncated: the file holds {actual} bytes but its tables use block {last} "
+            f"(of {block_size} bytes), which ends at byte {expected}; the data stored in the missing part "
+            f"cannot be read. {outcome} To recover, {_RESTORE_HINT}."
+        )
+
+
+def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, with a damaged file reported as WarehouseDamaged and the size verified."""
+    try:
+        conn = duckdb.connect(str(path), **kwargs)
+    except duckdb.Error as exc:
+        if any(m in str(exc).lower() for m in _DAMAGE_MARKERS):
+            raise WarehouseDamaged(
+                f"warehouse {path} cannot be opened, it is truncated or damaged ({str(exc).splitlines()[0]}); "
+                f"to recover, {_RESTORE_HINT}."
+            ) from exc
+        raise
+    try:
+        verify_file(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 _schema_applied: set[str] = set()
@@ -98,12 +179,24 @@ class WarehouseResource(dg.ConfigurableResource):
     def _config(self) -> dict:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
+    def _reader_config(self, allow_files: bool, locked: bool) -> dict:
+        """Readers reach nothing but the warehouse: no file (read_text, COPY ... TO, ATTACH)
+        unless `allow_files`, never an extension download or load. `locked` (for SQL a user
+        types, `aimatrix-pipeline sql`) also locks the configuration, so no query can undo that;
+        the pipeline's own readers may still set session options such as TimeZone."""
+        return {**self._config(), "enable_external_access": allow_files,
+                "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                "allow_community_extensions": False, "lock_configuration": locked}
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Exclusive read-write connection with the schema applied. Callers open transactions."""
+        """Exclusive read-write connection with the schema applied. Callers open transactions.
+
+        The file is verified on connect (a truncated file fails the run with WarehouseDamaged
+        before anything is written) and again after the closing checkpoint."""
         with _flock(self.lock_file, exclusive=True, timeout_s=self.lock_timeout_s):
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            conn = duckdb.connect(str(self.file), config=self._config())
+            conn = _connect_checked(self.file, config=self._config())
             try:
                 key = str(self.file)
                 with _schema_guard:
@@ -111,8 +204,17 @@ class WarehouseResource(dg.ConfigurableResource):
                         apply_schema(conn)
                         _schema_applied.add(key)
                 yield conn
+                self._checkpoint_and_verify(conn)
             finally:
                 conn.close()
+
+    def _checkpoint_and_verify(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Write the WAL into the file now (closing would do it anyway) and check the result."""
+        try:
+            conn.execute("checkpoint")
+        except duckdb.TransactionException:
+            return  # the caller left a transaction open; closing rolls it back, nothing to verify
+        verify_file(conn, self.file, "This run's writes were committed to a damaged file.")
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -127,15 +229,17 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.execute("commit")
 
     @contextmanager
-    def reader(self, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Shared, read-only connection; interrupted after `timeout_s` so writers are never starved."""
+    def reader(self, timeout_s: float | None = None, *, allow_files: bool = False,
+               locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Shared, read-only, sandboxed connection (`_reader_config`); interrupted after
+        `timeout_s` so writers are never starved."""
         if not self.file.exists():
             raise FileNotFoundError(
                 f"warehouse {self.file} does not exist yet: materialize the extract assets first"
             )
         limit = self.reader_timeout_s if timeout_s is None else timeout_s
         with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
-            conn = duckdb.connect(str(self.file), read_only=True, config=self._config())
+            conn = _connect_checked(self.file, read_only=True, config=self._reader_config(allow_files, locked))
             timer = threading.Timer(limit, conn.interrupt) if limit else None
             if timer:
                 timer.daemon = True

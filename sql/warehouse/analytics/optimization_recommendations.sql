@@ -10,6 +10,9 @@
 -- where no DDL fits, it is a read-only diagnostic query or comment lines.
 -- _security_findings and _health_findings are temporary tables derive_recommendations fills from
 -- security_findings.sql and health_findings.sql (same columns, no id) just before this query runs.
+-- Names come from the monitored database and are hostile data: they reach the SQL only through
+-- analytics.qi / ql / comment_text, which never let a control character (a newline ends a `-- `
+-- comment) through raw.
 with
 managed(schemaname) as (
     -- schemas Supabase manages: users cannot (and should not) change their tables
@@ -113,7 +116,7 @@ f_slow as (
                || ' % of the ' || source || ' time between ' || first_hour || ' and ' || last_hour
                || '. Actions: ' || coalesce(nullif(array_to_string(actions, '; '), ''), 'inspect the plan') || '.' as detail,
            '-- ' || coalesce(nullif(array_to_string(actions, chr(10) || '-- '), ''), 'Inspect the plan')
-               || chr(10) || '-- EXPLAIN (ANALYZE, BUFFERS) ' || replace(qp, chr(10), ' ') as remediation_sql,
+               || chr(10) || '-- EXPLAIN (ANALYZE, BUFFERS) ' || analytics.comment_text(replace(qp, chr(10), ' ')) as remediation_sql,
            analytics.score(0.6 * least(mean_time_ms / 100, 10) + 4 * coalesce(share, 0)) as impact,
            analytics.score(1 + 2 * regexp_matches(qp, '\bjoin\b', 'i')::int
                              + 3 * regexp_matches(qp, '\(\s*select\b', 'i')::int
@@ -226,7 +229,7 @@ f_invalid as (
                || case when is_unique then ', and it does not enforce uniqueness.' else '.' end,
            'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';'
                || chr(10) || '-- then recreate it (fix the cause first, e.g. duplicate keys):' || chr(10) || '-- '
-               || regexp_replace(coalesce(indexdef, ''), '^CREATE (UNIQUE )?INDEX ', 'CREATE \1INDEX CONCURRENTLY ') || ';',
+               || analytics.comment_text(regexp_replace(coalesce(indexdef, ''), '^CREATE (UNIQUE )?INDEX ', 'CREATE \1INDEX CONCURRENTLY ')) || ';',
            5, 3,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
            json_object('indexdef', indexdef, 'index_bytes', index_bytes, 'is_ready', is_ready)
@@ -340,7 +343,7 @@ f_seq as (
                || window_start || ' (' || round(100 * ratio, 1) || ' % sequential).',
            '-- Find the statements that scan it, then index their filter columns with CREATE INDEX CONCURRENTLY:' || chr(10)
                || 'SELECT query, calls, mean_exec_time FROM ' || (select pss from ext) || 'pg_stat_statements WHERE query ILIKE '
-               || '''%' || replace(relname, '''', '''''') || '%'' ORDER BY total_exec_time DESC LIMIT 10;',
+               || analytics.ql('%' || relname || '%') || ' ORDER BY total_exec_time DESC LIMIT 10;',
            analytics.score(log10(greatest(seq_scans * estimated_rows, 1))),
            3,
            schemaname, relname, schemaname || '.' || relname,
@@ -475,12 +478,12 @@ f_vec_hnsw as (
            'CREATE INDEX CONCURRENTLY IF NOT EXISTS ' || analytics.qi(left(indexrelname, 56) || '_hnsw')
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING hnsw ('
                || analytics.qi(column_name) || ' ' || (select vector from ext)
-               || analytics.qi(coalesce(opclass, 'vector_l2_ops')) || ');' || chr(10)
+               || analytics.opclass(coalesce(opclass, 'vector_l2_ops')) || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(greatest(coalesce(avg_query_ms / 50, 0), log10(greatest(table_rows, 1)))),
            case when table_rows > 1000000 then 8 else 5 end,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
-           json_object('rows', table_rows, 'lists', lists, 'opclass', opclass, 'avg_query_ms', avg_query_ms,
+           json_object('rows', table_rows, 'lists', lists, 'opclass', opclass, 'avg_query_ms', avg_query_ms, 'table', relname,
                        'p95_query_ms', p95_query_ms)
     from ivf
     where table_rows >= $ivfflat_to_hnsw_min_rows
@@ -496,13 +499,14 @@ f_vec_lists as (
                || analytics.qi(left(indexrelname, 50) || '_lists' || round(rec_lists)::bigint)
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING ivfflat ('
                || analytics.qi(column_name) || ' ' || (select vector from ext)
-               || analytics.qi(coalesce(opclass, 'vector_l2_ops')) || ') WITH (lists = '
+               || analytics.opclass(coalesce(opclass, 'vector_l2_ops')) || ') WITH (lists = '
                || round(rec_lists)::bigint || ');' || chr(10)
                || 'DROP INDEX CONCURRENTLY IF EXISTS ' || analytics.qi(schemaname) || '.' || analytics.qi(indexrelname) || ';',
            analytics.score(2 + 2 * abs(ln(coalesce(lists, 100) / rec_lists))),
            case when table_rows > 1000000 then 8 else 5 end,
            schemaname, indexrelname, schemaname || '.' || indexrelname,
-           json_object('rows', table_rows, 'lists', coalesce(lists, 100), 'recommended_lists', rec_lists)
+           json_object('rows', table_rows, 'lists', coalesce(lists, 100), 'recommended_lists', rec_lists,
+                       'table', relname)
     from ivf
     where table_rows >= 0  -- reltuples -1: never analyzed, row count unknown
       and ((table_rows >= $ivfflat_lists_min_rows

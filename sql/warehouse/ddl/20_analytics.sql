@@ -3,9 +3,49 @@
 -- in one transaction.
 create schema if not exists analytics;
 
+-- Characters a name read from a monitored database may carry but generated SQL must never hold
+-- raw: C0 controls (a newline or carriage return ends a `-- ` comment, so the rest of the name
+-- would run as SQL), DEL, C1 controls (8-bit CSI), and the invisible format and bidi controls that
+-- make pasted text read differently from what runs. All are in the Basic Multilingual Plane.
+create or replace macro analytics.unsafe_chars() as
+    '[\x00-\x1f\x7f-\x9f\x{061c}\x{200b}-\x{200f}\x{2028}-\x{202e}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{feff}]';
+
+-- Each character of x as itself, except: an unsafe one (analytics.unsafe_chars()) as `prefix`
+-- followed by its code point in 4 hex digits, `quote` doubled, and a backslash doubled when
+-- `escapes` (inside U&"" and E'' a backslash starts an escape).
+create or replace macro analytics.escape_chars(x, prefix, quote, escapes) as
+    array_to_string(list_transform(string_split(x, ''), lambda ch:
+        case when regexp_matches(ch, analytics.unsafe_chars()) then prefix || printf('%04X', unicode(ch))
+             when ch = quote then ch || ch
+             when escapes and ch = '\' then '\\'
+             else ch end), '');
+
 -- Quote an identifier the way PostgreSQL's quote_ident would (always quoted, so mixed case and
--- reserved words are safe): remediation SQL must be safe to paste.
-create or replace macro analytics.qi(x) as '"' || replace(x, '"', '""') || '"';
+-- reserved words are safe): remediation SQL must be safe to paste. A name holding an unsafe
+-- character becomes a Unicode-escaped identifier (U&"a\000Ab" is the name a<newline>b), so no
+-- control character ever reaches the SQL text while the statement still names the same object.
+create or replace macro analytics.qi(x) as
+    case when regexp_matches(x, analytics.unsafe_chars())
+         then 'U&"' || analytics.escape_chars(x, '\', '"', true) || '"'
+         else '"' || replace(x, '"', '""') || '"' end;
+
+-- A string literal of x (E'' syntax when it holds an unsafe character: \uXXXX escapes).
+create or replace macro analytics.ql(x) as
+    case when regexp_matches(x, analytics.unsafe_chars())
+         then 'E''' || analytics.escape_chars(x, '\u', '''', true) || ''''
+         else '''' || replace(x, '''', '''''') || '''' end;
+
+-- Text that goes after `-- ` in remediation SQL: unsafe characters as \uXXXX, so a comment always
+-- ends at the end of its own line.
+create or replace macro analytics.comment_text(x) as
+    case when regexp_matches(x, analytics.unsafe_chars())
+         then analytics.escape_chars(x, '\u', '', false)
+         else x end;
+
+-- An operator class name as written in remediation SQL: bare when it is a plain lower-case name
+-- (vector_l2_ops), else quoted.
+create or replace macro analytics.opclass(x) as
+    case when regexp_full_match(x, '[a-z_][a-z0-9_]*') then x else analytics.qi(x) end;
 
 -- A cumulative counter's change over one interval: the whole current value when the counter
 -- restarted inside the interval (`restarted`), else the difference.
