@@ -85,6 +85,8 @@ def _value(dataset: str, column: str, type_name: str, i: int):
         return 0.05 + (i % 10) * 0.1
     if type_name in ("INTEGER", "BIGINT", "HUGEINT"):
         return i + 1
+    if type_name == "BOOLEAN":
+        return (True, False, None)[i % 3]
     raise AssertionError(f"{dataset}.{column}: no hostile value for type {type_name}")
 
 
