@@ -19,7 +19,7 @@ PACKAGE = "aimatrix_pipeline"
 
 
 def shipped_path(name: str) -> Path:
-    """`name` (`sql` or `alert_rules.yaml`) inside the installed package, else in the checkout that
+    """`name` (`sql`, `alert_rules.yaml`, `dagster.yaml`) inside the installed package, else in the checkout that
     holds the package; FileNotFoundError naming both places when neither has it."""
     inside = importlib.resources.files(PACKAGE) / name
     if inside.is_dir() or inside.is_file():

@@ -23,7 +23,8 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "alert_rules.yaml", "sql", "aimatrix_pipeline")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "alert_rules.yaml", "dagster.yaml", "sql",
+           "aimatrix_pipeline")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +64,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def test_wheel_carries_sql_alert_rules_and_price_book(wheel):
+def test_wheel_carries_sql_alert_rules_price_book_and_dagster_yaml(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected_sql = {f"aimatrix_pipeline/sql/{p.relative_to(ROOT / 'sql').as_posix()}"
                     for p in (ROOT / "sql").rglob("*") if p.is_file()}
     assert expected_sql and expected_sql <= names
     assert {"aimatrix_pipeline/alert_rules.yaml", "aimatrix_pipeline/sql/seed/price_book.yaml",
+            "aimatrix_pipeline/dagster.yaml",
             "aimatrix_pipeline/sql/warehouse/ddl/" + sorted((ROOT / "sql/warehouse/ddl").glob("*.sql"))[0].name,
             "aimatrix_pipeline/dashboard/template.html"} <= names
 
