@@ -47,7 +47,8 @@ def register(subparsers) -> None:
         "and storage under --data-dir, the embedded PostgreSQL started if needed). Put -- before "
         "Dagster's own options.",
         epilog="example:\n  aimatrix-pipeline dagster -- asset materialize -m aimatrix_pipeline.definitions "
-        "--select raw/table_stats --partition default",
+        "--select raw/table_stats --partition default\n\nexit codes: the Dagster command's own; 2 usage or "
+        "configuration error (one line on stderr)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
