@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 COMMAND_MODULES = (
     "aimatrix_pipeline.demo.commands",
+    "aimatrix_pipeline.watch.commands",
     "aimatrix_pipeline.analytics.commands",
     "aimatrix_pipeline.cost.commands",
     "aimatrix_pipeline.alerts.commands",
@@ -140,6 +141,7 @@ def cmd_publish(args) -> int:
 EXIT_CODES_EPILOG = "exit codes: 0 ok, 1 the command ran but found a problem, 2 usage or configuration error"
 MAIN_EPILOG = """quick start:
   aimatrix-pipeline demo                  # embedded Supabase-like database + Dagster UI on :3000
+  aimatrix-pipeline watch                 # your database (SUPABASE_DB_URL) + Dagster UI on :3000
   aimatrix-pipeline dashboard open        # render the monitoring dashboard and open it
 
 examples:

@@ -2,11 +2,14 @@
 
 Nothing else lives here. Each domain package (`extract`, `analytics`, `cost`, `alerts`) exposes a
 `defs` object from its own `definitions` module; adding a domain means adding it to DOMAINS.
+`build_definitions` also assembles the two code locations of a split deployment
+(aimatrix_pipeline.fleet.locations, deploy/), so every location gets the same resources and executor.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -23,16 +26,74 @@ DOMAINS = (
 )
 
 
-def build_definitions() -> dg.Definitions:
-    domain_defs = [importlib.import_module(name).defs for name in DOMAINS]
+def _asset_keys(assets) -> set[dg.AssetKey]:
+    keys: set[dg.AssetKey] = set()
+    for a in assets or ():
+        keys.update(getattr(a, "keys", None) or {a.key})
+    return keys
+
+
+def _job_targets(job, graph) -> set[dg.AssetKey]:
+    """Assets an asset job materializes or checks (empty for op jobs)."""
+    selection = getattr(job, "selection", None)
+    if selection is None:
+        return set()
+    return set(selection.resolve(graph)) | {k.asset_key for k in selection.resolve_checks(graph)}
+
+
+def build_definitions(domains: Sequence[str] = DOMAINS) -> dg.Definitions:
+    """The code location made of `domains` (all by default: the single-machine location).
+
+    Every location gets the shared resources and the in-process executor. Every asset check goes
+    to the location that holds its asset, whichever domain defines it (the alerts domain defines
+    rule checks on extract and analytics assets): a check in another location than its asset is
+    never part of the runs that materialize the asset. An asset job (and its schedules) goes where
+    the assets and checks it selects live.
+    """
+    unknown = [d for d in domains if d not in DOMAINS]
+    if unknown:
+        raise ValueError(f"unknown domains {unknown}; known: {list(DOMAINS)}")
+    loaded = {name: importlib.import_module(name).defs for name in DOMAINS}
+    own_assets = _asset_keys([a for name in domains for a in (loaded[name].assets or ())])
+    everything = dg.Definitions.merge(*loaded.values(), dg.Definitions(resources=shared_resources()))
+    graph = everything.resolve_asset_graph() if len(domains) < len(DOMAINS) else None
+
+    def here(name: str, targets: set[dg.AssetKey], what: str) -> bool:
+        if graph is None or not targets:  # the whole location, or not tied to assets: its domain's
+            return name in domains
+        if targets <= own_assets:
+            return True
+        if targets & own_assets:
+            raise ValueError(f"{name}: {what} spans assets of two code locations: {sorted(targets)}")
+        return False
+
+    checks, jobs, schedules = [], [], []
+    for name, domain in loaded.items():
+        checks += [c for c in domain.asset_checks or ()
+                   if here(name, {k.asset_key for k in c.check_keys}, f"check {sorted(c.check_keys)}")]
+        placed = [j for j in domain.jobs or () if here(name, _job_targets(j, graph) if graph else set(),
+                                                       f"job {j.name}")]
+        jobs += placed
+        # a schedule follows its job when the domain defines that job, else stays with its domain
+        domain_jobs, placed_names = {j.name for j in domain.jobs or ()}, {j.name for j in placed}
+        schedules += [s for s in domain.schedules or ()
+                      if (s.job_name in placed_names if s.job_name in domain_jobs else name in domains)]
+    parts = [
+        dg.Definitions(assets=loaded[name].assets, sensors=loaded[name].sensors,
+                       resources=loaded[name].resources, loggers=loaded[name].loggers)
+        for name in domains
+    ]
     shared = dg.Definitions(
+        asset_checks=checks,
+        jobs=jobs,
+        schedules=schedules,
         resources=shared_resources(),
         # Steps run inside the run's process: each step here is small (a query and a DuckDB
         # write), and the default multiprocess executor spent ~1 s per step re-loading the code
         # location in a fresh process. Warehouse writers take turns anyway (one pool slot).
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(*domain_defs, shared)
+    return dg.Definitions.merge(*parts, shared)
 
 
 defs = build_definitions()

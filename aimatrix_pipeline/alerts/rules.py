@@ -35,8 +35,10 @@ from aimatrix_pipeline.config_checks import (
     shown,
 )
 from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.sql_files import shipped_path
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "alert_rules.yaml"
+# The repository's alert_rules.yaml: in the checkout, or inside the package when installed from a wheel.
+DEFAULT_RULES_FILE = shipped_path("alert_rules.yaml")
 OPERATORS = (">", "<", ">=", "<=", "==")
 SEVERITIES = ("low", "medium", "high", "critical")
 CHANNEL_TYPES = ("slack", "webhook", "pagerduty", "email")

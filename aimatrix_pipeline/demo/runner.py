@@ -176,14 +176,10 @@ def _prepare_databases(
     demo_db.create_monitoring_role(owner_dsn, password)
     monitor_dsn = pg.url(DEMO_DATABASE, user=demo_db.MONITOR_ROLE, password=password)
 
-    pg.create_database(DAGSTER_DATABASE)
-    # dagster-postgres goes through SQLAlchemy; since SQLAlchemy 2.1 a bare postgresql:// URL picks
-    # psycopg 3, whose server-side parameters break dagster's `NOTIFY run_events, %s`. Name psycopg2.
-    dagster_pg_url = pg.url(DAGSTER_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)
-
-    dagster_home = data_dir / "dagster_home"
-    dagster_home.mkdir(exist_ok=True)
-    shutil.copyfile(root / "dagster.yaml", dagster_home / "dagster.yaml")
+    # A plain postgresql:// URL: dagster.yaml's storage names the psycopg2 driver itself
+    # (aimatrix_pipeline/instance_storage.py).
+    dagster_pg_url = pg.create_database(DAGSTER_DATABASE)
+    dagster_home = make_dagster_home(data_dir, root / "dagster.yaml")
     warehouse = data_dir / "warehouse.duckdb"
 
     env = {
@@ -198,6 +194,14 @@ def _prepare_databases(
                 env["AIMATRIX_ALERT_RULES"] = str(root / candidate)
                 break
     return DemoEnvironment(pg, owner_dsn, monitor_dsn, dagster_pg_url, dagster_home, warehouse, env, seeded_now)
+
+
+def make_dagster_home(data_dir: Path, dagster_yaml: Path) -> Path:
+    """`<data-dir>/dagster_home` holding a fresh copy of `dagster_yaml` (storage from DAGSTER_PG_URL)."""
+    dagster_home = data_dir / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dagster_yaml, dagster_home / "dagster.yaml")
+    return dagster_home
 
 
 def apply_environment(demo: DemoEnvironment) -> None:
@@ -523,22 +527,12 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         if config.workload:
             worker = WorkloadThread(demo.owner_dsn, seed=config.seed).start(None)
             _say(out, "workload running in the background (slow queries, vector searches, sign-ins, uploads)")
-        child = subprocess.Popen(
-            [*_dagster_cli(), "dev", "-w", str(root / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(config.port)],
-            cwd=demo.dagster_home,  # not the checkout: its dagster.yaml is a template, not the instance
-            env=env,
-            start_new_session=True,  # Ctrl-C reaches us; we forward it and stop things in order
-        )
+        child = start_dagster_dev(root / "workspace.yaml", config.port, env, demo.dagster_home)
         automation = Automation(root, env, out).start()
         _say(out, f"Dagster UI: http://127.0.0.1:{config.port}  (DAGSTER_HOME={demo.dagster_home})")
         print_how_to_query(demo, out)
         _say(out, "schedules fill the warehouse within a few minutes; press Ctrl-C to stop everything")
-        while not stop.is_set():
-            if child.poll() is not None:
-                _say(out, f"dagster dev exited with code {child.returncode}")
-                break
-            stop.wait(0.5)
-        return 0 if child.returncode in (None, 0) else 1
+        return wait_for_stop(child, stop, out)
     finally:
         _say(out, "stopping ...")
         if automation is not None:
@@ -556,6 +550,26 @@ def run_ui(config: DemoConfig, out: TextIO = sys.stdout) -> int:
         _say(out, "stopped; run the same command again to continue where you left off")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def start_dagster_dev(workspace: Path, port: int, env: dict[str, str], dagster_home: Path) -> subprocess.Popen:
+    """`dagster dev` (webserver + daemon) on 127.0.0.1:`port`, in its own process group."""
+    return subprocess.Popen(
+        [*_dagster_cli(), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=dagster_home,  # not the checkout: its dagster.yaml is a template, not the instance
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches us; we forward it and stop things in order
+    )
+
+
+def wait_for_stop(child: subprocess.Popen, stop: threading.Event, out: TextIO) -> int:
+    """Until Ctrl-C/SIGTERM (`stop`) or `dagster dev` exits: 0 when stopped or exited cleanly, else 1."""
+    while not stop.is_set():
+        if child.poll() is not None:
+            _say(out, f"dagster dev exited with code {child.returncode}")
+            break
+        stop.wait(0.5)
+    return 0 if child.returncode in (None, 0) else 1
 
 
 def _stop_process_group(child: subprocess.Popen, out: TextIO) -> None:

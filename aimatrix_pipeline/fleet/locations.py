@@ -6,32 +6,18 @@ cost, alerts, application signals, ...), which only reads and writes the warehou
 Supabase API. Each location can be deployed, scaled and upgraded on its own; assets of one that
 depend on assets of the other resolve across locations in the instance's asset graph.
 
-The single-machine code location (`aimatrix_pipeline.definitions:defs`) is the union of both.
+The single-machine code location (`aimatrix_pipeline.definitions:defs`) is the union of both;
+all three are assembled by `aimatrix_pipeline.definitions.build_definitions`.
 """
 
 from __future__ import annotations
 
-import importlib
-
-import dagster as dg
-
-from aimatrix_pipeline.definitions import DOMAINS
-from aimatrix_pipeline.resources import shared_resources
+from aimatrix_pipeline.definitions import DOMAINS, build_definitions
 
 EXTRACT_DOMAINS = ("aimatrix_pipeline.extract.definitions", "aimatrix_pipeline.fleet.definitions")
 DERIVED_DOMAINS = tuple(d for d in DOMAINS if d not in EXTRACT_DOMAINS)
 
-
-def build(domains: tuple[str, ...]) -> dg.Definitions:
-    loaded = []
-    for name in domains:
-        try:
-            loaded.append(importlib.import_module(name).defs)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return dg.Definitions.merge(*loaded, dg.Definitions(resources=shared_resources()))
-
-
-extract_defs = build(EXTRACT_DOMAINS)
-derived_defs = build(DERIVED_DOMAINS)
+# The same assembly as the single location: shared resources, in-process executor, and each asset
+# check in the location of its asset (so rule checks on raw/* assets run in the extract location).
+extract_defs = build_definitions(EXTRACT_DOMAINS)
+derived_defs = build_definitions(DERIVED_DOMAINS)

@@ -1,0 +1,1 @@
+"""`aimatrix-pipeline watch` and `aimatrix-pipeline dagster`: the pipeline on your own database."""

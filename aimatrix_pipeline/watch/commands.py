@@ -1,0 +1,57 @@
+"""The `watch` and `dagster` subcommands (registered by cli.py through `register(subparsers)`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aimatrix_pipeline.watch.runner import DEFAULT_DATA_DIR
+
+
+def cmd_watch(args) -> int:
+    from aimatrix_pipeline.watch.runner import watch
+
+    return watch(Path(args.data_dir), args.port)
+
+
+def cmd_dagster(args) -> int:
+    from aimatrix_pipeline.cli import EXIT_USAGE
+    from aimatrix_pipeline.watch.runner import run_dagster
+
+    rest = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
+    if not rest:
+        print("error: give a Dagster command, e.g. aimatrix-pipeline dagster -- instance info", file=sys.stderr)
+        return EXIT_USAGE
+    return run_dagster(rest, Path(args.data_dir))
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "watch",
+        help="run the pipeline on your own database (SUPABASE_DB_URL or AIMATRIX_PROJECTS_FILE) with the Dagster UI",
+        description="Run the Dagster UI, schedules and sensors on the database in SUPABASE_DB_URL (or the "
+        "fleet in AIMATRIX_PROJECTS_FILE). Dagster's storage is DAGSTER_PG_URL if set, else an embedded "
+        "PostgreSQL kept in --data-dir; the warehouse is AIMATRIX_WAREHOUSE if set, else "
+        "<data-dir>/warehouse.duckdb. Ctrl-C stops everything; running it again continues.",
+    )
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                   help=f"Dagster home, embedded cluster and warehouse (default: {DEFAULT_DATA_DIR})")
+    p.add_argument("--port", type=int, default=3000, help="Dagster UI port (default: 3000)")
+    p.set_defaults(func=cmd_watch)
+
+    p = subparsers.add_parser(
+        "dagster",
+        help="run a Dagster CLI command on the instance `watch` uses (e.g. a backfill)",
+        description="Run `dagster ARGS` with the environment `watch` gives the code location (DAGSTER_HOME "
+        "and storage under --data-dir, the embedded PostgreSQL started if needed). Put -- before "
+        "Dagster's own options.",
+        epilog="example:\n  aimatrix-pipeline dagster -- asset materialize -m aimatrix_pipeline.definitions "
+        "--select raw/table_stats --partition default\n\nexit codes: the Dagster command's own; 2 usage or "
+        "configuration error (one line on stderr)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
+                   help=f"as for watch (default: {DEFAULT_DATA_DIR})")
+    p.add_argument("dagster_args", nargs=argparse.REMAINDER, help="the Dagster command and its options")
+    p.set_defaults(func=cmd_dagster)
