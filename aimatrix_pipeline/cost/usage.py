@@ -140,15 +140,27 @@ def _ts(day: dt.date) -> dt.datetime:
 
 
 # ---------------------------------------------------------------------------- database
+SIGN_INS_MARKER = "/*SIGN_INS*/"
+
+
+def sign_ins_query(conn: psycopg.Connection, name: str) -> str:
+    """`source/usage/<name>.sql` reading sign-ins through the monitoring-role view where this role
+    can read it (the least-privileged role cannot read the audit log itself), else from the log."""
+    readable = conn.execute(load_sql("source/usage/sign_ins_view_readable.sql")).fetchone()[0]
+    source = load_sql("source/usage/sign_ins.view.sql" if readable else "source/usage/sign_ins.table.sql")
+    return load_sql(f"source/usage/{name}.sql").replace(SIGN_INS_MARKER, source)
+
+
 def _database_usage(conn: psycopg.Connection, project: Project, start: dt.date, end: dt.date,
                     today: dt.date, out: UsageRows, report: ExtractReport) -> None:
     for c_start, c_end in _month_chunks(start, end):
         params = {"cycle_start": _ts(c_start.replace(day=1)), "start": _ts(c_start),
                   "end_exclusive": _ts(c_end + dt.timedelta(days=1))}
-        available = conn.execute(load_sql("source/usage/audit_log_available.sql"), params).fetchone()[0]
+        available = conn.execute(sign_ins_query(conn, "audit_log_available"), params).fetchone()[0]
         method = "audit_log" if available else "last_sign_in_fallback"
-        sql = "source/usage/mau_audit_log.sql" if available else "source/usage/mau_last_sign_in.sql"
-        found = {row[0]: row[1:] for row in conn.execute(load_sql(sql), params).fetchall()}
+        query = (sign_ins_query(conn, "mau_audit_log") if available
+                 else load_sql("source/usage/mau_last_sign_in.sql"))
+        found = {row[0]: row[1:] for row in conn.execute(query, params).fetchall()}
         report.mau_methods.setdefault(project.name, []).append(f"{c_start:%Y-%m}:{method}")
         for day in _days(c_start, c_end):
             mau, sso, anon = found.get(day, (0, 0, 0))

@@ -11,8 +11,10 @@
 --   app log tables               app_logs/*.sql (the columns they select; absent columns skipped)
 --   auth.users                   usage/mau_*.sql: id, last_sign_in_at, is_sso_user, is_anonymous
 --   auth.sessions                usage/mau_last_sign_in.sql: user_id, created_at, refreshed_at
---   auth.audit_log_entries       usage/mau_audit_log.sql, audit_log_available.sql: created_at, payload
---                                (login/token_refreshed actions; not ip_address)
+--   auth.audit_log_entries       nothing directly: usage/sign_ins.view.sql reads the view
+--                                aimatrix_monitoring.auth_sign_ins this script creates (owned by
+--                                whoever runs it): time, action, actor id and SSO flag of each
+--                                login/token_refreshed entry, never the rest of the payload
 --   storage.buckets / objects    usage/storage_by_bucket.sql: id / bucket_id, created_at, metadata
 do $$
 begin
@@ -39,7 +41,6 @@ declare
             'id', 'name', 'message', 'stack', 'severity', 'context', 'user_agent', 'url', 'created_at'),
         'auth.users', jsonb_build_array('id', 'last_sign_in_at', 'is_sso_user', 'is_anonymous'),
         'auth.sessions', jsonb_build_array('user_id', 'created_at', 'refreshed_at'),
-        'auth.audit_log_entries', jsonb_build_array('created_at', 'payload'),
         'storage.buckets', jsonb_build_array('id'),
         'storage.objects', jsonb_build_array('bucket_id', 'created_at', 'metadata'));
     qualified text;
@@ -70,5 +71,28 @@ begin
     if ext_schema is not null then
         execute format('grant usage on schema %I to aimatrix_monitor', ext_schema);
     end if;
+end
+$$;
+
+-- Sign-ins for MAU, through a view: a column grant cannot narrow the audit log's JSON payload
+-- (which carries emails and IP addresses), so the role reads four derived columns instead.
+do $$
+begin
+    if to_regclass('auth.audit_log_entries') is null then
+        return;
+    end if;
+    execute 'revoke all on auth.audit_log_entries from aimatrix_monitor';
+    create schema if not exists aimatrix_monitoring;
+    revoke all on schema aimatrix_monitoring from public;
+    create or replace view aimatrix_monitoring.auth_sign_ins as
+        select created_at,
+               payload ->> 'action' as action,
+               payload ->> 'actor_id' as actor_id,
+               (payload ->> 'actor_via_sso') = 'true' as actor_via_sso
+        from auth.audit_log_entries
+        where payload ->> 'action' in ('login', 'token_refreshed');
+    revoke all on aimatrix_monitoring.auth_sign_ins from public;
+    grant usage on schema aimatrix_monitoring to aimatrix_monitor;
+    grant select on aimatrix_monitoring.auth_sign_ins to aimatrix_monitor;
 end
 $$;

@@ -7,11 +7,12 @@ usage (MAU, storage) queries work, password hashes, emails, phone numbers and se
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
+from aimatrix_pipeline.cost import usage
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.sql_files import load_sql
 from tests.extract.helpers import ALL_ASSETS, failed_steps, materialize
@@ -54,7 +55,8 @@ def test_grant_script_runs_unchanged_and_extracts_work(shaped, warehouse, monkey
 SECRET_COLUMNS = [
     ("auth.users", "encrypted_password"), ("auth.users", "email"), ("auth.users", "phone"),
     ("auth.users", "raw_user_meta_data"), ("auth.sessions", "ip"), ("auth.sessions", "user_agent"),
-    ("auth.audit_log_entries", "ip_address"), ("storage.objects", "name"), ("storage.objects", "user_metadata"),
+    ("auth.audit_log_entries", "ip_address"), ("auth.audit_log_entries", "payload"),
+    ("storage.objects", "name"), ("storage.objects", "user_metadata"),
     ("app.customers", "email"),
 ]
 
@@ -73,7 +75,41 @@ def test_role_reads_only_the_columns_the_pipeline_uses(source_db):
     cycle_start = datetime(today.year, today.month, 1, tzinfo=timezone.utc)
     params = {"cycle_start": cycle_start, "end_exclusive": datetime.now(timezone.utc),
               "start": cycle_start, "start_day": today, "end_day": today}
-    for name in ("audit_log_available", "mau_audit_log", "mau_last_sign_in", "storage_by_bucket", "database_size"):
+    for name in ("mau_last_sign_in", "storage_by_bucket", "database_size"):
         as_monitor(source_db, load_sql(f"source/usage/{name}.sql"), params)
     mau = as_monitor(source_db, load_sql("source/usage/mau_last_sign_in.sql"), params)
     assert sum(row[1] for row in mau) >= 1
+
+
+def test_role_counts_sign_ins_through_the_view_without_the_audit_payload(source_db):
+    """MAU from the audit log reads four derived columns of login/token_refreshed entries through
+    aimatrix_monitoring.auth_sign_ins; the payload (emails, IP addresses) stays unreadable."""
+    demo_db.create_monitoring_role(source_db.url, PASSWORD)
+    actor = "7b0c2a9e-0000-4000-8000-000000000001"
+    source_db.execute(
+        "insert into auth.audit_log_entries (id, payload, created_at) values "
+        "(gen_random_uuid(), jsonb_build_object('action', 'login', 'actor_id', %(a)s::text, "
+        "'actor_username', 'someone@example.com'), now()), "
+        "(gen_random_uuid(), jsonb_build_object('action', 'user_signedup', 'actor_id', 'other', "
+        "'actor_username', 'other@example.com'), now())", {"a": actor})
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_monitor(source_db, "select payload from auth.audit_log_entries limit 1")
+    view_rows = as_monitor(source_db, "select * from aimatrix_monitoring.auth_sign_ins")
+    assert [r for r in view_rows if r[2] == actor], "the login must be visible through the view"
+    assert all(r[1] in ("login", "token_refreshed") for r in view_rows)
+    assert "someone@example.com" not in repr(view_rows) and "other" not in {r[2] for r in view_rows}
+
+    now = datetime.now(timezone.utc)
+    cycle_start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+    params = {"cycle_start": cycle_start, "end_exclusive": now + timedelta(minutes=1), "start": cycle_start}
+    with psycopg.connect(monitor_url(source_db), autocommit=True) as conn:
+        assert "aimatrix_monitoring.auth_sign_ins" in usage.sign_ins_query(conn, "mau_audit_log")
+        assert conn.execute(usage.sign_ins_query(conn, "audit_log_available"), params).fetchone()[0]
+        mau = conn.execute(usage.sign_ins_query(conn, "mau_audit_log"), params).fetchall()
+    assert sum(row[1] for row in mau) >= 1
+    # the database owner (no view privilege needed) reads the log itself: same answer
+    with psycopg.connect(source_db.url, autocommit=True) as conn:
+        source_db.execute("drop view aimatrix_monitoring.auth_sign_ins")
+        assert "auth.audit_log_entries" in usage.sign_ins_query(conn, "mau_audit_log")
+        assert sum(r[1] for r in conn.execute(usage.sign_ins_query(conn, "mau_audit_log"), params).fetchall()) \
+            == sum(row[1] for row in mau)

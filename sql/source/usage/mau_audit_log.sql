@@ -2,14 +2,15 @@
 -- in the billing cycle (calendar month, UTC), counted on the day each one FIRST became active in
 -- the cycle, so the days of a cycle add up to the cycle's MAU. Anonymous users count (Supabase
 -- bills them); SSO users are those flagged in auth.users (or, for deleted users, by the entry).
-with events as (
-    select payload ->> 'actor_id' as actor_id,
-           (payload ->> 'actor_via_sso') = 'true' as via_sso,
-           created_at
-    from auth.audit_log_entries
+-- `sign_ins` is sign_ins.view.sql or sign_ins.table.sql (cost/usage.py picks the one readable).
+with sign_ins as (
+    /*SIGN_INS*/
+),
+events as (
+    select actor_id, actor_via_sso as via_sso, created_at
+    from sign_ins
     where created_at >= %(cycle_start)s
       and created_at < %(end_exclusive)s
-      and payload ->> 'action' in ('login', 'token_refreshed')
 ),
 firsts as (
     select actor_id,
