@@ -8,12 +8,14 @@ makes a tick time out.
 
 The authoritative cursor (last record id per check) lives in the alert state store, moved in the
 same transaction as the transitions it caused; the sensor cursor mirrors it for visibility.
+It ticks every `AIMATRIX_ALERT_SENSOR_INTERVAL_S` seconds (default 30).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import dagster as dg
 from dagster import SensorEvaluationContext
@@ -25,7 +27,7 @@ from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
 
 ALERT_SENSOR_NAME = "alert_sensor"
-MINIMUM_INTERVAL_S = 30
+MINIMUM_INTERVAL_S = int(os.environ.get("AIMATRIX_ALERT_SENSOR_INTERVAL_S") or 30)
 
 
 def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:
