@@ -46,14 +46,15 @@ def automation_run_plans(defs: dg.Definitions, sensor_name: str) -> tuple[set, l
     sensor = repo.get_sensor_def(sensor_name)
     graph = repo.asset_graph
     targeted = sensor.asset_selection.resolve(graph)
-    upstream = (dg.AssetSelection.assets(*targeted).upstream() - dg.AssetSelection.assets(*targeted)).resolve(graph)
+    parents = (dg.AssetSelection.assets(*targeted).upstream(depth=1)
+               - dg.AssetSelection.assets(*targeted)).resolve(graph)
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance,
                                                   asset_selection=sensor.asset_selection)
-        for key in upstream:
+        for key in parents:  # new data lands in every parent (the newest partition of each)
             node = graph.get(key)
-            for partition in (node.partitions_def.get_partition_keys() if node.partitions_def else [None]):
-                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+            partition = node.partitions_def.get_partition_keys()[-1] if node.partitions_def else None
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor,
                                                    asset_selection=sensor.asset_selection)
         subsets = list(result._requested_subsets)

@@ -23,6 +23,7 @@ import dagster as dg
 import pytest
 
 from aimatrix_pipeline.alerts.state import AlertStore
+from tests.conftest import _base_dir
 
 from .daemon_flow import (
     RULE_ID,
@@ -53,7 +54,8 @@ PHASE_DEADLINE_S = 540  # per phase; on an idle 2-core machine a phase takes abo
 
 def _evaluations(instance, passed: bool) -> list:
     records = instance.event_log_storage.get_asset_check_execution_history(CHECK, limit=100)
-    return sorted((r for r in records if r.evaluation is not None and r.evaluation.passed is passed),
+    return sorted((r for r in records
+                   if isinstance(r.evaluation, dg.AssetCheckEvaluation) and r.evaluation.passed is passed),
                   key=lambda r: r.id)
 
 
@@ -73,7 +75,7 @@ def test_a_breached_shipped_rule_notifies_once_and_resolves_once_through_the_dae
     dagster_db = f"dagster_daemon_e2e_{os.getpid()}"
     # psycopg2 named explicitly: psycopg 3 binds server-side and breaks dagster's NOTIFY
     dagster_url = pg18.create_database(dagster_db).replace("postgresql://", "postgresql+psycopg2://", 1)
-    source = MonitoredPostgres(tmp_path).start()
+    source = MonitoredPostgres(_base_dir() / f"monitored-{tmp_path.name}").start()
     receiver = SignedWebhookReceiver()
     load = ConnectionLoad(source.owner_dsn)  # the condition is there before the daemon starts
     daemon = AlertDaemon(tmp_path, dagster_pg_url=dagster_url, source_dsn=source.monitor_dsn,
