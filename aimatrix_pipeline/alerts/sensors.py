@@ -74,7 +74,10 @@ def alert_sensor(context: SensorEvaluationContext):
         if _delivery_in_progress(context.instance):
             return dg.SkipReason(f"{due['due']} notifications due; a delivery run is already in progress")
         digest = hashlib.sha256(json.dumps(tick["due_rows"]).encode()).hexdigest()[:16]
-        bucket = int(store.clock.now() // 600)  # re-request at least every 10 min if a run vanished
+        # A run key Dagster has seen is never requested again; a delivery run that failed to launch
+        # (e.g. a code server timing out under load) would hold its notifications back until the
+        # key changes. So the key changes every minute; `_delivery_in_progress` prevents doubles.
+        bucket = int(store.clock.now() // 60)
         return dg.RunRequest(run_key=f"deliver-{digest}-{bucket}",
                              tags={"aimatrix/notifications_due": str(due["due"])})
     finally:
