@@ -1,7 +1,10 @@
 """Assets of the alerts group: the delivery pass and the alerts.* warehouse mirror.
 
-Two assets rather than one so that delivery never waits for the warehouse writer pool: sending
-pages must not queue behind a long analytics write. Only `alerts/alert_events` joins the pool.
+Two assets rather than one so that sending never waits for the warehouse: a failed mirror write
+never blocks or undoes a delivery. Neither asset joins the `duckdb_warehouse` pool: dagster.yaml
+enforces pools per RUN, so one pooled step would hold the whole delivery run in the queue behind
+every statistics and analytics run (minutes at a 1-minute cadence; pages must not wait for that).
+`alerts/alert_events` takes its turn on the warehouse file lock instead, after the pass has sent.
 """
 
 
@@ -13,7 +16,6 @@ from aimatrix_pipeline.alerts.mirror import mirror_to_warehouse
 from aimatrix_pipeline.alerts.outbox import due_summary
 from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
-from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 
 NOTIFICATION_DELIVERIES_KEY = dg.AssetKey(["alerts", "notification_deliveries"])
@@ -82,7 +84,6 @@ def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeRes
     group_name="alerts",
     owners=["team:data-platform"],
     kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
     description="alerts.alert_events (the seed's alert table: every incident with status, who "
     "resolved it and the metric values), plus alerts.alert_event_history and "
     "alerts.notification_deliveries, mirrored from the alert state store.",

@@ -6,6 +6,17 @@ through the per-check execution history. Checks are non-blocking: an alert must 
 data pipeline. Severity maps low/medium -> WARN, high/critical -> ERROR; either way the sensor
 alerts (a WARN check failure does not fail the run, which is why run-failure sensors miss it).
 
+Two shapes, one evaluation (`evaluate_rule`):
+- `AssetRuleChecks`: the rules of an asset the automation sensor materializes (the analytics
+  assets) become that asset's OWN check specs, evaluated at the end of its step. An asset cannot be
+  materialized without its own specs, so the rule runs whatever launched the run: a schedule's job,
+  `derive_analytics_when_raw_data_lands`, a backfill, the UI or the CLI. (As separate check
+  definitions they were left out of automation runs: Dagster puts only the checks it was asked
+  for into such a run, and it is asked for the assets' own specs, so they showed "Not Evaluated".)
+- `build_rule_checks`: separate `@asset_check` definitions for every other asset (the raw extracts,
+  materialized only by jobs that select their checks); tests/alerts/test_check_coverage.py fails
+  if any check ends up outside a run that materializes its asset.
+
 A check that cannot compute its metric (missing table or column, warehouse not created yet)
 reports `passed=False` with WARN severity and `aimatrix/could_not_evaluate: true` in its metadata
 instead of raising: the analytics run stays green, and the sensor raises a separate "could not
@@ -15,6 +26,7 @@ evaluate" alert that never resolves the data alert (property 7). No data (NULL) 
 
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -81,18 +93,73 @@ def evaluate_rule(rule: AlertRule, warehouse: WarehouseResource, project: str) -
     )
 
 
+def _description(rule: AlertRule) -> str:
+    metric = METRICS[rule.metric]
+    return (f"{rule.title}: {metric.description} {rule.operator} {rule.threshold:g} "
+            f"({metric.unit}) alerts ({rule.severity}). From the alert rules file.")
+
+
+def _metadata(rule: AlertRule) -> dict:
+    return {"aimatrix/rule_id": rule.id, "aimatrix/metric": rule.metric,
+            "aimatrix/sql_file": METRICS[rule.metric].sql_file}
+
+
+def _rules_on(rules: RuleSet, asset_key: dg.AssetKey | None = None) -> list[AlertRule]:
+    """Metric rules whose target asset is in the agreed key list (optionally: this asset)."""
+    return [r for r in rules.rules
+            if r.metric and METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
+            and (asset_key is None or METRICS[r.metric].key == asset_key)]
+
+
+class AssetRuleChecks:
+    """The rule checks one asset carries as its own (non-blocking) check specs.
+
+    The asset declares `specs` and returns `evaluate(...)`'s results with its materialization. A
+    rule that cannot be evaluated, for any reason, reports "could not evaluate" instead of
+    raising, so the asset's materialization never depends on its alert rules.
+    """
+
+    def __init__(self, rules: RuleSet, asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None):
+        self.asset_key = asset_key
+        self.partitions_def = partitions_def
+        self.rules = _rules_on(rules, asset_key)
+
+    @property
+    def specs(self) -> list[dg.AssetCheckSpec]:
+        # partitioned like the asset, so each evaluation records its project partition
+        return [dg.AssetCheckSpec(r.id, asset=self.asset_key, description=_description(r), blocking=False,
+                                  metadata=_metadata(r), partitions_def=self.partitions_def)
+                for r in self.rules]
+
+    def evaluate(self, warehouse: WarehouseResource, project: str) -> list[dg.AssetCheckResult]:
+        results = []
+        for rule in self.rules:
+            try:
+                result = evaluate_rule(rule, warehouse, project)
+            except Exception as exc:  # noqa: BLE001 - a rule must never fail its asset
+                msg = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+                result = dg.AssetCheckResult(
+                    passed=False, severity=dg.AssetCheckSeverity.WARN,
+                    description=f"could not evaluate {rule.metric}: {msg}",
+                    metadata={"project": project, "metric": rule.metric, "aimatrix/rule_id": rule.id,
+                              "aimatrix/severity": rule.severity, CNE_METADATA_KEY: True, "error": msg})
+            # an asset returning several checks' results names each one
+            results.append(dg.AssetCheckResult(
+                asset_key=self.asset_key, check_name=rule.id, passed=result.passed, severity=result.severity,
+                description=result.description, metadata=result.metadata))
+        return results
+
+
 def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetChecksDefinition:
     metric = METRICS[rule.metric]
 
     @dg.asset_check(
         asset=metric.key,
         name=rule.id,
-        description=f"{rule.title}: {metric.description} {rule.operator} {rule.threshold:g} "
-        f"({metric.unit}) alerts ({rule.severity}). From the alert rules file.",
+        description=_description(rule),
         blocking=False,
         partitions_def=partitions_def,
-        metadata={"aimatrix/rule_id": rule.id, "aimatrix/metric": rule.metric,
-                  "aimatrix/sql_file": metric.sql_file},
+        metadata=_metadata(rule),
     )
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         project = context.partition_key if context.has_partition_key else "default"
@@ -101,13 +168,12 @@ def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | 
     return _check
 
 
-def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | None) -> list:
-    """Checks for every metric rule whose target asset is in the agreed key list."""
-    return [
-        build_rule_check(r, partitions_def)
-        for r in rules.rules
-        if r.metric and METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
-    ]
+def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | None,
+                      exclude_assets: Iterable[dg.AssetKey] = ()) -> list:
+    """Separate checks for every metric rule whose target asset is in the agreed key list, except
+    on `exclude_assets` (assets that carry their rules as their own specs: `AssetRuleChecks`)."""
+    excluded = set(exclude_assets)
+    return [build_rule_check(r, partitions_def) for r in _rules_on(rules) if METRICS[r.metric].key not in excluded]
 
 
 def build_fleet_freshness_check(rule: AlertRule, project_names: list[str]) -> dg.AssetChecksDefinition:

@@ -10,6 +10,7 @@ from aimatrix_pipeline.alerts.jobs import alert_delivery_job, alert_freshness_jo
 from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.schedules import alert_freshness_schedule
 from aimatrix_pipeline.alerts.sensors import alert_sensor
+from aimatrix_pipeline.analytics.assets import ASSETS as ANALYTICS_ASSETS
 from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS, SETTINGS
 
 RULES = load_rules()
@@ -19,7 +20,9 @@ _fleet_checks = ([build_fleet_freshness_check(_freshness_rule, SETTINGS.project_
 
 defs = dg.Definitions(
     assets=[notification_deliveries, alert_events],
-    asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS), *_fleet_checks],
+    # rules on analytics assets are those assets' own check specs (analytics/assets.py)
+    asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS, exclude_assets=[a.key for a in ANALYTICS_ASSETS]),
+                  *_fleet_checks],
     jobs=[alert_delivery_job, *([alert_freshness_job] if _fleet_checks else [])],
     schedules=[alert_freshness_schedule] if _fleet_checks else [],
     sensors=[alert_sensor],

@@ -8,12 +8,14 @@ makes a tick time out.
 
 The authoritative cursor (last record id per check) lives in the alert state store, moved in the
 same transaction as the transitions it caused; the sensor cursor mirrors it for visibility.
+It ticks every `AIMATRIX_ALERT_SENSOR_INTERVAL_S` seconds (default 30).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import dagster as dg
 from dagster import SensorEvaluationContext
@@ -25,7 +27,7 @@ from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
 
 ALERT_SENSOR_NAME = "alert_sensor"
-MINIMUM_INTERVAL_S = 30
+MINIMUM_INTERVAL_S = int(os.environ.get("AIMATRIX_ALERT_SENSOR_INTERVAL_S") or 30)
 
 
 def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:
@@ -72,7 +74,10 @@ def alert_sensor(context: SensorEvaluationContext):
         if _delivery_in_progress(context.instance):
             return dg.SkipReason(f"{due['due']} notifications due; a delivery run is already in progress")
         digest = hashlib.sha256(json.dumps(tick["due_rows"]).encode()).hexdigest()[:16]
-        bucket = int(store.clock.now() // 600)  # re-request at least every 10 min if a run vanished
+        # A run key Dagster has seen is never requested again; a delivery run that failed to launch
+        # (e.g. a code server timing out under load) would hold its notifications back until the
+        # key changes. So the key changes every minute; `_delivery_in_progress` prevents doubles.
+        bucket = int(store.clock.now() // 60)
         return dg.RunRequest(run_key=f"deliver-{digest}-{bucket}",
                              tags={"aimatrix/notifications_due": str(due["due"])})
     finally:

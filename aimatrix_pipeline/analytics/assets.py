@@ -15,6 +15,8 @@ from typing import Optional
 
 import dagster as dg
 
+from aimatrix_pipeline.alerts.checks import AssetRuleChecks
+from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.analytics import checks, derive
 from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.dashboard.previews import preview_metadata
@@ -27,6 +29,9 @@ from aimatrix_pipeline.settings import load_settings
 GROUP = "analytics"
 OWNERS = ["team:data-platform"]
 KINDS = {"duckdb", "sql"}
+# The alert rules on these tables are the assets' own check specs (see alerts/checks.py: so that
+# they run in every run that materializes the asset, the automation sensor's included).
+RULES = load_rules()
 
 
 def raw(name: str) -> dg.AssetKey:
@@ -158,6 +163,8 @@ def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
 
 
 def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
+    rule_checks = AssetRuleChecks(RULES, analytics(spec.name), PROJECTS_PARTITIONS)
+
     @dg.asset(
         name=spec.name,
         key_prefix=["analytics"],
@@ -170,12 +177,13 @@ def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
         description=spec.description,
         metadata={"dagster/table_name": f"analytics.{spec.tables[-1]}"},
         automation_condition=dg.AutomationCondition.eager(),
-        check_specs=checks.check_specs(analytics(spec.name), spec.name),
+        check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         started = time.monotonic()
         counts, meta, results = run_spec(spec, warehouse, context.partition_key)
         meta["seconds"] = round(time.monotonic() - started, 3)
+        results = [*results, *rule_checks.evaluate(warehouse, context.partition_key)]
         context.log.info(f"[{context.partition_key}] {spec.name}: {counts}")
         return dg.MaterializeResult(metadata=meta, check_results=results)
 

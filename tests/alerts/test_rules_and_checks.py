@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
 import duckdb
 import pytest
 
-from aimatrix_pipeline.alerts.checks import evaluate_rule
+from aimatrix_pipeline.alerts import checks as checks_mod
+from aimatrix_pipeline.alerts.checks import AssetRuleChecks, evaluate_rule
 from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
 from aimatrix_pipeline.alerts.rules import load_rules, parse_rules
 from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
@@ -138,3 +140,46 @@ def test_fleet_freshness_check_lists_stale_and_never_extracted_projects(warehous
     stopped = rules["extraction_stopped"]
     assert stopped.format_message({"stale_count": 2, "threshold": 90.0, "stale_projects": "p2, p3"}) == \
         "2 project(s) not extracted within 90 minutes: p2, p3"
+
+
+def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(warehouse, monkeypatch):
+    """`AssetRuleChecks`: the shape of the rule checks on analytics assets. The materialization
+    carries each rule's result for its partition; a rule that raises becomes "could not evaluate"
+    and the asset still materializes."""
+    parts = dg.StaticPartitionsDefinition(["p1", "p2"])
+    key = dg.AssetKey(["analytics", "database_health"])
+    rule_checks = AssetRuleChecks(load_rules(), key, parts)
+    assert {s.name for s in rule_checks.specs} == {"cache_hit_ratio_low", "connection_utilisation_high"}
+    assert all(not s.blocking for s in rule_checks.specs)
+
+    @dg.asset(key=key, partitions_def=parts, check_specs=rule_checks.specs)
+    def database_health(context, warehouse: WarehouseResource):
+        with warehouse.transaction() as conn:
+            conn.execute("insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+                         "connection_utilisation, conn_total, max_connections) values (?, ?, 0.5, 0.1, 10, 100)",
+                         [context.partition_key, datetime.now(UTC)])
+        return dg.MaterializeResult(check_results=rule_checks.evaluate(warehouse, context.partition_key))
+
+    defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse})
+    with dg.instance_for_test() as instance:
+        res = dg.materialize([database_health], instance=instance, partition_key="p1",
+                             resources={"warehouse": warehouse})
+        assert res.success
+        evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
+        assert not evals["cache_hit_ratio_low"].passed and evals["connection_utilisation_high"].passed
+        assert {e.partition for e in evals.values()} == {"p1"}
+        # the implicit job, as the UI/CLI launch it, cannot leave them out
+        job = defs.get_implicit_global_asset_job_def().get_subset(asset_selection={key})
+        assert {n for n in job.asset_layer.asset_graph.asset_check_keys} == set(
+            dg.AssetCheckKey(key, s.name) for s in rule_checks.specs)
+
+        def boom(*a, **k):
+            raise RuntimeError("metric registry broken")
+
+        monkeypatch.setattr(checks_mod, "evaluate_rule", boom)
+        res = dg.materialize([database_health], instance=instance, partition_key="p2",
+                             resources={"warehouse": warehouse})
+        assert res.success
+        for e in res.get_asset_check_evaluations():
+            assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+            assert e.metadata[CNE_METADATA_KEY].value is True and "metric registry broken" in e.description

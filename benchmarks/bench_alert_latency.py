@@ -1,0 +1,158 @@
+"""Benchmark: how long from a condition appearing in the monitored database to the receiver's 2xx.
+
+The real flow, unattended: `dagster-daemon run` on the code location (the repository's
+dagster.yaml, Dagster storage on PostgreSQL), a monitored PostgreSQL cluster of its own, and a
+signed-webhook receiver on 127.0.0.1 that answers 204 to correctly signed requests. The condition
+is the shipped `connection_utilisation_high` rule: 24 idle sessions on a cluster with
+`max_connections` 30 breach it, closing them clears it. Each repetition, once the previous alert
+has resolved and a fresh passing evaluation was applied, opens the sessions at a random moment
+(the phase against the cron grid is part of the latency) and measures
+
+* fire: sessions opened -> the receiver accepts the firing notification,
+* resolve: sessions closed (right after the firing arrived) -> the receiver accepts the resolve.
+
+Cadences: `--cadence default` keeps the shipped intervals (statistics every 5 min, automation
+sensor 60 s, alert sensor 30 s); `--cadence 1min` runs the statistics schedule every minute and
+both sensors every 10 s. The other schedules are pushed out of the way in both cases. The rules
+are the shipped file with `group_interval` and `suppression_window` set to 0 s so a repetition's
+messages are not held back by the previous one's (in production they add up to 5 min when the
+same project got a message, or the same alert fired, within the last 5 min).
+
+Usage: python benchmarks/bench_alert_latency.py [--cadence 1min|default] [--repetitions 3]
+Results: benchmarks/results/alert_latency_<cadence>.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dagster as dg
+
+from aimatrix_pipeline.alerts.state import AlertStore
+from aimatrix_pipeline.demo.local_postgres import LocalPostgres
+from tests.alerts.daemon_flow import (
+    RULE_ID,
+    AlertDaemon,
+    ConnectionLoad,
+    MonitoredPostgres,
+    SignedWebhookReceiver,
+    rules_file,
+    wait_for,
+)
+
+CHECK = dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), RULE_ID)
+CHECK_STR = f"analytics/database_health:{RULE_ID}"
+OFF = "0 0 1 1 *"
+CADENCES = {
+    "1min": {"AIMATRIX_STATS_CRON": "* * * * *", "AIMATRIX_AUTOMATION_INTERVAL_S": "10",
+             "AIMATRIX_ALERT_SENSOR_INTERVAL_S": "10"},
+    "default": {},
+}
+
+
+def _newest_passing_applied(instance, store: AlertStore, after: float) -> bool:
+    """A passing evaluation created after `after` has been applied by the alert sensor."""
+    records = instance.event_log_storage.get_asset_check_execution_history(CHECK, limit=20)
+    passing = [r for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
+               and r.evaluation.passed and r.create_timestamp > after]
+    return bool(passing) and (store.cursor_for(CHECK_STR) or 0) >= min(r.id for r in passing)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cadence", choices=sorted(CADENCES), default="1min")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--phase-timeout", type=float, default=1200.0, help="seconds per fire/resolve wait")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-alert-latency-"))
+    storage = LocalPostgres(work / "pg-dagster")
+    source = MonitoredPostgres(work / "pg-monitored")
+    receiver = SignedWebhookReceiver()
+    env = {"AIMATRIX_LOGS_CRON": OFF, "AIMATRIX_APPSIGNALS_CRON": OFF, "AIMATRIX_DASHBOARD_CRON": OFF,
+           **CADENCES[args.cadence]}
+    daemon = instance = store = load = None
+    reps = []
+    rng = random.Random(1)
+    try:
+        storage.start()
+        url = storage.create_database("dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
+        source.start()
+        rules = rules_file(work / "alert_rules.yaml", group_interval="0s", suppression_window="0s")
+        daemon = AlertDaemon(work, dagster_pg_url=url, source_dsn=source.monitor_dsn, webhook_url=receiver.url,
+                             rules_path=rules, env=env).start()
+        started = time.time()
+        instance = daemon.instance()
+        store = AlertStore(work / "alerts_outbox.sqlite")
+        print(f"daemon started ({args.cadence} cadence); waiting for a first passing evaluation", flush=True)
+        wait_for(lambda: _newest_passing_applied(instance, store, started), args.phase_timeout,
+                 "a first passing evaluation", daemon, poll_s=1.0)
+        for i in range(args.repetitions):
+            time.sleep(rng.uniform(0, 60))  # a random phase against the cron grid
+            n_fired = len(receiver.deliveries(RULE_ID, "firing"))
+            n_resolved = len(receiver.deliveries(RULE_ID, "resolved"))
+            load = ConnectionLoad(source.owner_dsn)
+            appeared = time.time()
+            fired = wait_for(lambda n=n_fired: receiver.deliveries(RULE_ID, "firing")[n:], args.phase_timeout,
+                             "the firing notification", daemon, poll_s=0.5)[0]
+            load.close()
+            cleared = time.time()
+            resolved = wait_for(lambda n=n_resolved: receiver.deliveries(RULE_ID, "resolved")[n:],
+                                args.phase_timeout, "the resolve notification", daemon, poll_s=0.5)[0]
+            reps.append({"fire_s": fired.at - appeared, "resolve_s": resolved.at - cleared})
+            print(f"repetition {i + 1}: fire {reps[-1]['fire_s']:.0f} s, resolve {reps[-1]['resolve_s']:.0f} s",
+                  flush=True)
+            wait_for(lambda t=resolved.at: _newest_passing_applied(instance, store, t), args.phase_timeout,
+                     "a passing evaluation after the resolve", daemon, poll_s=1.0)
+        runs = [r.dagster_run for r in instance.get_run_records()]
+    finally:
+        if load is not None:
+            load.close()
+        leftovers = daemon.stop() if daemon is not None else []
+        if store is not None:
+            store.close()
+        if instance is not None:
+            instance.dispose()
+        receiver.close()
+        source.stop()
+        storage.stop("immediate")
+
+    def summary(key: str) -> dict:
+        values = [r[key] for r in reps]
+        return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values)}
+
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "cadence": args.cadence,
+        "settings": env,
+        "repetitions": reps,
+        "fire": summary("fire_s"),
+        "resolve": summary("resolve_s"),
+        "runs_by_job": {j: sum(1 for r in runs if r.job_name == j) for j in sorted({r.job_name for r in runs})},
+        "failed_runs": sum(1 for r in runs if r.status == dg.DagsterRunStatus.FAILURE),
+        "leftover_processes": leftovers,
+        "load_average": os.getloadavg(),
+    }
+    out = ROOT / "benchmarks" / "results" / f"alert_latency_{args.cadence}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: results[k] for k in ("cadence", "fire", "resolve", "failed_runs")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
