@@ -65,7 +65,7 @@ def test_vector_defects_and_app_log_stats(source_db18, warehouse, monkeypatch):
     lists = by_key[("vector_ivfflat_lists", "v_ivf_bad_idx")]
     assert "lists = 100" in lists["detail"] and "WITH (lists = 1);" in lists["remediation_sql"]
     hnsw = by_key[("vector_ivfflat_to_hnsw", "v_ivf_big_idx")]["remediation_sql"]
-    assert 'USING hnsw ("embedding" "extensions"."vector_cosine_ops")' in hnsw and "DROP INDEX CONCURRENTLY" in hnsw
+    assert 'USING hnsw ("embedding" "extensions".vector_cosine_ops)' in hnsw and "DROP INDEX CONCURRENTLY" in hnsw
     # operator classes are qualified with pgvector's schema: the DDL runs on a search_path
     # without it (this session's is the default, "$user", public)
     for key in (("vector_ivfflat_lists", "v_ivf_bad_idx"), ("vector_ivfflat_to_hnsw", "v_ivf_big_idx"),
