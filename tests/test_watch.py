@@ -187,3 +187,20 @@ def test_dagster_passthrough_materializes_on_a_plain_url_instance(plain_url_home
         assert conn.execute("select count(*) from runs where status = 'SUCCESS'").fetchone()[0] == 1
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from raw.table_stats where relname = 'orders'").fetchone()[0] == 1
+
+
+def test_dagster_dev_in_the_checkout_without_dagster_pg_url_is_one_line_and_exit_2(tmp_path):
+    """`dagster dev` picks up the checkout's dagster.yaml (no DAGSTER_HOME): an unset DAGSTER_PG_URL
+    is one line naming the variable and the alternative, not Dagster's config traceback."""
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(ROOT / "workspace.yaml", tmp_path / "workspace.yaml")
+    proc = subprocess.run([str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
+                           "-p", str(free_port())],
+                          env=_env(SUPABASE_DB_URL="postgresql://u@127.0.0.1:1/x"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert errors == ["configuration error: DAGSTER_PG_URL is not set: this dagster.yaml keeps Dagster's "
+                      "storage in PostgreSQL at DAGSTER_PG_URL; set it, or run `aimatrix-pipeline watch` "
+                      "(storage in an embedded PostgreSQL)"]
