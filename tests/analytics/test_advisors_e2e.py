@@ -7,6 +7,7 @@ next run checked: the finding is gone.
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -213,3 +214,45 @@ def _advisors_e2e(source_db, warehouse, monkeypatch):
     assert ("auth_rls_initplan", "private", "posts") in again
     back = (DECOYS - {("auth_rls_initplan", "private", "posts"), ("unused_index", "adv", "logs_ref_idx")}) & again
     assert not back, back
+
+
+def test_a_slot_whose_connected_consumer_lags_is_retaining_wal_until_the_consumer_goes(source_db, warehouse,
+                                                                                         monkeypatch):
+    """replication_slot_retaining_wal: an ACTIVE slot (a real physical replication connection that
+    never confirms what it received) holding back more WAL than the threshold. Its remediation,
+    the diagnostic query, runs; once the consumer disconnects, the finding is the inactive one."""
+    import psycopg2
+    import psycopg2.extras
+
+    slot = f"adv_lag_slot_{os.getpid()}"
+    source_db.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = %s",
+                      (slot,))
+    start = source_db.execute("select lsn from pg_create_physical_replication_slot(%s, true)", (slot,))[0][0]
+    # the walsender's timeout is the connection's own setting (PG 12+): no feedback needed while it waits
+    consumer = psycopg2.connect(source_db.url, options="-c wal_sender_timeout=0",
+                                connection_factory=psycopg2.extras.PhysicalReplicationConnection)
+    try:
+        consumer.cursor().start_replication(slot_name=slot, start_lsn=str(start))
+        source_db.execute("create table lag_wal as select g, repeat('x', 200) as pad from generate_series(1, 5000) g")
+        assert source_db.execute("select active from pg_replication_slots where slot_name = %s", (slot,)) == [(True,)]
+        project = project_for(monkeypatch, source_db)
+        t0 = snapshot(warehouse, project, names=("replication_slots",))
+        run_analytics(warehouse, project, as_of=t0, replication_slot_max_retained_bytes=100_000)
+        lagging = [r for r in findings(warehouse, "p1") if r["object_name"] == slot]
+        assert [r["name"] for r in lagging] == ["replication_slot_retaining_wal"]
+        assert "retains" in lagging[0]["title"]
+        assert run_remediation(source_db.url, lagging[0]["remediation_sql"]) == 1
+    finally:
+        consumer.close()
+    try:
+        for _ in range(100):  # the walsender notices the closed connection
+            if source_db.execute("select active from pg_replication_slots where slot_name = %s", (slot,)) == [(False,)]:
+                break
+            time.sleep(0.1)
+        t1 = snapshot(warehouse, project, at=t0 + timedelta(minutes=5), names=("replication_slots",))
+        run_analytics(warehouse, project, as_of=t1, replication_slot_max_retained_bytes=100_000)
+        assert [r["name"] for r in findings(warehouse, "p1") if r["object_name"] == slot] == \
+            ["replication_slot_inactive"]
+    finally:
+        source_db.execute("select pg_drop_replication_slot(%s)", (slot,))
+        source_db.execute("drop table if exists lag_wal")
