@@ -1,12 +1,13 @@
 """The warehouse on DuckLake: what replaces the single-writer DuckDB file when one machine is not enough.
 
 A DuckDB file takes one writer process on one host. DuckLake keeps the catalog (tables, snapshots,
-transactions) in PostgreSQL and the data as Parquet files under a data path (a shared volume or an
-object store), so runs in separate containers or pods on separate hosts read and write the same
-warehouse with snapshot isolation, and readers never block writers. Writers still take turns
-(the `duckdb_warehouse` pool, which the Dagster instance enforces across hosts): DuckLake rejects
-the later of two concurrent commits that delete from the same table, and every asset here writes
-by delete-then-insert.
+transactions) in PostgreSQL and the data as Parquet files under a data path (a shared directory or
+an `s3://` object store), so runs in separate containers or pods on separate hosts read and write
+the same warehouse with snapshot isolation, and readers never block writers. DuckLake rejects the
+later of two overlapping commits that delete from and insert into one table (every asset writes by
+delete-then-insert), so write transactions take a catalog-wide advisory lock until they commit
+(`_commit_lock`): writers on many hosts overlap in everything but their commits, and the
+`duckdb_warehouse` pool may be raised above 1.
 
 Selected by configuration only: `AIMATRIX_WAREHOUSE=ducklake:postgres:<libpq conninfo>` (no
 password in it: libpq reads `PGPASSWORD` or `~/.pgpass`) and `AIMATRIX_WAREHOUSE_DATA_PATH`.
@@ -14,9 +15,10 @@ The resource subclasses WarehouseResource and keeps its interface (`writer()`, `
 `reader()`, `publish_snapshot()`, `file`), so no asset changes.
 
 Extensions are never downloaded (`INSTALL` would fetch them from the internet at run time): they
-are loaded from the `duckdb-extension-ducklake` and `duckdb-extension-postgres_scanner` packages,
-which must be built for the running DuckDB version. When they are missing or built for another
-version, connecting fails with an error that says exactly that.
+are loaded from the `duckdb-extension-ducklake`, `-postgres_scanner` and `-httpfs` packages (the
+`lake` extra), which must be built for the running DuckDB version (why DuckDB is pinned to
+1.5.5). When they are missing or built for another version, connecting fails with an error that
+says exactly that.
 """
 
 from __future__ import annotations
