@@ -61,7 +61,7 @@ def test_every_asset_and_the_cli_work_unchanged_on_ducklake(lake, source_db18, t
     with lake.resource().reader() as conn:
         written = _nonempty_tables(conn)
         assert conn.execute("select count(*) from raw.error_events").fetchone()[0] == 25
-    assert {"raw.error_events", "raw.table_stats", "raw.pg_stat_statements"} <= written
+    assert {"raw.error_events", "raw.table_stats", "raw.database_stats"} <= written
     assert written == expected
     assert lake.data_files()
 

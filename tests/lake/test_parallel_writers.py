@@ -57,7 +57,7 @@ def test_parallel_writer_processes_lose_and_double_nothing(lake, pg18, tmp_path)
                         assert stored == reported, (name, run["tick"], table)
                         checked += 1
                 # one snapshot per tick and table, nothing from another project's writer
-                for table in ("table_stats", "pg_stat_statements", "database_stats"):
+                for table in ("table_stats", "pg_stat_statements_snapshots", "database_stats"):
                     ticks = conn.execute(f"select distinct snapshot_at from raw.{table} where project = ? "
                                          "order by 1", [name]).fetchall()
                     assert [t for (t,) in ticks] == [datetime.fromisoformat(t) for t in TICKS], (name, table)
