@@ -10,8 +10,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from aimatrix_pipeline.demo.local_postgres import free_port
+
+# several full runs in subprocesses: minutes on a loaded 2-core host
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("lake_probe.py")

@@ -9,8 +9,13 @@ import subprocess
 import sys
 from datetime import datetime
 
+import pytest
+
 from tests.conftest import make_source_db
 from tests.lake.test_assets_and_cli import PROBE, ROOT, _env
+
+# several full runs in subprocesses: minutes on a loaded 2-core host
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 WRITERS = 3
 TICKS = ["2026-03-01T12:00:00+00:00", "2026-03-01T12:05:00+00:00"]
