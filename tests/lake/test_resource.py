@@ -122,3 +122,21 @@ def test_commit_that_loses_a_conflict_is_rolled_back_whole_and_can_run_again(lak
     with wh.reader() as conn:
         assert dict(conn.execute("select project, count(*) from raw.error_events group by all").fetchall()) \
             == {"a": 7, "b": 4}
+
+
+def test_host_local_files_go_beside_the_lake_not_into_the_working_directory(tmp_path, monkeypatch):
+    """Alert state and source slots live next to the warehouse; in DuckLake mode AIMATRIX_WAREHOUSE
+    is a catalog string, so "next to it" is the local data directory (or local path for S3)."""
+    from aimatrix_pipeline.alerts.state import default_state_path
+    from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+
+    monkeypatch.delenv("AIMATRIX_ALERT_STATE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AIMATRIX_WAREHOUSE", "ducklake:postgres:host=127.0.0.1 dbname=lake user=aimatrix")
+    monkeypatch.setenv("AIMATRIX_WAREHOUSE_DATA_PATH", str(tmp_path / "shared" / "lake"))
+    assert default_state_path() == tmp_path / "shared" / "alerts_outbox.sqlite"
+    assert SourcePostgresResource()._slot_dir() == tmp_path / "shared" / "source-slots"
+    monkeypatch.setenv("AIMATRIX_WAREHOUSE_DATA_PATH", "s3://bucket/lake/")
+    monkeypatch.setenv("AIMATRIX_WAREHOUSE_LOCAL_PATH", str(tmp_path / "local" / "lake"))
+    assert default_state_path() == tmp_path / "local" / "alerts_outbox.sqlite"
+    assert SourcePostgresResource()._slot_dir() == tmp_path / "local" / "source-slots"
