@@ -36,7 +36,7 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
     Imports happen step by step, cheapest first, so a bad projects file is reported at once."""
     env = os.environ if env is None else env
-    from aimatrix_pipeline.config_checks import env_date
+    from aimatrix_pipeline.config_checks import env_date, env_int
     from aimatrix_pipeline.settings import load_settings
 
     settings = load_settings(env)
@@ -54,6 +54,9 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
     prices = load_price_book(overrides_path=env.get(OVERRIDES_ENV) or None)
     _check_crons(env)
+    # read at import by alerts/sensors.py and analytics/sensors.py with the same bounds
+    for name, default in (("AIMATRIX_ALERT_SENSOR_INTERVAL_S", 30), ("AIMATRIX_AUTOMATION_INTERVAL_S", 60)):
+        env_int(env, name, 1, 86_400, default=default)
     return {"projects": len(settings.projects), "rules": len(rules.rules), "channels": len(rules.channels),
             "price entries": len(prices)}
 

@@ -25,9 +25,10 @@ from aimatrix_pipeline.alerts.jobs import ALERT_DELIVERY_JOB_NAME, alert_deliver
 from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
+from aimatrix_pipeline.config_checks import env_int
 
 ALERT_SENSOR_NAME = "alert_sensor"
-MINIMUM_INTERVAL_S = int(os.environ.get("AIMATRIX_ALERT_SENSOR_INTERVAL_S") or 30)
+MINIMUM_INTERVAL_S = env_int(os.environ, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, 86_400, default=30)
 
 
 def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:

@@ -11,7 +11,9 @@ import os
 
 import dagster as dg
 
-AUTOMATION_INTERVAL_S = int(os.environ.get("AIMATRIX_AUTOMATION_INTERVAL_S") or 60)
+from aimatrix_pipeline.config_checks import env_int
+
+AUTOMATION_INTERVAL_S = env_int(os.environ, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, 86_400, default=60)
 
 DERIVE_ANALYTICS_SENSOR = dg.AutomationConditionSensorDefinition(
     "derive_analytics_when_raw_data_lands",

@@ -35,6 +35,8 @@ CASES = [  # (variable, hostile value)
                                                 "2025-01-01; drop", "20250101", "nan"]],
     *[(name, v) for name in ("AIMATRIX_STATS_CRON", "AIMATRIX_DASHBOARD_CRON", "AIMATRIX_RETENTION_CRON")
       for v in ["lots", "99 * * * *", "* * * * * *", "*/5 * * * *; rm -rf /", ""]],
+    *[(name, v) for name in ("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "AIMATRIX_AUTOMATION_INTERVAL_S")
+      for v in ["nan", "0", "-5", "30s", "1e9", "\x1b[2J"]],
     *[("SUPABASE_PLAN", v) for v in ["gold", "pro\n", "\x1b[31mpro"]],
     *[("SUPABASE_COMPUTE_SIZE", v) for v in ["small; drop table x", "x" * 1000, "../../etc"]],
     *[("SUPABASE_PROJECT_REF", v) for v in ["../../etc/passwd", "a b", "x" * 1000]],
