@@ -35,7 +35,6 @@ from aimatrix_pipeline.extract import app_logs  # noqa: E402
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource  # noqa: E402
 from aimatrix_pipeline.resources.warehouse import WarehouseResource  # noqa: E402
 from aimatrix_pipeline.settings import Project  # noqa: E402
-from aimatrix_pipeline.sql_files import load_sql  # noqa: E402
 
 SHAPES = 5000
 GENERATE = """
@@ -65,9 +64,10 @@ def generate(url: str, first: int, last: int, start: str = "2026-01-01", step: s
 
 
 def copy_baseline(url: str) -> float:
-    query = load_sql("source/app_logs/query_performance_logs.sql").format(
-        table='"public"."query_performance_logs"', filter="created_at is not null"
-    )
+    # the extract's own source query, every column present (as in the generated table)
+    spec = app_logs.LOG_TABLES["query_performance_logs"]
+    query = app_logs._source_query(spec, '"public"."query_performance_logs"', "created_at is not null",
+                                   set(app_logs._expected_columns(spec)))
     started = time.perf_counter()
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         with cur.copy(f"copy ({query}) to stdout (format binary)") as copy:
