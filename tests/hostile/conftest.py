@@ -19,6 +19,7 @@ from aimatrix_pipeline.demo.local_postgres import embedded_bin_dir
 from aimatrix_pipeline.extract import snapshots
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import load_settings
+from tests.cost.conftest import fake_api  # noqa: F401 - the local Management API server, as in tests/cost
 
 SNAPSHOTS = ("table_stats", "index_stats", "database_stats", "sequences", "activity", "foreign_keys")
 SCHEMA = "hostile"

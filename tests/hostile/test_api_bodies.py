@@ -31,19 +31,9 @@ from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource, SupabaseApiUnavailable
 from aimatrix_pipeline.settings import ConfigError, Project, load_settings
 from tests.cost import seed as S
-from tests.cost.api_server import FakeSupabaseApi
 
 DAY = dt.date(2026, 3, 2)
 USAGE_PATH = "/platform/organizations/acme/usage/daily"
-
-
-@pytest.fixture
-def fake_api(monkeypatch):
-    server = FakeSupabaseApi().start()
-    monkeypatch.setenv("SUPABASE_API_URL", server.url)
-    monkeypatch.setenv("SUPABASE_ACCESS_TOKEN", server.token)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
