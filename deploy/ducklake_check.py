@@ -1,9 +1,9 @@
 """Smoke check of a DuckLake warehouse before switching AIMATRIX_WAREHOUSE to it.
 
 Applies the warehouse DDL to the catalog, writes and reads rows in a transaction, runs a retention
-pass, and shows what two concurrent writers that delete-then-insert into one table do (the later
-commit fails whole: why the duckdb_warehouse pool stays at 1). Needs duckdb with the version-matched
-duckdb-extension-ducklake and duckdb-extension-postgres_scanner packages installed.
+pass, and shows that two concurrent writers that delete-then-insert into one table both commit
+(the resource's commit lock orders them; without it DuckLake rejects the later commit whole). Needs
+the `lake` extra: the version-matched duckdb-extension-* packages.
 
 Usage: python deploy/ducklake_check.py --catalog "ducklake:postgres:host=... dbname=... user=..."
            --data-path /var/lib/aimatrix/lake     (password: PGPASSWORD or ~/.pgpass)

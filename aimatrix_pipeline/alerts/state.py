@@ -98,10 +98,10 @@ def default_state_path() -> Path:
     explicit = os.environ.get("AIMATRIX_ALERT_STATE")
     if explicit:
         return Path(explicit)
-    from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+    from aimatrix_pipeline.resources.warehouse import warehouse_from_env
 
-    wh = Path(os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser().resolve()
-    return wh.with_name("alerts_outbox.sqlite")
+    # the warehouse's local location: the file, or a DuckLake warehouse's local directory
+    return warehouse_from_env().file.with_name("alerts_outbox.sqlite")
 
 
 class AlertStore:

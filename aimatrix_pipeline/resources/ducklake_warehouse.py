@@ -1,12 +1,13 @@
 """The warehouse on DuckLake: what replaces the single-writer DuckDB file when one machine is not enough.
 
 A DuckDB file takes one writer process on one host. DuckLake keeps the catalog (tables, snapshots,
-transactions) in PostgreSQL and the data as Parquet files under a data path (a shared volume or an
-object store), so runs in separate containers or pods on separate hosts read and write the same
-warehouse with snapshot isolation, and readers never block writers. Writers still take turns
-(the `duckdb_warehouse` pool, which the Dagster instance enforces across hosts): DuckLake rejects
-the later of two concurrent commits that delete from the same table, and every asset here writes
-by delete-then-insert.
+transactions) in PostgreSQL and the data as Parquet files under a data path (a shared directory or
+an `s3://` object store), so runs in separate containers or pods on separate hosts read and write
+the same warehouse with snapshot isolation, and readers never block writers. DuckLake rejects the
+later of two overlapping commits that delete from and insert into one table (every asset writes by
+delete-then-insert), so write transactions take a catalog-wide advisory lock until they commit
+(`_commit_lock`): writers on many hosts overlap in everything but their commits, and the
+`duckdb_warehouse` pool may be raised above 1.
 
 Selected by configuration only: `AIMATRIX_WAREHOUSE=ducklake:postgres:<libpq conninfo>` (no
 password in it: libpq reads `PGPASSWORD` or `~/.pgpass`) and `AIMATRIX_WAREHOUSE_DATA_PATH`.
@@ -14,9 +15,10 @@ The resource subclasses WarehouseResource and keeps its interface (`writer()`, `
 `reader()`, `publish_snapshot()`, `file`), so no asset changes.
 
 Extensions are never downloaded (`INSTALL` would fetch them from the internet at run time): they
-are loaded from the `duckdb-extension-ducklake` and `duckdb-extension-postgres_scanner` packages,
-which must be built for the running DuckDB version. When they are missing or built for another
-version, connecting fails with an error that says exactly that.
+are loaded from the `duckdb-extension-ducklake`, `-postgres_scanner` and `-httpfs` packages (the
+`lake` extra), which must be built for the running DuckDB version (why DuckDB is pinned to
+1.5.5). When they are missing or built for another version, connecting fails with an error that
+says exactly that.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import psycopg
 
 from aimatrix_pipeline.resources.warehouse import (
+    WarehouseLockTimeout,
     WarehouseResource,
     _schema_applied,
     _schema_guard,
@@ -39,11 +44,21 @@ from aimatrix_pipeline.resources.warehouse import (
 
 DUCKLAKE_PREFIX = "ducklake:"
 CATALOG_ALIAS = "warehouse"
-EXTENSION_PACKAGES = {"ducklake": "duckdb_extension_ducklake", "postgres_scanner": "duckdb_extension_postgres_scanner"}
+POSTGRES_CATALOG = "ducklake:postgres:"
+EXTENSION_PACKAGES = {
+    "ducklake": "duckdb_extension_ducklake",
+    "postgres_scanner": "duckdb_extension_postgres_scanner",
+    "httpfs": "duckdb_extension_httpfs",  # s3:// data paths
+}
+COMMIT_LOCK_KEY = 0x61696D6C616B65  # pg_advisory_lock key: "aimlake"
 
 
 class WarehouseConfigError(RuntimeError):
     """The configured warehouse cannot be used; the message says why and what to install."""
+
+
+class CommitConflict(RuntimeError):
+    """DuckLake rejected a commit because a concurrent one changed the same table; nothing applied."""
 
 
 def extension_file(name: str) -> Path:
@@ -77,6 +92,11 @@ class DuckLakeWarehouseResource(WarehouseResource):
 
     path: str = "ducklake:postgres:dbname=aimatrix_lake"
     data_path: str = "data/lake"
+    local_path: str = "data/lake"
+    s3_endpoint: str = ""
+    s3_url_style: str = ""
+    s3_use_ssl: bool = True
+    s3_region: str = ""
 
     @property
     def catalog(self) -> str:
@@ -85,63 +105,174 @@ class DuckLakeWarehouseResource(WarehouseResource):
         return self.path
 
     @property
+    def _catalog_name(self) -> str:
+        """The catalog without connection details, for messages."""
+        found = re.search(r"dbname=(\S+)", self.catalog)
+        return f"(catalog database {found.group(1)})" if found else "(catalog)"
+
+    @property
+    def remote(self) -> bool:
+        """True when the data files live in an object store (`s3://...`) rather than a directory."""
+        return bool(re.match(r"^[a-z][a-z0-9+.-]*://", self.data_path))
+
+    @property
     def file(self) -> Path:
-        """The data path: where the Parquet files live (sizes are measured here)."""
-        return Path(self.data_path).expanduser().resolve()
+        """The data directory (sizes are measured here). With an object-store data path, a local
+        directory standing in for it on this host (dashboard output and source slots go beside it)."""
+        return Path(self.local_path if self.remote else self.data_path).expanduser().resolve()
+
+    @property
+    def _data_location(self) -> str:
+        return self.data_path.rstrip("/") + "/" if self.remote else str(self.file)
+
+    def _s3_secret(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Object-store credentials from the environment only (never from configuration)."""
+        options, params = ["type s3", f"scope '{_quote(self.data_path)}'"], []
+        for key, value in (("key_id", os.environ.get("AWS_ACCESS_KEY_ID")),
+                           ("secret", os.environ.get("AWS_SECRET_ACCESS_KEY")),
+                           ("session_token", os.environ.get("AWS_SESSION_TOKEN")),
+                           ("region", self.s3_region or os.environ.get("AWS_REGION")
+                            or os.environ.get("AWS_DEFAULT_REGION")),
+                           ("endpoint", self.s3_endpoint), ("url_style", self.s3_url_style)):
+            if value:
+                options.append(f"{key} ?")
+                params.append(value)
+        options.append(f"use_ssl {'true' if self.s3_use_ssl else 'false'}")
+        conn.execute(f"create temporary secret aimatrix_lake ({', '.join(options)})", params)
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         conn = duckdb.connect(":memory:", config={**self._config(), "autoinstall_known_extensions": False,
                                                   "autoload_known_extensions": False})
         try:
-            for name in ("postgres_scanner", "ducklake"):
+            for name in ("postgres_scanner", "ducklake", *(("httpfs",) if self.remote else ())):
                 conn.execute(f"load '{extension_file(name)}'")
-            options = [f"DATA_PATH '{self.file}'"]
+            if self.remote:
+                self._s3_secret(conn)
+            options = [f"DATA_PATH '{_quote(self._data_location)}'"]
             if read_only:
                 options.append("READ_ONLY")
             self.file.mkdir(parents=True, exist_ok=True)
-            conn.execute(f"attach '{self.catalog}' as {CATALOG_ALIAS} ({', '.join(options)})")
+            conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
             conn.execute(f"use {CATALOG_ALIAS}")
         except WarehouseConfigError:
             conn.close()
             raise
         except duckdb.Error as exc:
             conn.close()
+            if read_only and "does not exist" in str(exc):  # as the file warehouse's readers say
+                raise FileNotFoundError(
+                    f"the DuckLake warehouse {self._catalog_name} does not exist yet: "
+                    "materialize the extract assets first"
+                ) from None
             raise WarehouseConfigError(f"cannot attach the DuckLake catalog: {exc}") from None
         return conn
 
     @contextmanager
+    def _commit_lock(self) -> Iterator[None]:
+        """Catalog-wide advisory lock held by one write transaction at a time, from before its
+        first read of the lake to its commit.
+
+        DuckLake rejects the later of two overlapping commits that delete from and insert into the
+        same table (every asset writes that way), even for different projects. Taking this lock
+        first means every transaction starts on the snapshot the previous one committed, so the
+        resource's writers never conflict with each other, while everything outside a transaction
+        (reading the sources, Dagster's own work, readers) runs in parallel. It is a session lock
+        on the catalog's PostgreSQL: a writer that dies releases it with its connection.
+        """
+        if not self.catalog.startswith(POSTGRES_CATALOG):
+            yield
+            return
+        conninfo = self.catalog[len(POSTGRES_CATALOG):]
+        try:
+            pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-commit-lock")
+        except psycopg.Error as exc:
+            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
+        try:
+            pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
+            try:
+                pg.execute("select pg_advisory_lock(%s)", [COMMIT_LOCK_KEY])
+            except psycopg.errors.LockNotAvailable:
+                raise WarehouseLockTimeout(
+                    f"could not get the DuckLake commit lock within {self.lock_timeout_s:.0f}s; "
+                    "another writer holds a transaction open"
+                ) from None
+            yield
+        finally:
+            pg.close()  # ends the session: releases the lock
+
+    def _apply_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
+        with _schema_guard:  # once per process: re-running `create or replace` DDL conflicts too
+            if self.catalog in _schema_applied:
+                return
+            with self._commit_lock():
+                apply_schema(conn)
+            _schema_applied.add(self.catalog)
+
+    @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write session. Commits are checked for conflicts in the catalog: two writers
-        that delete from the same table conflict and the later commit fails (nothing of it is
-        applied), so keep the `duckdb_warehouse` pool at 1 (deployment-wide) as with the file."""
+        """A read-write session with the schema applied. Write through `transaction()`: its
+        commits are serialised across processes and hosts (see `_commit_lock`)."""
         conn = self._connect(read_only=False)
         try:
-            with _schema_guard:  # once per process: re-running `create or replace` DDL conflicts too
-                if self.catalog not in _schema_applied:
-                    apply_schema(conn)
-                    _schema_applied.add(self.catalog)
+            self._apply_schema(conn)
             yield conn
         finally:
             conn.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckLake transaction under the commit lock: all of it is committed or nothing.
+
+        A commit that still loses a conflict (to a process that writes without this resource, e.g.
+        maintenance) raises `CommitConflict`: nothing of it was applied, so running the step again
+        is safe (every asset replaces its slice)."""
+        with self.writer() as conn, self._commit_lock():
+            conn.execute("begin transaction")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("rollback")
+                raise
+            try:
+                conn.execute("commit")
+            except duckdb.TransactionException as exc:
+                if "conflict" not in str(exc).lower():
+                    raise
+                raise CommitConflict(
+                    "the DuckLake commit lost a conflict with a concurrent writer and was rolled back whole "
+                    f"(nothing applied; safe to run again): {str(exc).splitlines()[-1]}"
+                ) from None
+
+    @contextmanager
     def reader(self, timeout_s: float | None = None, *, allow_files: bool = False,
                locked: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only session on the latest committed snapshot; never blocks a writer.
+        """A read-only session on the latest committed snapshot; never blocks a writer (no lock),
+        and is interrupted after `timeout_s` like the file warehouse's readers.
 
         Unlike the file warehouse's readers it keeps external access on: it reads the catalog
         through the postgres extension and the data as Parquet files. Extensions are never
         auto-installed or auto-loaded (see `_connect`); `aimatrix-pipeline sql` still refuses
         ATTACH, INSTALL/LOAD and, without --allow-files, COPY and EXPORT by statement type."""
+        limit = self.reader_timeout_s if timeout_s is None else timeout_s
         conn = self._connect(read_only=True)
+        timer = threading.Timer(limit, conn.interrupt) if limit else None
+        if timer:
+            timer.daemon = True
+            timer.start()
         try:
             yield conn
         finally:
+            if timer:
+                timer.cancel()
             conn.close()
 
     def publish_snapshot(self) -> Path:
         """Nothing to copy: every DuckLake commit is a snapshot readers attach to directly."""
         return self.file
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def warehouse_for(spec: str | None) -> WarehouseResource:
@@ -150,7 +281,13 @@ def warehouse_for(spec: str | None) -> WarehouseResource:
 
     spec = spec or DEFAULT_WAREHOUSE
     if spec.startswith(DUCKLAKE_PREFIX):
+        env = os.environ.get
         return DuckLakeWarehouseResource(
-            path=spec, data_path=os.environ.get("AIMATRIX_WAREHOUSE_DATA_PATH") or "data/lake"
+            path=spec,
+            data_path=env("AIMATRIX_WAREHOUSE_DATA_PATH") or "data/lake",
+            local_path=env("AIMATRIX_WAREHOUSE_LOCAL_PATH") or "data/lake",
+            s3_endpoint=env("AIMATRIX_S3_ENDPOINT") or "",
+            s3_url_style=env("AIMATRIX_S3_URL_STYLE") or "",
+            s3_use_ssl=(env("AIMATRIX_S3_USE_SSL") or "true").lower() not in ("0", "false", "no"),
         )
     return WarehouseResource(path=spec)

@@ -186,10 +186,10 @@ class SourcePostgresResource(dg.ConfigurableResource):
     def _slot_dir(self) -> Path:
         if self.slot_dir:
             return Path(self.slot_dir).expanduser()
-        from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
+        from aimatrix_pipeline.resources.warehouse import warehouse_from_env
 
-        warehouse = Path(os.environ.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE).expanduser()
-        return warehouse.resolve().parent / "source-slots"
+        # beside the warehouse file, or a DuckLake warehouse's local directory (not the catalog string)
+        return warehouse_from_env().file.parent / "source-slots"
 
     def slot(self, db_url_env: str):
         """Context manager holding one connection slot of this source."""

@@ -167,8 +167,8 @@ def _ducklake_usable() -> bool:
 def test_ducklake_warehouse_on_postgres_catalog(pg18, tmp_path):
     """Round trip when the version-matched extensions are installed; otherwise the clear refusal.
 
-    (On DuckDB 2.0.1 no ducklake/postgres_scanner extension package for 2.0.1 exists yet: PyPI has
-    1.5.5, which DuckDB 2.0 refuses to load, so the refusal branch is what runs today.)
+    (The project pins DuckDB 1.5.5 and installs its extension packages, so the round trip is what
+    runs; tests/lake/ covers DuckLake in depth.)
     """
     from aimatrix_pipeline.resources.ducklake_warehouse import DuckLakeWarehouseResource, WarehouseConfigError
 

@@ -190,7 +190,9 @@ def test_failed_pass_removes_nothing(synthetic, monkeypatch):
 
     def broken(name, table):
         if table == "activity":
-            return "select no_such_column as project, now() as snapshot_at from raw.activity"
+            # takes the pass's parameters like every real statement (DuckDB checks their count first)
+            return ("select no_such_column as project, now() as snapshot_at from raw.activity "
+                    "where $full_cutoff is not null and $hourly_cutoff is not null")
         return original(name, table)
 
     original = retention._sql
