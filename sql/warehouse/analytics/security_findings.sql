@@ -236,11 +236,11 @@ f_definer_view as (
 -- (anon reaching it is a finding of its own), so the two can run in any order. impact 8 (anon) / 6;
 -- effort 2.
 definer_fn as (
-    select f.*, r.role
-    from fn f
-    cross join lateral (select unnest(list_filter(['anon', 'authenticated'],
-        lambda x: (x = 'anon' and f.anon_execute) or (x = 'authenticated' and f.authenticated_execute))) as role) r
-    where f.security_definer and f.exposed
+    select f.*, 'anon' as role from fn f
+    where f.security_definer and f.exposed and f.anon_execute
+    union all
+    select f.*, 'authenticated' as role from fn f
+    where f.security_definer and f.exposed and f.authenticated_execute
 ),
 f_definer_fn as (
     select role || '_security_definer_function_executable', 'security', 'warning',
