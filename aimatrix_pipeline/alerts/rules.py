@@ -1,6 +1,6 @@
 """Alert rules and notification channels, loaded from YAML and validated at load time.
 
-Rules are data (DESIGN section 3): thresholds, severities and routes live in `alert_rules.yaml`
+Rules are data: thresholds, severities and routes live in `alert_rules.yaml`
 (`AIMATRIX_ALERT_RULES` overrides the path), not in code. The shape follows the seed's `AlertRule`
 (id, title, message, metric, operator, threshold, severity, notificationChannels,
 suppressionWindow); a rule may instead name an existing asset check (`check:
@@ -11,7 +11,7 @@ typo never silently disables an alert.
 Secrets are never in the file: a channel names the environment variables that hold its webhook
 URL, routing key, signing secrets or SMTP password, and those are read through `dagster.EnvVar`
 only when a notification is sent. A channel whose required variables are unset is *disabled*:
-nothing is queued for it (the README lists which variables each channel needs).
+nothing is queued for it (docs/alerts.md lists which variables each channel needs).
 """
 
 from __future__ import annotations

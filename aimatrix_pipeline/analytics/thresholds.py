@@ -1,8 +1,8 @@
 """Every threshold the analytics derivations use, with its default, in one place.
 
-Why a module and not constants in SQL: the rules come from different anchors (PgHero, Supabase,
-the seed design) that disagree, so a team must be able to tune them without editing SQL. The SQL
-files take them as named parameters (`$slow_query_ms`, ...), never as literals.
+Why a module and not constants in SQL: the rules come from different anchors (PgHero, Supabase's
+advisors and guidance, common application logging conventions) that disagree, so a team must be
+able to tune them without editing SQL. The SQL files take them as named parameters (`$slow_query_ms`, ...), never as literals.
 
 Override order (last wins): the defaults below, a YAML mapping in the file named by
 `AIMATRIX_ANALYTICS_THRESHOLDS` (keys = field names), then one environment variable per field,

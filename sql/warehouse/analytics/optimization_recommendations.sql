@@ -6,7 +6,7 @@
 -- first_seen is carried over from the previous rows of the project (read before they are
 -- replaced). A finding that no longer fires is not emitted, so it drops out.
 -- Scores (integers 1..10, `analytics.score` rounds and clamps) are documented per finding below
--- and in README.md, "Analytics: what to fix". Remediation SQL uses CONCURRENTLY and quoted identifiers;
+-- and in docs/advisors.md. Remediation SQL uses CONCURRENTLY and quoted identifiers;
 -- where no DDL fits, it is a read-only diagnostic query or comment lines.
 -- _security_findings and _health_findings are temporary tables derive_recommendations fills from
 -- security_findings.sql and health_findings.sql (same columns, no id) just before this query runs.
