@@ -25,11 +25,9 @@ def _partitions(partitions_def) -> str:
     return type(partitions_def).__name__
 
 
-def _job_assets(job, graph) -> str:
-    selection = getattr(job, "selection", None)
-    if selection is None:
-        return ""
-    keys = sorted(k.to_user_string() for k in selection.resolve(graph))
+def _job_assets(job) -> str:
+    """The assets a job materializes (empty for a job that only runs checks or ops)."""
+    keys = sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
     return ", ".join(f"`{k}`" for k in keys)
 
 
@@ -48,7 +46,7 @@ def render() -> str:
                  "What the code location `aimatrix_pipeline.definitions:defs` holds, with the default "
                  "configuration (crons from the `AIMATRIX_*_CRON` variables' defaults). Every schedule "
                  "and sensor runs by default (`default_status=RUNNING`).", "",
-                 f"## Assets ({len(assets)})", "",
+                 "## Assets", "", f"{len(assets)} assets.", "",
                  "| asset | group | partitions | kinds | checks | description |",
                  "| --- | --- | --- | --- | --- | --- |"]
         for key in assets:
@@ -56,25 +54,25 @@ def render() -> str:
             own = ", ".join(f"`{c.name}`" for c in checks if c.asset_key == key)
             lines.append(f"| `{key.to_user_string()}` | {node.group_name} | {_partitions(node.partitions_def)} | "
                          f"{', '.join(sorted(node.kinds))} | {own} | {cell(first_paragraph(node.description))} |")
-        lines += ["", f"## Asset checks ({len(checks)})", "",
-                  "A failed check, blocking or not, becomes an alert through `alert_sensor` (docs/alerts.md).", "",
+        lines += ["", "## Asset checks", "", f"{len(checks)} checks. A failed check, blocking or not, becomes an alert through `alert_sensor` "
+                  "([alerts](../alerts.md)).", "",
                   "| check | asset | blocking | description |", "| --- | --- | --- | --- |"]
         for key in checks:
             node = graph.get(key)
             lines.append(f"| `{key.name}` | `{key.asset_key.to_user_string()}` | "
                          f"{'yes' if node.blocking else 'no'} | {cell(first_paragraph(node.description))} |")
-        lines += ["", f"## Jobs ({len(jobs)})", "", "| job | assets | description |", "| --- | --- | --- |"]
+        lines += ["", "## Jobs", "", "| job | assets | description |", "| --- | --- | --- |"]
         for job in jobs:
-            lines.append(f"| `{job.name}` | {_job_assets(job, graph)} | {cell(first_paragraph(job.description))} |")
+            lines.append(f"| `{job.name}` | {_job_assets(job)} | {cell(first_paragraph(job.description))} |")
         schedules = sorted(repo.schedule_defs, key=lambda s: s.name)
-        lines += ["", f"## Schedules ({len(schedules)})", "",
+        lines += ["", "## Schedules", "",
                   "| schedule | cron | timezone | job | default | description |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for s in schedules:
             lines.append(f"| `{s.name}` | `{s.cron_schedule}` | {s.execution_timezone or 'UTC'} | `{s.job_name}` | "
                          f"{s.default_status.value.lower()} | {cell(first_paragraph(s.description))} |")
         sensors = sorted(repo.sensor_defs, key=lambda s: s.name)
-        lines += ["", f"## Sensors ({len(sensors)})", "",
+        lines += ["", "## Sensors", "",
                   "| sensor | minimum interval | default | description |", "| --- | --- | --- | --- |"]
         for s in sensors:
             lines.append(f"| `{s.name}` | {s.minimum_interval_seconds} s | {s.default_status.value.lower()} | "
