@@ -71,7 +71,8 @@ def render(conn: duckdb.DuckDBPyConnection | None = None, descriptions: dict | N
              "# Warehouse tables", "",
              "Every table and column of the DuckDB warehouse, as the DDL in `sql/warehouse/ddl/` creates "
              "them. Query them with `aimatrix-pipeline sql` (read-only, safe while schedules run). Every "
-             "table carries `project` or `organization`, so every table reads across a fleet.", ""]
+             "table of `raw`, `analytics`, `cost` and `ops` carries `project` or `organization`, so it "
+             "reads across a fleet.", ""]
     for schema in SCHEMAS:
         names = [t for t in columns if t.split(".")[0] == schema]
         lines += [f"## `{schema}`: {SCHEMA_TEXT[schema]}", ""]
