@@ -65,6 +65,15 @@ def test_generated_reference_pages_are_up_to_date():
     assert result.returncode == 0, result.stderr[-2000:] + "\nregenerate: python -m aimatrix_pipeline.docs_reference"
 
 
+def test_check_names_a_stale_page_and_a_write_fixes_it(tmp_path):
+    (tmp_path / "cli.md").write_text((ROOT / "docs" / "reference" / "cli.md").read_text().replace("--format", "--fmt"))
+    command = [sys.executable, "-m", "aimatrix_pipeline.docs_reference", "--dir", str(tmp_path), "cli.md"]
+    stale = subprocess.run([*command, "--check"], cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=300)
+    assert stale.returncode == 1 and "cli.md" in stale.stderr
+    subprocess.run(command, cwd=ROOT, env=_clean_env(), check=True, capture_output=True, timeout=300)
+    assert (tmp_path / "cli.md").read_text() == (ROOT / "docs" / "reference" / "cli.md").read_text()
+
+
 def test_tables_page_follows_the_ddl(schema_db):
     page = tables_page.render(schema_db)
     documented = set(re.findall(r"^### ((?:raw|analytics|cost|alerts|ops)\.\w+)$", page, flags=re.M))

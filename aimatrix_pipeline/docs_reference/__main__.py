@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 KEEP = {"AIMATRIX_SQL_DIR"}
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aimatrix_pipeline.docs_reference",
                                      description="Write (or --check) the generated pages in docs/reference/.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page is out of date")
+    parser.add_argument("--dir", help="folder of the pages (default: docs/reference of this checkout)")
     parser.add_argument("pages", nargs="*", help="page file names (default: all)")
     args = parser.parse_args(argv)
     _clean_environment()
@@ -28,10 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in args.pages if p not in PAGES]
     if unknown:
         parser.error(f"unknown page(s) {unknown}; known: {sorted(PAGES)}")
+    folder = Path(args.dir) if args.dir else REFERENCE_DIR
     stale = []
     for page in args.pages or PAGES:
         text = render(page)
-        path = REFERENCE_DIR / page
+        path = folder / page
         current = path.read_text() if path.exists() else None
         if current == text:
             continue
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
             print(f"wrote {path}")
     if stale:
-        print("out of date: " + ", ".join(f"docs/reference/{p}" for p in stale)
+        print("out of date: " + ", ".join(str(folder / p) for p in stale)
               + " (run: python -m aimatrix_pipeline.docs_reference)", file=sys.stderr)
         return 1
     return 0
