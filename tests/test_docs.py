@@ -179,3 +179,16 @@ def test_files_the_pages_name_exist():
             if not (ROOT / name.rstrip("/")).exists():
                 missing.append(f"{page.relative_to(ROOT)}: {name}")
     assert missing == []
+
+
+def test_code_cites_only_docs_that_exist():
+    """Comments and docstrings that send a reader to a page of docs/ name one that exists."""
+    missing = []
+    for folder in ("aimatrix_pipeline", "tests", "sql", "deploy", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in {".py", ".sql", ".yaml", ".yml", ".toml"} or "fixtures" in path.parts:
+                continue
+            for name in re.findall(r"\bdocs/[\w/.-]+\.md\b", path.read_text(errors="replace")):
+                if not (ROOT / name).exists():
+                    missing.append(f"{path.relative_to(ROOT)}: {name}")
+    assert missing == []
