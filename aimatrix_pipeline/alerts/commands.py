@@ -2,7 +2,7 @@
 
 These work on the alert state store (the SQLite file next to the warehouse, the source of truth)
 and then refresh the alerts.* mirror in the warehouse when the writer lock is free within a few
-seconds (otherwise the next delivery run refreshes it). `resolve` is the seed's resolveAlert:
+seconds (otherwise the next delivery run refreshes it). `resolve` resolves by hand:
 who and notes are recorded, and channels that were told about the alert get a RESOLVED.
 """
 

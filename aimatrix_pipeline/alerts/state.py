@@ -403,7 +403,7 @@ class AlertStateMachine:
 
     # --- commands ----------------------------------------------------------------------------
     def resolve(self, alert_id: str, resolved_by: str, notes: str | None = None) -> bool:
-        """The seed's resolveAlert: mark an incident resolved by a person (and tell the channels)."""
+        """Mark an incident resolved by a person (and tell the channels)."""
         with self.store.tx() as conn:
             inc = self._incident(conn, alert_id)
             if inc is None:

@@ -84,8 +84,9 @@ ext as (
 ),
 
 -- slow_query: mean >= $slow_query_ms over the summary window with >= $slow_query_min_calls calls.
--- impact = 0.6 * min(mean_ms / 100, 10) + 0.4 * 10 * share of the source's time (the seed used
--- mean / 100 alone); effort = 1 + 2 if JOIN + 3 if a subquery + 1 if calls > 1000 (the seed's).
+-- impact = 0.6 * min(mean_ms / 100, 10) + 0.4 * 10 * share of the source's time (the
+-- share term lifts a statement that takes much of the time); effort = 1 + 2 if JOIN + 3 if a
+-- subquery + 1 if calls > 1000.
 sq_groups as (
     select source, fingerprint, min(query_preview) as query_preview,
            sum(calls) as calls, sum(total_time_ms) as total_time_ms,
@@ -433,8 +434,8 @@ f_conn as (
 ),
 
 -- Vector findings. Index DDL uses the column's own operator class where one exists, else the
--- cosine one; effort follows the seed (8 above 1M vectors, else 5); impact = max(avg query
--- ms / 50 (the seed), log10(rows)).
+-- cosine one; effort 8 above 1M vectors, else 5; impact = max(avg query
+-- ms / 50, log10(rows)).
 vec_cols as (
     select schemaname, relname, column_name, any_value(column_type) as column_type,
            any_value(dimensions) as dimensions, max(table_rows) as table_rows,
