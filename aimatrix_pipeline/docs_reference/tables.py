@@ -75,7 +75,7 @@ def render(conn: duckdb.DuckDBPyConnection | None = None, descriptions: dict | N
              "reads across a fleet.", ""]
     for schema in SCHEMAS:
         names = [t for t in columns if t.split(".")[0] == schema]
-        lines += [f"## `{schema}`: {SCHEMA_TEXT[schema]}", ""]
+        lines += [f"## {schema}", "", f"`{schema}.*`: {SCHEMA_TEXT[schema]}.", ""]
         lines += [f"- [`{t}`](#{t.replace('.', '')})" for t in names]
         lines.append("")
         for table in names:
