@@ -192,3 +192,21 @@ def test_code_cites_only_docs_that_exist():
                 if not (ROOT / name).exists():
                     missing.append(f"{path.relative_to(ROOT)}: {name}")
     assert missing == []
+
+
+def test_environment_variables_the_pages_name_are_in_the_code():
+    """Every AIMATRIX_* / SUPABASE_* / DAGSTER_* variable a page names appears in the code or the
+    configuration files (a renamed or dropped variable does not live on in the docs)."""
+    code = "".join(
+        path.read_text(errors="replace")
+        for folder in ("aimatrix_pipeline", "tests", "deploy", "sql", "benchmarks")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in {".py", ".yaml", ".yml", ".sql", ".toml", ".html"}
+    ) + "".join((ROOT / name).read_text() for name in ("dagster.yaml", "alert_rules.yaml", ".ci/run"))
+    unknown = sorted({
+        f"{page.relative_to(ROOT)}: {name}"
+        for page in PAGES
+        for name in re.findall(r"\b(?:AIMATRIX|SUPABASE|DAGSTER)_[A-Z0-9_]*[A-Z0-9]\b", page.read_text())
+        if name not in code
+    })
+    assert unknown == []
