@@ -8,6 +8,7 @@ the pages name exist; the quick start's test command is the one CI runs.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -210,3 +211,39 @@ def test_environment_variables_the_pages_name_are_in_the_code():
         if name not in code
     })
     assert unknown == []
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def test_commands_and_options_the_pages_show_exist():
+    """`aimatrix-pipeline CMD [SUB] --option` in a page is a command and option the parser has."""
+    from aimatrix_pipeline.cli import build_parser
+
+    parser = build_parser()
+    checked, unknown = 0, set()
+    for page in PAGES:
+        for match in re.finditer(r"aimatrix-pipeline((?: [a-z][a-z-]*)+)([^\n`|]*)", page.read_text()):
+            command, path = parser, []
+            for word in match.group(1).split():
+                choices = _subcommands(command)
+                if not choices:
+                    break
+                if word not in choices:
+                    unknown.add(f"{page.relative_to(ROOT)}: {' '.join([*path, word])}")
+                    command = None
+                    break
+                command, path = choices[word], [*path, word]
+            if command is None or not path:
+                continue
+            checked += 1
+            options = {o for action in command._actions for o in action.option_strings}
+            rest = match.group(2).split(" -- ")[0].split("#")[0].split("||")[0]
+            unknown |= {f"{page.relative_to(ROOT)}: {' '.join(path)} {o}"
+                        for o in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest) if o not in options}
+    assert checked > 20
+    assert unknown == set()
