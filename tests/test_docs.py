@@ -2,8 +2,9 @@
 
 The reference pages under docs/reference/ are generated (`python -m aimatrix_pipeline.docs_reference`)
 and must match what the code generates now; the tables they list are the DDL's, and every table is
-described; the SQL examples run on the warehouse schema; relative links and anchors resolve; files
-the pages name exist; the quick start's test command is the one CI runs.
+described; the SQL examples run on the warehouse schema; relative links and anchors resolve; files,
+environment variables, commands and options the pages name exist; code cites only docs pages that
+exist; the quick start's test command is the one CI runs.
 """
 
 from __future__ import annotations
