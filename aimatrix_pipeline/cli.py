@@ -151,7 +151,7 @@ examples:
   aimatrix-pipeline alerts list
 
 environment: AIMATRIX_WAREHOUSE (warehouse file, default data/warehouse.duckdb), SUPABASE_DB_URL or
-AIMATRIX_PROJECTS_FILE (what to monitor); see the README's configuration reference.
+AIMATRIX_PROJECTS_FILE (what to monitor); see docs/configuration.md.
 Run `aimatrix-pipeline COMMAND --help` for a command's options.
 
 """ + EXIT_CODES_EPILOG

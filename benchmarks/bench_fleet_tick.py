@@ -7,7 +7,7 @@ sizes is how many of them the tick monitors. Each fleet size gets a fresh wareho
 warm-up (first sight of every statement: texts fetched and normalised, DDL applied), the steady
 ticks that follow are what a 5-minute schedule pays forever. A tick runs the work of every
 statistics snapshot asset, project after project, through the same functions the assets call
-(Dagster's own per-run overhead comes on top; see the README).
+(Dagster's own per-run overhead comes on top; see docs/benchmarks.md).
 
 Reported per fleet size: wall time and our process CPU per tick and per project, PostgreSQL server
 CPU per tick, and the ratio of per-project wall time to the 1-project baseline measured in the same

@@ -5,7 +5,7 @@ texts, against a bare DuckDB GROUP BY of the same rows, measured in the same run
 
 "Ours" = extract-side fingerprinting of the distinct texts (querytext.analyse, once per text, as
 the extract does) + the summary SQL (join to raw.query_texts, group by fingerprint and hour,
-p50/p95/p99, share of time, the seed's filter, delete-then-insert into the table).
+p50/p95/p99, share of time, the summary filter, delete-then-insert into the table).
 "Baseline" = `group by text_hash, hour` with count/sum/max over the same rows, into a temp table.
 The ratio ours / baseline is printed (goal: under 2x). Timings are the median of --repeat runs.
 Nothing is written outside a temporary directory.

@@ -173,7 +173,7 @@ def test_plain_postgresql_url_records_runs_and_their_events(plain_url_home, monk
 
 
 def test_dagster_passthrough_materializes_on_a_plain_url_instance(plain_url_home, plain_postgres, tmp_path):
-    """The README's command-line backfill form: `aimatrix-pipeline dagster -- asset materialize ...`."""
+    """The command-line backfill form of docs/getting-started.md: `aimatrix-pipeline dagster -- asset materialize ...`."""
     home, url = plain_url_home
     warehouse = tmp_path / "w.duckdb"
     proc = subprocess.run(

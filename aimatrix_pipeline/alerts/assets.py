@@ -84,7 +84,7 @@ def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeRes
     group_name="alerts",
     owners=["team:data-platform"],
     kinds={"duckdb"},
-    description="alerts.alert_events (the seed's alert table: every incident with status, who "
+    description="alerts.alert_events (every alert incident with its status, who "
     "resolved it and the metric values), plus alerts.alert_event_history and "
     "alerts.notification_deliveries, mirrored from the alert state store.",
 )

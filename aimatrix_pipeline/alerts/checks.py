@@ -20,8 +20,8 @@ Two shapes, one evaluation (`evaluate_rule`):
 A check that cannot compute its metric (missing table or column, warehouse not created yet)
 reports `passed=False` with WARN severity and `aimatrix/could_not_evaluate: true` in its metadata
 instead of raising: the analytics run stays green, and the sensor raises a separate "could not
-evaluate" alert that never resolves the data alert (property 7). No data (NULL) passes, with
-`no_data: true`, so an empty project never pages.
+evaluate" alert that never resolves the data alert (docs/alerting-guarantees.md, 7). No data
+(NULL) passes, with `no_data: true`, so an empty project never pages.
 """
 
 

@@ -2,7 +2,7 @@
 
 These work on the alert state store (the SQLite file next to the warehouse, the source of truth)
 and then refresh the alerts.* mirror in the warehouse when the writer lock is free within a few
-seconds (otherwise the next delivery run refreshes it). `resolve` is the seed's resolveAlert:
+seconds (otherwise the next delivery run refreshes it). `resolve` resolves by hand:
 who and notes are recorded, and channels that were told about the alert get a RESOLVED.
 """
 
@@ -163,7 +163,7 @@ def register(subparsers) -> None:
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
     q.set_defaults(func=cmd_list)
 
-    q = sub.add_parser("resolve", help="resolve an alert by id (the seed's resolveAlert)")
+    q = sub.add_parser("resolve", help="resolve an alert by id (and tell the channels that got it)")
     q.add_argument("alert_id", help="the id column of `alerts list`")
     q.add_argument("--by", required=True, help="who resolved it")
     q.add_argument("--notes", help="what was done")

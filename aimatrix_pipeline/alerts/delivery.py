@@ -3,8 +3,8 @@
 Runs inside the delivery run (`alert_delivery_job`) or the `aimatrix-pipeline alerts deliver`
 worker, never inside a sensor tick. Each channel gets its own thread and its own lease, pacing and
 Retry-After block, so a Slack outage (timeouts, 500s) never delays PagerDuty or email
-(property 12). A pass ends when nothing is due any more; what is waiting for a retry stays in the
-outbox for the next pass.
+(docs/alerting-guarantees.md, 12). A pass ends when nothing is due any more; what is waiting for
+a retry stays in the outbox for the next pass.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 The sensor only writes here (inside the same transaction as the state change that produced the
 notification); delivery happens elsewhere (the delivery run or the `alerts deliver` worker).
-Delivery state is per channel, so a Slack outage never holds back PagerDuty (property 12).
+Delivery state is per channel, so a Slack outage never holds back PagerDuty
+(docs/alerting-guarantees.md, 12).
 
 At-least-once with bounded duplicates: a row is *claimed* (status `sending`, a lease) before the
 request and marked `sent` after the receiver's 2xx. A crash between the two leaves the row
 claimed; when the lease expires it is sent again with the same event id / webhook-id / dedup_key
-(property 13: at most one duplicate, recognisable by its id). Rows are never deleted by delivery,
-so nothing is lost while a receiver is down (property 9).
+(guarantee 13: at most one duplicate, recognisable by its id). Rows are never deleted by delivery,
+so nothing is lost while a receiver is down (guarantee 9).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Alert rules and notification channels, loaded from YAML and validated at load time.
 
-Rules are data (DESIGN section 3): thresholds, severities and routes live in `alert_rules.yaml`
-(`AIMATRIX_ALERT_RULES` overrides the path), not in code. The shape follows the seed's `AlertRule`
-(id, title, message, metric, operator, threshold, severity, notificationChannels,
-suppressionWindow); a rule may instead name an existing asset check (`check:
+Rules are data: thresholds, severities and routes live in `alert_rules.yaml`
+(`AIMATRIX_ALERT_RULES` overrides the path), not in code. A rule has an id, title, message, metric, operator,
+threshold, severity, channels and suppression window; a rule may instead name an existing asset check (`check:
 "asset/key:check_name"`), which is how checks other domains own (the cost budget check) get a
 title, a severity and routes. Every validation error names the file, the rule and the field, so a
 typo never silently disables an alert.
@@ -11,7 +10,7 @@ typo never silently disables an alert.
 Secrets are never in the file: a channel names the environment variables that hold its webhook
 URL, routing key, signing secrets or SMTP password, and those are read through `dagster.EnvVar`
 only when a notification is sent. A channel whose required variables are unset is *disabled*:
-nothing is queued for it (the README lists which variables each channel needs).
+nothing is queued for it (docs/alerts.md lists which variables each channel needs).
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def _setting_duration(s: Mapping, key: str, default: str, path: str) -> float:
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    """A notification channel (the seed's NotificationChannel) with env var names, never values."""
+    """A notification channel, with env var names, never values."""
 
     name: str
     type: str
@@ -136,7 +135,7 @@ class AlertRule:
     description: str = ""
 
     def breached(self, value: float) -> bool:
-        """The seed's evaluateRule: does `value` violate the rule (i.e. should it alert)?"""
+        """Does `value` violate the rule (i.e. should it alert)?"""
         t = float(self.threshold)  # type: ignore[arg-type]
         return {
             ">": value > t,
@@ -147,7 +146,7 @@ class AlertRule:
         }[self.operator]  # type: ignore[index]
 
     def format_message(self, values: Mapping[str, Any]) -> str:
-        """The seed's formatAlertMessage: `{name}` placeholders from the metric values."""
+        """The rule's message with `{name}` placeholders filled from the metric values."""
 
         def sub(m: re.Match) -> str:
             v = values.get(m.group(1))

@@ -3,13 +3,13 @@
 Why per-check execution history and not the event log: `get_event_records` with an integer cursor
 raises on the default SQLite storage, while `get_asset_check_execution_history` works on SQLite
 and Postgres alike and returns every evaluation, WARN and non-blocking ones included, which run
-failure sensors never see (DESIGN section 4).
+failure sensors never see.
 
 Each check has a cursor (the last execution record id applied) kept in the alert state store and
 moved in the same SQLite transaction as the transitions and outbox rows it produced, so a crash or
-restart re-applies nothing and skips nothing (properties 13, 14). A PLANNED record whose run is
-still going stops the scan of that check until the run ends; one whose run failed or was cancelled
-becomes a "could not evaluate" evaluation (property 7).
+restart re-applies nothing and skips nothing (guarantees 13 and 14 of docs/alerting-guarantees.md).
+A PLANNED record whose run is still going stops the scan of that check until the run ends; one
+whose run failed or was cancelled becomes a "could not evaluate" evaluation (guarantee 7).
 """
 
 from __future__ import annotations

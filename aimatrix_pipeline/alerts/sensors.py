@@ -1,6 +1,6 @@
 """The alert sensor: finds new asset check evaluations and hands notifications to the outbox.
 
-Sensors only decide (DESIGN section 3): a tick reads new check execution records (every check in
+Sensors only decide, runs deliver: a tick reads new check execution records (every check in
 the code location, other domains' included, WARN and non-blocking too), applies them to the alert
 state machine, applies the passage of time (held FIRINGs, reminders, silences ending), and, when
 notifications are due, requests a delivery run. It never calls a receiver, so a slow Slack never

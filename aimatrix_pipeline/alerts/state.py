@@ -244,7 +244,7 @@ class AlertStateMachine:
         for ch in channels:
             cfg = self.rules.channel(ch)
             if action == "reminder" and cfg.type == "pagerduty":
-                continue  # property 2: reminders never page
+                continue  # guarantee 2: reminders never page
             if action == "resolved" and not cfg.send_resolved:
                 continue
             n += outbox.enqueue(conn, event_id, ch, inc["id"], inc["fingerprint"], action,
@@ -282,7 +282,7 @@ class AlertStateMachine:
         conn.execute("update alert_state set status = 'resolved', fail_streak = 0 where fingerprint = ?",
                      (st["fingerprint"],))
         self._history(conn, inc["id"], "resolved", f"by {by}" if by else "check passed")
-        if inc["notified"]:  # property 5: only what was announced is resolved
+        if inc["notified"]:  # guarantee 5: only what was announced is resolved
             inc = self._incident(conn, inc["id"])
             self._enqueue(conn, inc, "resolved", json.loads(inc["channels"]), 0)
 
@@ -403,7 +403,7 @@ class AlertStateMachine:
 
     # --- commands ----------------------------------------------------------------------------
     def resolve(self, alert_id: str, resolved_by: str, notes: str | None = None) -> bool:
-        """The seed's resolveAlert: mark an incident resolved by a person (and tell the channels)."""
+        """Mark an incident resolved by a person (and tell the channels)."""
         with self.store.tx() as conn:
             inc = self._incident(conn, alert_id)
             if inc is None:

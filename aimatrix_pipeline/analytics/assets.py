@@ -103,14 +103,14 @@ SPECS: tuple[AnalyticsSpec, ...] = (
         ("embedding_stats",),
         (raw("embedding_generation_logs"),),
         "Embedding generations per day and model: count, tokens, time, errors, averages, error "
-        "rate and estimated cost (the seed's EmbeddingStats).",
+        "rate and estimated cost.",
     ),
     AnalyticsSpec(
         "error_stats",
         ("error_stats",),
         (raw("error_events"),),
         "Application errors over 1 h, 24 h and 7 d: totals, by type and severity, rate and rank "
-        "(the seed's ErrorStats; top errors = type rank <= 10).",
+        "(top errors = type rank <= 10).",
     ),
     AnalyticsSpec(
         "optimization_recommendations",

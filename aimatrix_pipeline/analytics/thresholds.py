@@ -1,8 +1,8 @@
 """Every threshold the analytics derivations use, with its default, in one place.
 
-Why a module and not constants in SQL: the rules come from different anchors (PgHero, Supabase,
-the seed design) that disagree, so a team must be able to tune them without editing SQL. The SQL
-files take them as named parameters (`$slow_query_ms`, ...), never as literals.
+Why a module and not constants in SQL: the rules come from different anchors (PgHero, Supabase's
+advisors and guidance, common application logging conventions) that disagree, so a team must be
+able to tune them without editing SQL. The SQL files take them as named parameters (`$slow_query_ms`, ...), never as literals.
 
 Override order (last wins): the defaults below, a YAML mapping in the file named by
 `AIMATRIX_ANALYTICS_THRESHOLDS` (keys = field names), then one environment variable per field,
@@ -34,7 +34,7 @@ class Thresholds:
     summary_min_avg_ms: float = 500.0
     """... or when their mean is above this (seed: AVG > 500 ms). pg_stat_statements keeps all."""
     summary_window_hours: int = 24 * 30
-    """Hour buckets older than this are not summarised (the seed's view looked at 24 h)."""
+    """Hour buckets older than this are not summarised (30 days by default)."""
     slow_query_min_calls: int = 1
     """A slow_query finding needs at least this many calls in the window."""
     regression_mean_growth: float = 1.5
@@ -93,7 +93,7 @@ class Thresholds:
     """Flag vector counts above guidance x this (e.g. 0.8 to warn at 80 % of Supabase's figure)."""
     # --- app logs ---------------------------------------------------------------------------
     embedding_cost_per_token_usd: float = 0.0001
-    """The seed's cost estimate per embedding token (set it to your model's price)."""
+    """Estimated cost per embedding token (set it to your model's price)."""
 
 
 # Fractions in [0, 1]; factors must be positive; everything else is a non-negative count or size.

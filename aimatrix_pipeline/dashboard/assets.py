@@ -1,4 +1,4 @@
-"""The monitoring dashboard asset (group `analytics`): the seed's MonitoringDashboard as a file.
+"""The monitoring dashboard asset (group `analytics`): the monitoring dashboard as a file.
 
 It reads the warehouse (shared, read-only: it never blocks or waits on a writer for long) and
 writes <warehouse dir>/dashboard/index.html and data.json. The materialization links the page

@@ -173,7 +173,7 @@ def register(subparsers) -> None:
     q.set_defaults(func=cmd_serve)
 
     names = ", ".join(dataset_names())
-    q = sub.add_parser("export", help="export the dashboard's data as JSON or CSV (the seed's exportDashboardData)",
+    q = sub.add_parser("export", help="export the dashboard's data as JSON or CSV",
                        description=f"Export the data sets the dashboard draws ({names}). JSON: one "
                        "document {generated_at, warehouse, datasets: {name: {columns, rows}}}. CSV: one "
                        "file per data set in --output DIR, a .zip of them, or one --dataset to stdout. "

@@ -85,7 +85,7 @@ def collect(conn, warehouse_path: str = "") -> DashboardData:
 
 
 def write_json(data: DashboardData, path: Path) -> Path:
-    """The seed's exportDashboardData as JSON: {generated_at, warehouse, datasets: {name: {columns, rows}}}."""
+    """The dashboard's data as JSON: {generated_at, warehouse, datasets: {name: {columns, rows}}}."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data.to_json_obj(), indent=1))
     return path

@@ -119,7 +119,7 @@ Q_ERROR_EVENT = (
 
 
 def query_hash(text: str) -> str:
-    """The seed design's hash: sha256 of the whitespace-normalised text (differs per literal)."""
+    """The application's log hash: sha256 of the whitespace-normalised text (differs per literal)."""
     return hashlib.sha256(re.sub(r"\s+", " ", text).encode()).hexdigest()
 
 
@@ -281,7 +281,7 @@ class Workload:
         return rows, (time.perf_counter() - t0) * 1000.0
 
     def _app_log(self, conn, text: str, ms: float, rows: int, index_usage: dict, *, malformed: bool = False) -> None:
-        """The app's own query log, as the seed design's log_slow_query writes it (`malformed`:
+        """The app's own query log, as a typical application slow-query logger writes it (`malformed`:
         a buggy writer that forgot created_at)."""
         created_at = None if malformed else datetime.now(UTC)
         user_id = self.rng.choice(self._ctx["users"])[0]

@@ -7,7 +7,7 @@ How it moves data, and why:
   Rust regex engine) and DuckDB inserts on the caller's thread, batch by batch, through a bounded
   queue. All three run native code without the GIL, so decoding, masking and loading overlap on
   two cores, and memory stays bounded by `queue_batches x batch size` whatever the table size.
-* **Incremental.** Only rows past the high-water mark are transferred (the seed's tables index
+* **Incremental.** Only rows past the high-water mark are transferred (the app's log tables index
   `created_at`). Late commits, rows stamped inside the overlap window before the mark that
   committed after the last run, are found by comparing the window's ids (a few bytes a row) with
   what the warehouse holds, and only those rows are read. A loaded row is never read twice, so

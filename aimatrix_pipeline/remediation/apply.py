@@ -1,6 +1,6 @@
 """Apply one recommendation's remediation SQL to its project's database, safely.
 
-The seed's `applyOptimization` ran the suggested SQL directly. Here a remediation only runs when:
+Running a suggested statement directly would be the simple way. Here a remediation only runs when:
 
 1. the statement is one `statements.classify` allows (CREATE/DROP INDEX CONCURRENTLY, VACUUM,
    ANALYZE), parsed, not pattern-matched, and one its finding allows, on the finding's own

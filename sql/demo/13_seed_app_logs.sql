@@ -1,6 +1,6 @@
 -- Seed the application's observability tables with a week of history, written the way the app
 -- writes them: query texts with their literals inlined (e-mails, ids, dates), query_hash as the
--- seed design computes it (sha256 of the whitespace-normalised text, so it differs per literal),
+-- application computes it (sha256 of the whitespace-normalised text, so it differs per literal),
 -- execution times around a per-query base, some over a second.
 -- Plus a FEW malformed rows the pipeline must quarantine or survive: NULL created_at, negative
 -- durations, a ~1 MB query_text and a text that is not valid SQL.

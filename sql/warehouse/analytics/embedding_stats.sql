@@ -1,6 +1,6 @@
--- The seed's EmbeddingStats per project, day and model: generations, tokens, time, errors,
--- averages, error rate and an estimated cost ($embedding_cost_per_token_usd per token, the seed's
--- figure by default). Parameters: $project, $embedding_cost_per_token_usd.
+-- Embedding statistics per project, day and model: generations, tokens, time, errors,
+-- averages, error rate and an estimated cost ($embedding_cost_per_token_usd per token, 0.0001
+-- by default). Parameters: $project, $embedding_cost_per_token_usd.
 select $project as project,
        cast(created_at as date) as day,
        coalesce(model, 'unknown') as model,

@@ -1,5 +1,5 @@
--- The seed's ErrorStats from raw.error_events over three windows ending at $as_of (1 h, the seed's
--- default, 24 h and 7 d): the total, counts by type (error name) and by severity, the rate in
+-- Error statistics from raw.error_events over three windows ending at $as_of (1 h, 24 h and
+-- 7 d): the total, counts by type (error name) and by severity, the rate in
 -- errors per second of the window, and a rank (top errors = dimension 'type', rank <= 10).
 -- Parameters: $project, $as_of.
 with windows(time_window, seconds) as (

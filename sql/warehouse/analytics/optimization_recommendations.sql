@@ -6,7 +6,7 @@
 -- first_seen is carried over from the previous rows of the project (read before they are
 -- replaced). A finding that no longer fires is not emitted, so it drops out.
 -- Scores (integers 1..10, `analytics.score` rounds and clamps) are documented per finding below
--- and in README.md, "Analytics: what to fix". Remediation SQL uses CONCURRENTLY and quoted identifiers;
+-- and in docs/advisors.md. Remediation SQL uses CONCURRENTLY and quoted identifiers;
 -- where no DDL fits, it is a read-only diagnostic query or comment lines.
 -- _security_findings and _health_findings are temporary tables derive_recommendations fills from
 -- security_findings.sql and health_findings.sql (same columns, no id) just before this query runs.
@@ -84,8 +84,9 @@ ext as (
 ),
 
 -- slow_query: mean >= $slow_query_ms over the summary window with >= $slow_query_min_calls calls.
--- impact = 0.6 * min(mean_ms / 100, 10) + 0.4 * 10 * share of the source's time (the seed used
--- mean / 100 alone); effort = 1 + 2 if JOIN + 3 if a subquery + 1 if calls > 1000 (the seed's).
+-- impact = 0.6 * min(mean_ms / 100, 10) + 0.4 * 10 * share of the source's time (the
+-- share term lifts a statement that takes much of the time); effort = 1 + 2 if JOIN + 3 if a
+-- subquery + 1 if calls > 1000.
 sq_groups as (
     select source, fingerprint, min(query_preview) as query_preview,
            sum(calls) as calls, sum(total_time_ms) as total_time_ms,
@@ -433,8 +434,8 @@ f_conn as (
 ),
 
 -- Vector findings. Index DDL uses the column's own operator class where one exists, else the
--- cosine one; effort follows the seed (8 above 1M vectors, else 5); impact = max(avg query
--- ms / 50 (the seed), log10(rows)).
+-- cosine one; effort 8 above 1M vectors, else 5; impact = max(avg query
+-- ms / 50, log10(rows)).
 vec_cols as (
     select schemaname, relname, column_name, any_value(column_type) as column_type,
            any_value(dimensions) as dimensions, max(table_rows) as table_rows,

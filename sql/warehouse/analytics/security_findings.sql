@@ -4,7 +4,7 @@
 -- the id and first_seen. Parameters: $project.
 --
 -- Names follow Supabase's database advisors (splinter) so users recognise them; the rules are
--- reimplemented from the catalog facts the extract stores (docs/readme/analytics.md lists each
+-- reimplemented from the catalog facts the extract stores (docs/advisors.md lists each
 -- finding with the peer check it corresponds to). "Exposed" = a schema the Data API serves
 -- (PostgREST's pgrst.db_schemas, read from the database; default public), minus the schemas the
 -- platform manages. Remediation SQL quotes every name read from the database (analytics.qi);

@@ -8,7 +8,7 @@
 --   the hour, or the largest interval mean when no max is known. No percentiles (not in the view).
 -- app_log: from raw.query_performance_logs joined to raw.query_texts (fingerprint and
 --   literal-free preview computed once per distinct text at extract time); percentiles exact.
---   The seed's filter applies: keep a group when calls > $summary_min_calls or its mean is above
+--   The summary filter: keep a group when calls > $summary_min_calls or its mean is above
 --   $summary_min_avg_ms. slow_calls counts calls above $slow_query_ms.
 -- hour_bucket: the UTC hour (the start of the hour in UTC, whatever the session time zone). Hour
 --   numbers are bigint: an int32 overflows past 2038 (hour * 3600), and PostgreSQL accepts any year

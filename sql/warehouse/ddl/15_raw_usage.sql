@@ -6,7 +6,7 @@ create table if not exists raw.usage_daily (
     project varchar not null,
     organization varchar not null,
     usage_date date not null,
-    metric varchar not null,          -- vocabulary in README.md, "Usage and cost"
+    metric varchar not null,          -- vocabulary in docs/cost.md
     dimension varchar not null,       -- bucket id, compute size, disk type, add-on variant, '' if none
     usage double,                     -- NULL when status = 'unknown'
     unit varchar,

@@ -1,4 +1,4 @@
--- cost.*: Supabase usage turned into money. Column reference: README.md, "Usage and cost".
+-- cost.*: Supabase usage turned into money. Column reference: docs/reference/tables.md (descriptions in tables.yaml here).
 create schema if not exists cost;
 
 -- The organizations and projects the cost assets price, as configured (settings.py), refreshed by

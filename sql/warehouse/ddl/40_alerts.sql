@@ -3,7 +3,7 @@
 -- The state store is the source of truth; these tables are replaced as a whole on each mirror.
 create schema if not exists alerts;
 
--- The seed's alert table: one row per incident (an alert from its first failing evaluation to
+-- The alert table: one row per incident (an alert from its first failing evaluation to
 -- its resolution). status: pending | firing | resolved | normal (recovered before it fired).
 create table if not exists alerts.alert_events (
     id varchar not null,            -- incident id (stable: derived from fingerprint + sequence)
