@@ -238,8 +238,8 @@ f_definer_view as (
 definer_fn as (
     select f.*, r.role
     from fn f
-    cross join lateral (select unnest(list_filter(['anon', 'authenticated'],
-        lambda x: (x = 'anon' and f.anon_execute) or (x = 'authenticated' and f.authenticated_execute))) as role) r
+    join (values ('anon'), ('authenticated')) r(role)
+      on (r.role = 'anon' and f.anon_execute) or (r.role = 'authenticated' and f.authenticated_execute)
     where f.security_definer and f.exposed
 ),
 f_definer_fn as (
