@@ -56,29 +56,6 @@ def write_result(columns: list[str], rows: list[tuple], fmt: str, out=None) -> N
         _print_table(columns, rows, out)
 
 
-# What `sql` refuses by statement type, before anything runs (DuckDB's own sandbox, external
-# access off and the configuration locked, stops the rest: file functions, replacement scans).
-REFUSED_ALWAYS = {
-    "ATTACH": "ATTACH is refused: `sql` queries the warehouse only (open other databases in your own DuckDB session)",
-    "DETACH": "DETACH is refused: `sql` queries the warehouse only",
-    "LOAD": "INSTALL and LOAD are refused: `sql` never downloads or loads extensions",
-    "EXTENSION": "extension statements are refused: `sql` never downloads or loads extensions",
-    "COPY_DATABASE": "COPY FROM DATABASE is refused: `sql` writes to no database",
-}
-FILE_STATEMENTS = {"COPY", "EXPORT"}
-FILES_HINT = "`sql` touches no file but the warehouse; pass --allow-files to read and write files"
-
-
-def _refusal(conn, query: str, allow_files: bool) -> str | None:
-    for statement in conn.extract_statements(query):
-        kind = statement.type.name
-        if kind in REFUSED_ALWAYS:
-            return REFUSED_ALWAYS[kind]
-        if kind in FILE_STATEMENTS and not allow_files:
-            return f"{kind} reads or writes files: {FILES_HINT}"
-    return None
-
-
 def cmd_sql(args) -> int:
     import duckdb
 
@@ -87,18 +64,17 @@ def cmd_sql(args) -> int:
         WarehouseLockTimeout,
         warehouse_from_env,
     )
+    from aimatrix_pipeline.warehouse import FILES_HINT, QueryRefused, user_query
 
     wh = warehouse_from_env()
     query = sys.stdin.read() if args.query == "-" else args.query
     try:
-        with wh.reader(timeout_s=args.timeout, allow_files=args.allow_files, locked=True) as conn:
-            refusal = _refusal(conn, query, args.allow_files)
-            if refusal:
-                print(f"error: {refusal}", file=sys.stderr)
-                return EXIT_USAGE
-            cur = conn.execute(query)
+        with user_query(query, warehouse=wh, timeout_s=args.timeout, allow_files=args.allow_files) as cur:
             columns = [d[0] for d in cur.description] if cur.description else []
             rows = cur.fetchall() if columns else []
+    except QueryRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

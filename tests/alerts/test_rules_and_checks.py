@@ -10,7 +10,7 @@ import pytest
 
 from aimatrix_pipeline.alerts import checks as checks_mod
 from aimatrix_pipeline.alerts.checks import AssetRuleChecks, evaluate_rule
-from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
+from aimatrix_pipeline.alerts.metrics import METRICS
 from aimatrix_pipeline.alerts.rules import load_rules, parse_rules
 from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -20,21 +20,16 @@ from aimatrix_pipeline.sql_files import load_sql
 from .conftest import RULES_YAML
 
 
-def test_shipped_rules_file_has_the_default_rules():
-    rules = load_rules()
-    by_metric = {r.metric: r for r in rules.rules if r.metric}
-    assert (by_metric["slow_query_avg_ms"].operator, by_metric["slow_query_avg_ms"].threshold) == (">", 1000)
-    assert (by_metric["cache_hit_ratio"].operator, by_metric["cache_hit_ratio"].threshold) == ("<", 0.99)
-    assert by_metric["connection_utilisation"].threshold == 0.8
-    assert by_metric["long_running_query_minutes"].threshold == 5
-    assert by_metric["vector_p95_ms"].threshold == 100
-    assert by_metric["embedding_error_rate"].threshold == 0.05
-    assert "error_rate_spike" in by_metric and "extract_age_minutes" in by_metric
-    checks = {r.check for r in rules.rules if r.check}
-    assert "cost/monthly_cost_report:monthly_budget_not_exceeded" in checks
-    for r in rules.rules:
-        if r.metric:
-            assert METRICS[r.metric].asset_key_str in AGREED_ASSET_KEYS
+def test_every_shipped_rule_is_a_check_of_the_code_location():
+    """A rule that reaches no check never alerts: each metric rule must become a check on its
+    metric's asset, and each `check:` rule must route a check the code location defines."""
+    from aimatrix_pipeline.definitions import defs
+
+    defined = {f"{k.asset_key.to_user_string()}:{k.name}"
+               for k in defs.get_repository_def().asset_graph.asset_check_keys}
+    for r in load_rules().rules:
+        target = f"{METRICS[r.metric].asset_key_str}:{r.id}" if r.metric else r.check
+        assert target in defined, f"rule {r.id} reaches no check ({target})"
 
 
 @pytest.mark.parametrize("change, field", [
@@ -81,6 +76,9 @@ def _rules(**over):
     return {r.id: r for r in load_rules().rules}
 
 
+@pytest.mark.fails_check("analytics/database_health:cache_hit_ratio_low")
+@pytest.mark.fails_check("analytics/database_health:connection_utilisation_high")
+@pytest.mark.fails_check("raw/activity:long_running_query")
 def test_rule_checks_compute_metrics_in_duckdb(warehouse):
     now = datetime.now(UTC)
     with warehouse.transaction() as conn:
@@ -118,6 +116,7 @@ def test_a_rule_check_that_cannot_compute_reports_could_not_evaluate(tmp_path):
         assert "could not evaluate" in r.description
 
 
+@pytest.mark.fails_check("raw/database_stats:all_projects_extracted_recently")
 def test_fleet_freshness_check_lists_stale_and_never_extracted_projects(warehouse):
     from aimatrix_pipeline.alerts.checks import build_fleet_freshness_check
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from aimatrix_pipeline.appsignals.assets import ALL_ASSETS, EXTRACT_ASSETS
 from aimatrix_pipeline.appsignals.checks import API_5XX_RATE_WITHIN_THRESHOLD, API_P95_WITHIN_THRESHOLD
@@ -27,6 +28,7 @@ def _meta(result, node):
     return result.asset_materializations_for_node(node)[0].metadata
 
 
+@pytest.mark.fails_check("analytics/api_latency_summary:api_p95_within_threshold")
 def test_one_partition_end_to_end(logs_api, metrics_server, api_resource, warehouse, tmp_path, monkeypatch):
     _projects_file(tmp_path, monkeypatch,
                    f"    ref: {REF}\n    metrics_url: {metrics_server.url}\n"
@@ -53,6 +55,26 @@ def test_one_partition_end_to_end(logs_api, metrics_server, api_resource, wareho
     with warehouse.reader() as conn:
         assert conn.execute("select count(*) from raw.api_request_logs").fetchone()[0] == 30
         assert conn.execute("select sum(requests) from analytics.api_latency_summary").fetchone()[0] == 30
+
+
+@pytest.mark.fails_check("analytics/api_latency_summary:api_5xx_rate_within_threshold")
+def test_5xx_rate_check_fails_for_an_endpoint_answering_errors(logs_api, api_resource, warehouse, tmp_path,
+                                                                monkeypatch):
+    _projects_file(tmp_path, monkeypatch, f"    ref: {REF}\n")
+    start = datetime.now(UTC) - timedelta(minutes=50)
+    for i in range(30):  # fast, but every third answer is a 500: 10 of 30 = 33 % 5xx
+        logs_api.add_request(REF, start + timedelta(minutes=i), "/rest/v1/orders", 500 if i % 3 == 0 else 200, 20.0)
+    for i in range(30):  # a healthy endpoint next to it
+        logs_api.add_request(REF, start + timedelta(minutes=i), "/rest/v1/customers", 200, 20.0)
+    result = _run(ALL_ASSETS, warehouse, api_resource)
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = checks[API_5XX_RATE_WITHIN_THRESHOLD]
+    assert failed.passed is False and failed.severity == dg.AssetCheckSeverity.WARN
+    meta = {k: v.value for k, v in failed.metadata.items()}
+    assert meta["findings"] == 1 and meta["project"] == "default" and "/rest/v1/orders" in meta["worst"]
+    assert meta["worst_error_rate_5xx"] == pytest.approx(1 / 3) and meta["worst_requests"] == 30
+    assert checks[API_P95_WITHIN_THRESHOLD].passed is True
 
 
 def test_project_without_ref_materializes_zero_rows_with_a_note(logs_api, api_resource, warehouse, tmp_path,

@@ -151,6 +151,7 @@ def test_derivations_survive_any_timestamp_in_the_warehouse(warehouse, created_a
     assert set(counts) == set(derive.DERIVATIONS)
 
 
+@pytest.mark.fails_check("raw/query_performance_logs:no_rows_from_the_future")
 def test_future_rows_check_fails_in_the_asset_run(env, warehouse):
     add(env, HOSTILE_ID, "timestamptz '2999-01-01 00:00:00+00'")
     add(env, NORMAL.format(1), "now()")
