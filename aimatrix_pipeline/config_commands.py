@@ -41,7 +41,7 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
     settings = load_settings(env)
     env_date(env, "AIMATRIX_COST_START_DATE", "2025-01-01")
-    from aimatrix_pipeline.alerts.rules import load_rules, rules_path
+    from aimatrix_pipeline.shared.rules import load_rules, rules_path
 
     rules = load_rules(rules_path(env))
     from aimatrix_pipeline.fleet.retention import policy_from_env

@@ -14,9 +14,9 @@ from dagster import AssetExecutionContext
 from aimatrix_pipeline.alerts.delivery import deliver
 from aimatrix_pipeline.alerts.mirror import mirror_to_warehouse
 from aimatrix_pipeline.alerts.outbox import due_summary
-from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.shared.rules import load_rules
 
 NOTIFICATION_DELIVERIES_KEY = dg.AssetKey(["alerts", "notification_deliveries"])
 ALERT_EVENTS_KEY = dg.AssetKey(["alerts", "alert_events"])

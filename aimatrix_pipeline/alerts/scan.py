@@ -22,9 +22,10 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evaluation
+from aimatrix_pipeline.shared.rule_checks import CNE_METADATA_KEY
 
-CNE_METADATA_KEY = "aimatrix/could_not_evaluate"
 PAGE = 500
+
 # A check whose run has not finished after this long no longer holds back the check's later
 # records: it becomes "could not evaluate" (a run whose worker died may stay STARTED forever).
 STALE_PLANNED_S = 3 * 3600.0

@@ -17,12 +17,12 @@ import dagster as dg
 
 from aimatrix_pipeline.appsignals import api_counts, api_logs, derive, metrics
 from aimatrix_pipeline.appsignals import checks as checks_mod
-from aimatrix_pipeline.appsignals.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 OWNERS = ["team:data-platform"]
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"

@@ -20,7 +20,6 @@ import dagster as dg
 from aimatrix_pipeline.cost import pricing, usage
 from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS, day_range, month_range
 from aimatrix_pipeline.cost.price_book import load_price_book
-from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -31,6 +30,7 @@ from aimatrix_pipeline.resources.supabase_api import (
 )
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.sql_files import load_sql
 
 GROUP = "cost"

@@ -13,12 +13,12 @@ from typing import Optional
 import dagster as dg
 
 from aimatrix_pipeline.extract import app_logs, snapshots
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS, SETTINGS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 
 GROUP = "extract"
 OWNERS = ["team:data-platform"]
