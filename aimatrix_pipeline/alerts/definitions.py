@@ -10,9 +10,10 @@ from aimatrix_pipeline.alerts.schedules import alert_freshness_schedule
 from aimatrix_pipeline.alerts.sensors import alert_sensor
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 from aimatrix_pipeline.shared.rule_checks import (
-                 FRESHNESS_RULE_ID,
-                 build_fleet_freshness_check,
-                 build_rule_checks,
+    FRESHNESS_RULE_ID,
+    build_fleet_freshness_check,
+    build_rule_checks,
+    own_spec_asset_keys,
 )
 from aimatrix_pipeline.shared.rules import load_rules
 
@@ -23,9 +24,8 @@ _fleet_checks = ([build_fleet_freshness_check(_freshness_rule, SETTINGS.project_
 
 defs = dg.Definitions(
     assets=[notification_deliveries, alert_events],
-    # rules on analytics assets are those assets' own check specs (analytics/assets.py), which
-    # build_rule_checks leaves out (shared/rule_checks.py: carries_own_rule_checks)
-    asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS),
+    # rules on analytics assets are those assets' own check specs (analytics/assets.py)
+    asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS, exclude_assets=own_spec_asset_keys()),
                   *_fleet_checks],
     jobs=[alert_delivery_job, *([alert_freshness_job] if _fleet_checks else [])],
     schedules=[alert_freshness_schedule] if _fleet_checks else [],

@@ -183,10 +183,14 @@ def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | 
 def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | None,
                       exclude_assets: Iterable[dg.AssetKey] = ()) -> list:
     """Separate checks for every metric rule whose target asset is in the agreed key list, except
-    on assets that carry their rules as their own specs (`AssetRuleChecks`) and `exclude_assets`."""
+    on `exclude_assets` (assets that carry their rules as their own specs: `AssetRuleChecks`)."""
     excluded = set(exclude_assets)
-    return [build_rule_check(r, partitions_def) for r in _rules_on(rules)
-            if METRICS[r.metric].key not in excluded and not carries_own_rule_checks(METRICS[r.metric].key)]
+    return [build_rule_check(r, partitions_def) for r in _rules_on(rules) if METRICS[r.metric].key not in excluded]
+
+
+def own_spec_asset_keys() -> list[dg.AssetKey]:
+    """The metric registry's target assets that carry their rules as their own specs."""
+    return sorted({m.key for m in METRICS.values() if carries_own_rule_checks(m.key)}, key=str)
 
 
 def build_fleet_freshness_check(rule: AlertRule, project_names: list[str]) -> dg.AssetChecksDefinition:
