@@ -20,7 +20,7 @@ from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.settings import ConfigError, load_settings
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks
@@ -134,7 +134,7 @@ SPECS: tuple[AnalyticsSpec, ...] = (
 def _compute_size(project_name: str) -> str:
     try:
         return load_settings().project(project_name).compute_size
-    except Exception:  # noqa: BLE001 - an unknown project only loses the compute-size rule
+    except ConfigError:  # an unknown project (or a broken projects file) only loses the compute-size rule
         return ""
 
 

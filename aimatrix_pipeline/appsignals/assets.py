@@ -22,6 +22,7 @@ from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 OWNERS = ["team:data-platform"]
@@ -70,6 +71,10 @@ class ApiSummaryConfig(dg.Config):
     """Findings and checks look at this many hours of requests."""
 
 
+# What an API or metrics load can meet in normal operation; each becomes a chained Failure.
+EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
+
+
 def _project(context):
     return load_settings().project(context.partition_key)
 
@@ -111,8 +116,8 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
             overlap=timedelta(minutes=config.overlap_minutes),
             row_limit=config.row_limit, max_windows=config.max_windows,
         )
-    except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(
             conn, "raw.api_request_logs", result.rows_loaded, project=project.name,
@@ -139,8 +144,8 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
     project = _project(context)
     try:
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
-    except Exception as exc:  # noqa: BLE001
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(conn, "raw.api_counts", result.rows_loaded, project=project.name,
                               rows_quarantined=result.rows_quarantined, skipped=result.skipped)
@@ -168,8 +173,8 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
         scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=UTC)
     try:
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
-    except Exception as exc:  # noqa: BLE001
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(conn, "raw.project_metrics", result.samples, project=project.name,
                               rows_quarantined=result.rows_quarantined, skipped=result.skipped)

@@ -78,10 +78,10 @@ def usage_daily(
             rows, report = usage.collect_usage(settings, source, api, start, end, _today())
     except SupabaseApiAuthError as exc:
         raise dg.Failure(description=f"Supabase API configuration error: {exc}",
-                         metadata={"endpoint": exc.endpoint, "status": 401}) from None
+                         metadata={"endpoint": exc.endpoint, "status": 401}) from exc
     except SupabaseApiMalformedResponse as exc:
         raise dg.Failure(description=f"Supabase API answered with a malformed body: {exc}",
-                         metadata={"endpoint": exc.endpoint}) from None
+                         metadata={"endpoint": exc.endpoint}) from exc
     if report.config_errors:
         lines = [f"[{project}] {reason}" for project, reason in sorted(report.config_errors.items())]
         raise dg.Failure(

@@ -13,11 +13,13 @@ from typing import Optional
 import dagster as dg
 
 from aimatrix_pipeline.extract import app_logs, snapshots
+from aimatrix_pipeline.extract.source_errors import SourceQueryError
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 
 GROUP = "extract"
@@ -62,6 +64,10 @@ def _project(context: dg.AssetExecutionContext):
     return load_settings().project(context.partition_key)
 
 
+# What an extract run can meet in normal operation; each becomes a Failure chained to its cause.
+EXPECTED = (SourceQueryError, *SOURCE_ERRORS, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
+
+
 def _failure(exc: Exception, project: str) -> dg.Failure:
     return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
 
@@ -99,8 +105,8 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
         started = time.monotonic()
         try:
             result = snapshots.take_snapshot(spec.name, source, warehouse, project, snapshot_at)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
-            raise _failure(exc, project.name) from None
+        except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
+            raise _failure(exc, project.name) from exc
         with warehouse.writer() as conn:
             meta = table_metadata(
                 conn,
@@ -172,8 +178,8 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 on_batch=progress,
                 clock_skew=None if config.clock_skew_minutes is None else timedelta(minutes=config.clock_skew_minutes),
             )
-        except Exception as exc:  # noqa: BLE001
-            raise _failure(exc, project.name) from None
+        except EXPECTED as exc:
+            raise _failure(exc, project.name) from exc
         source_meta = {
             "source": result.source or "none",
             "source_status": result.source_status,
