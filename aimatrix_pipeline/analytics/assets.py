@@ -25,6 +25,7 @@ from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks
 from aimatrix_pipeline.shared.rules import load_rules
+from aimatrix_pipeline.shared.tables import writes
 
 GROUP = "analytics"
 OWNERS = ["team:data-platform"]
@@ -175,7 +176,7 @@ def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=spec.description,
-        metadata={"dagster/table_name": f"analytics.{spec.tables[-1]}"},
+        metadata=writes(f"analytics.{spec.tables[-1]}", *(f"analytics.{t}" for t in spec.tables[:-1])),
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
     )

@@ -24,6 +24,7 @@ from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.tables import writes
 
 OWNERS = ["team:data-platform"]
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
@@ -192,7 +193,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
     description="Per project, service (rest, auth, storage, realtime, functions), method, endpoint pattern "
     "(ids and literals collapsed) and UTC hour: requests, 4xx/5xx errors, mean/p50/p95/p99/max response "
     "time. Also writes analytics.api_recommendations: the slowest and the most failing endpoints.",
-    metadata={"dagster/table_name": "analytics.api_latency_summary"},
+    metadata=writes("analytics.api_latency_summary", "analytics.api_recommendations"),
     check_specs=checks_mod.CHECK_SPECS,
     automation_condition=dg.AutomationCondition.eager(),
 )

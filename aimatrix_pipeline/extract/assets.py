@@ -21,6 +21,7 @@ from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.shared.tables import writes
 
 GROUP = "extract"
 OWNERS = ["team:data-platform"]
@@ -75,7 +76,7 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
 NO_FUTURE_ROWS_CHECK = "no_rows_from_the_future"
 
 
-def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None):
+def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None, also: tuple[str, ...] = ()):
     """The decorator every extract asset shares: raw/<name>, one partition per project, one pool."""
     return dg.asset(
         check_specs=check_specs,
@@ -87,13 +88,13 @@ def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=N
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=description,
-        metadata={"dagster/table_name": f"raw.{table}"},
+        metadata=writes(f"raw.{table}", *(f"raw.{t}" for t in also)),
         tags={"aimatrix/kind": kind},
     )
 
 
 def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
-    @_raw_asset(spec.name, spec.table, spec.description, "snapshot")
+    @_raw_asset(spec.name, spec.table, spec.description, "snapshot", also=spec.extra_tables)
     def _snapshot(
         context: dg.AssetExecutionContext,
         config: SnapshotConfig,
@@ -150,7 +151,9 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
         "tolerance) or at -infinity; such rows are quarantined and would otherwise freeze the extract.",
     )]
 
-    @_raw_asset(spec.name, spec.name, spec.description, "incremental", check_specs)
+    # a query log's shapes go to raw.query_texts
+    @_raw_asset(spec.name, spec.name, spec.description, "incremental", check_specs,
+                also=("query_texts",) if spec.shape_column else ())
     def _app_log(
         context: dg.AssetExecutionContext,
         config: AppLogConfig,
