@@ -19,14 +19,24 @@ CRON_VARIABLES = ("AIMATRIX_STATS_CRON", "AIMATRIX_LOGS_CRON", "AIMATRIX_COST_DA
                   "AIMATRIX_APPSIGNALS_CRON", "AIMATRIX_RETENTION_CRON", "AIMATRIX_DASHBOARD_CRON")
 
 
-def _check_crons(env: Mapping[str, str]) -> None:
-    from dagster._utils.schedules import is_valid_cron_string
+def _valid_cron(value: str) -> bool:
+    """Dagster's own cron validation, through its public API: a schedule definition refuses an
+    expression its scheduler would not run."""
+    import dagster as dg
 
+    try:
+        dg.ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+    except dg.DagsterInvalidDefinitionError:
+        return False
+    return True
+
+
+def _check_crons(env: Mapping[str, str]) -> None:
     from aimatrix_pipeline.config_checks import ConfigError, shown
 
     for name in CRON_VARIABLES:
         value = env.get(name)
-        if value is not None and not is_valid_cron_string(value):
+        if value is not None and not _valid_cron(value):
             raise ConfigError(f"environment variable {name} must be a cron expression such as "
                               f"'*/5 * * * *', got {shown(value)}")
 
@@ -41,7 +51,7 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
     settings = load_settings(env)
     env_date(env, "AIMATRIX_COST_START_DATE", "2025-01-01")
-    from aimatrix_pipeline.alerts.rules import load_rules, rules_path
+    from aimatrix_pipeline.shared.rules import load_rules, rules_path
 
     rules = load_rules(rules_path(env))
     from aimatrix_pipeline.fleet.retention import policy_from_env

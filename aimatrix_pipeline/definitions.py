@@ -3,7 +3,7 @@
 Nothing else lives here. Each domain package (`extract`, `analytics`, `cost`, `alerts`) exposes a
 `defs` object from its own `definitions` module; adding a domain means adding it to DOMAINS.
 `build_definitions` also assembles the two code locations of a split deployment
-(aimatrix_pipeline.fleet.locations, deploy/), so every location gets the same resources and executor.
+(aimatrix_pipeline.locations, deploy/), so every location gets the same resources and executor.
 """
 
 from __future__ import annotations

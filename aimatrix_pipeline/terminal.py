@@ -7,7 +7,7 @@ was printed before it; a bidi override (U+202E) makes a name read differently fr
 
 Two layers, both used by every command:
 
-* `escape(value)` for each value a command prints (the table/CSV writer of `cli.write_result`,
+* `escape(value)` for each value a command prints (the table/CSV writer of `shared.cli_output.write_result`,
   `apply`'s report): every control character, including newline and tab, becomes a visible escape
   (`\\n`, `\\x1b`, `\\u202e`), so one value stays on one line of its cell;
 * `SafeStream`, which `cli.main` puts in front of stdout and stderr while a command runs, for

@@ -37,9 +37,9 @@ import dagster as dg  # noqa: E402
 from dagster._core.events import DagsterEvent, DagsterEventType  # noqa: E402
 
 from aimatrix_pipeline.alerts.delivery import deliver  # noqa: E402
-from aimatrix_pipeline.alerts.rules import parse_rules  # noqa: E402
 from aimatrix_pipeline.alerts.sensors import run_tick  # noqa: E402
 from aimatrix_pipeline.alerts.state import AlertStore  # noqa: E402
+from aimatrix_pipeline.shared.rules import parse_rules  # noqa: E402
 
 REAL_RATES = {"slack": 1.0, "webhook": 10.0, "pagerduty": 2.0}
 

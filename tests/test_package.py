@@ -80,10 +80,10 @@ INSTALLED_RUN = textwrap.dedent("""
     import dagster as dg
     import aimatrix_pipeline
     from aimatrix_pipeline import sql_files
-    from aimatrix_pipeline.alerts import rules
+    from aimatrix_pipeline.shared import rules
     from aimatrix_pipeline.cost import price_book
     from aimatrix_pipeline.definitions import defs
-    from aimatrix_pipeline.fleet.locations import derived_defs, extract_defs
+    from aimatrix_pipeline.locations import derived_defs, extract_defs
 
     for d in (defs, extract_defs, derived_defs):
         d.get_repository_def().get_all_jobs()

@@ -14,9 +14,10 @@ from dagster import AssetExecutionContext
 from aimatrix_pipeline.alerts.delivery import deliver
 from aimatrix_pipeline.alerts.mirror import mirror_to_warehouse
 from aimatrix_pipeline.alerts.outbox import due_summary
-from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.shared.rules import load_rules
+from aimatrix_pipeline.shared.tables import writes
 
 NOTIFICATION_DELIVERIES_KEY = dg.AssetKey(["alerts", "notification_deliveries"])
 ALERT_EVENTS_KEY = dg.AssetKey(["alerts", "alert_events"])
@@ -87,6 +88,7 @@ def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeRes
     description="alerts.alert_events (every alert incident with its status, who "
     "resolved it and the metric values), plus alerts.alert_event_history and "
     "alerts.notification_deliveries, mirrored from the alert state store.",
+    metadata=writes("alerts.alert_events", "alerts.alert_event_history", "alerts.notification_deliveries"),
 )
 def alert_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = AlertStore(default_state_path())

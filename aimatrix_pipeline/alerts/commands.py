@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 
 def _store_and_rules():
-    from aimatrix_pipeline.alerts.rules import load_rules
     from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
+    from aimatrix_pipeline.shared.rules import load_rules
 
     return AlertStore(default_state_path()), load_rules()
 
@@ -38,7 +38,7 @@ def _mirror(store) -> None:
 
 def cmd_list(args) -> int:
     from aimatrix_pipeline.alerts import outbox
-    from aimatrix_pipeline.cli import EXIT_OK, write_result
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK, write_result
 
     store, _ = _store_and_rules()
     try:
@@ -68,7 +68,7 @@ def cmd_list(args) -> int:
 
 def cmd_resolve(args) -> int:
     from aimatrix_pipeline.alerts.state import AlertStateMachine
-    from aimatrix_pipeline.cli import EXIT_OK, EXIT_USAGE
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK, EXIT_USAGE
 
     store, rules = _store_and_rules()
     try:
@@ -84,8 +84,8 @@ def cmd_resolve(args) -> int:
 
 
 def _until(args) -> float:
-    from aimatrix_pipeline.alerts.rules import parse_duration
     from aimatrix_pipeline.settings import ConfigError
+    from aimatrix_pipeline.shared.rules import parse_duration
 
     if bool(args.until) == bool(args.duration):
         raise ConfigError("give exactly one of --until or --for")
@@ -104,7 +104,7 @@ def _until(args) -> float:
 
 def cmd_silence(args) -> int:
     from aimatrix_pipeline.alerts.state import AlertStateMachine
-    from aimatrix_pipeline.cli import EXIT_OK
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK
 
     until = _until(args)
     store, rules = _store_and_rules()
@@ -119,7 +119,7 @@ def cmd_silence(args) -> int:
 def cmd_deliver(args) -> int:
     """A delivery worker outside Dagster (e.g. a systemd service), same outbox, same guarantees."""
     from aimatrix_pipeline.alerts.delivery import deliver
-    from aimatrix_pipeline.cli import EXIT_OK
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK
 
     store, rules = _store_and_rules()
     try:
@@ -138,7 +138,7 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from aimatrix_pipeline.cli import EXIT_OK, write_result
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK, write_result
 
     _, rules = _store_and_rules()
     rows = [(r.id, r.severity, r.metric or r.check, r.operator or "", "" if r.threshold is None else f"{r.threshold:g}",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from aimatrix_pipeline.alerts import outbox
 from aimatrix_pipeline.alerts.channels import build_channel
-from aimatrix_pipeline.alerts.rules import RuleSet
 from aimatrix_pipeline.alerts.state import AlertStore
+from aimatrix_pipeline.shared.rules import RuleSet
 
 
 @dataclass

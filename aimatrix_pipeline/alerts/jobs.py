@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
-from aimatrix_pipeline.alerts.checks import FLEET_FRESHNESS_CHECK
+from aimatrix_pipeline.shared.rule_checks import FLEET_FRESHNESS_CHECK
 
 ALERT_DELIVERY_JOB_NAME = "alert_delivery_job"
 

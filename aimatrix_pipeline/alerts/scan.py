@@ -19,12 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evaluation
+from aimatrix_pipeline.shared.rule_checks import CNE_METADATA_KEY
 
-CNE_METADATA_KEY = "aimatrix/could_not_evaluate"
 PAGE = 500
+# An execution record's status before its check reports (the status enum is not exported by
+# `dagster`; its values are stable strings stored in the event log).
+PLANNED = "PLANNED"
+
 # A check whose run has not finished after this long no longer holds back the check's later
 # records: it becomes "could not evaluate" (a run whose worker died may stay STARTED forever).
 STALE_PLANNED_S = 3 * 3600.0
@@ -56,12 +59,28 @@ def _plain(metadata) -> dict:
     return out
 
 
+def _history_page(instance: dg.DagsterInstance, key: dg.AssetCheckKey, cursor: int | None):
+    """One page of a check's execution records, newest first.
+
+    Dagster 1.13 has no `DagsterInstance` method for a check's execution history (only for its
+    latest record), so this goes through the instance's public `event_log_storage` property and
+    the storage's public `get_asset_check_execution_history` (what Dagster's GraphQL layer calls
+    for the UI's check history); no private Dagster module is imported (tests/test_public_apis.py).
+    """
+    return instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=cursor)
+
+
+def _is_planned(record) -> bool:
+    """The check was planned in a run but has no result yet (status PLANNED)."""
+    return record.status.value == PLANNED
+
+
 def _new_records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: int):
     """Records with id > after_id, oldest first (paging backwards through the history)."""
     out = []
     cursor = None
     while True:
-        page = instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=cursor)
+        page = _history_page(instance, key, cursor)
         fresh = [r for r in page if r.id > after_id]
         out.extend(fresh)
         if len(page) < PAGE or len(fresh) < len(page):
@@ -91,7 +110,7 @@ def to_evaluation(instance, record, project_names: Iterable[str], now: float | N
     key = check_key_str(record.key)
     partition = record.partition
     projects = set(project_names)
-    if record.status == AssetCheckExecutionRecordStatus.PLANNED:
+    if _is_planned(record):
         run = instance.get_run_by_id(record.run_id) if record.run_id else None
         if run is None:
             return None

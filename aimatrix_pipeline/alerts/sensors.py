@@ -22,10 +22,10 @@ from dagster import SensorEvaluationContext
 
 from aimatrix_pipeline.alerts import outbox
 from aimatrix_pipeline.alerts.jobs import ALERT_DELIVERY_JOB_NAME, alert_delivery_job
-from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
 from aimatrix_pipeline.config_checks import env_int
+from aimatrix_pipeline.shared.rules import load_rules
 
 ALERT_SENSOR_NAME = "alert_sensor"
 MINIMUM_INTERVAL_S = env_int(os.environ, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, 86_400, default=30)

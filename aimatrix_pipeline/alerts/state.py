@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from aimatrix_pipeline.alerts.rules import AlertRule, RuleSet
+from aimatrix_pipeline.shared.rules import AlertRule, RuleSet
 from aimatrix_pipeline.sql_files import load_sql
 
 CNE = "could_not_evaluate"

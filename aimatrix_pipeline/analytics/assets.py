@@ -15,21 +15,22 @@ from typing import Optional
 
 import dagster as dg
 
-from aimatrix_pipeline.alerts.checks import AssetRuleChecks
-from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.analytics import checks, derive
 from aimatrix_pipeline.analytics.thresholds import load_thresholds
-from aimatrix_pipeline.dashboard.previews import preview_metadata
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.settings import ConfigError, load_settings
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.previews import preview_metadata
+from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks
+from aimatrix_pipeline.shared.rules import load_rules
+from aimatrix_pipeline.shared.tables import writes
 
 GROUP = "analytics"
 OWNERS = ["team:data-platform"]
 KINDS = {"duckdb", "sql"}
-# The alert rules on these tables are the assets' own check specs (see alerts/checks.py: so that
+# The alert rules on these tables are the assets' own check specs (see shared/rule_checks.py: so that
 # they run in every run that materializes the asset, the automation sensor's included).
 RULES = load_rules()
 
@@ -134,7 +135,7 @@ SPECS: tuple[AnalyticsSpec, ...] = (
 def _compute_size(project_name: str) -> str:
     try:
         return load_settings().project(project_name).compute_size
-    except Exception:  # noqa: BLE001 - an unknown project only loses the compute-size rule
+    except ConfigError:  # an unknown project (or a broken projects file) only loses the compute-size rule
         return ""
 
 
@@ -175,7 +176,7 @@ def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=spec.description,
-        metadata={"dagster/table_name": f"analytics.{spec.tables[-1]}"},
+        metadata=writes(f"analytics.{spec.tables[-1]}", *(f"analytics.{t}" for t in spec.tables[:-1])),
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
     )

@@ -37,7 +37,7 @@ def _query(sql_file: str, params: dict):
 
 
 def cmd_slow_queries(args) -> int:
-    from aimatrix_pipeline.cli import EXIT_OK, EXIT_USAGE, write_result
+    from aimatrix_pipeline.shared.cli_output import EXIT_OK, EXIT_USAGE, write_result
 
     try:
         columns, rows = _query("warehouse/analytics/report_slow_queries.sql",
@@ -50,7 +50,7 @@ def cmd_slow_queries(args) -> int:
 
 
 def cmd_recommendations(args) -> int:
-    from aimatrix_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
+    from aimatrix_pipeline.shared.cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
 
     try:
         columns, rows = _query("warehouse/analytics/report_recommendations.sql",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 ANALYTICS_JOB = dg.define_asset_job(
     "analytics_job",

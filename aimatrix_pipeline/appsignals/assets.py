@@ -17,12 +17,14 @@ import dagster as dg
 
 from aimatrix_pipeline.appsignals import api_counts, api_logs, derive, metrics
 from aimatrix_pipeline.appsignals import checks as checks_mod
-from aimatrix_pipeline.appsignals.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.tables import writes
 
 OWNERS = ["team:data-platform"]
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
@@ -70,6 +72,10 @@ class ApiSummaryConfig(dg.Config):
     """Findings and checks look at this many hours of requests."""
 
 
+# What an API or metrics load can meet in normal operation; each becomes a chained Failure.
+EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
+
+
 def _project(context):
     return load_settings().project(context.partition_key)
 
@@ -111,8 +117,8 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
             overlap=timedelta(minutes=config.overlap_minutes),
             row_limit=config.row_limit, max_windows=config.max_windows,
         )
-    except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(
             conn, "raw.api_request_logs", result.rows_loaded, project=project.name,
@@ -139,8 +145,8 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
     project = _project(context)
     try:
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
-    except Exception as exc:  # noqa: BLE001
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(conn, "raw.api_counts", result.rows_loaded, project=project.name,
                               rows_quarantined=result.rows_quarantined, skipped=result.skipped)
@@ -168,8 +174,8 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
         scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=UTC)
     try:
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
-    except Exception as exc:  # noqa: BLE001
-        raise _failure(exc, project.name) from None
+    except EXPECTED as exc:
+        raise _failure(exc, project.name) from exc
     with warehouse.writer() as conn:
         meta = table_metadata(conn, "raw.project_metrics", result.samples, project=project.name,
                               rows_quarantined=result.rows_quarantined, skipped=result.skipped)
@@ -187,7 +193,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
     description="Per project, service (rest, auth, storage, realtime, functions), method, endpoint pattern "
     "(ids and literals collapsed) and UTC hour: requests, 4xx/5xx errors, mean/p50/p95/p99/max response "
     "time. Also writes analytics.api_recommendations: the slowest and the most failing endpoints.",
-    metadata={"dagster/table_name": "analytics.api_latency_summary"},
+    metadata=writes("analytics.api_latency_summary", "analytics.api_recommendations"),
     check_specs=checks_mod.CHECK_SPECS,
     automation_condition=dg.AutomationCondition.eager(),
 )

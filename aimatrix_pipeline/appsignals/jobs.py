@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.appsignals.assets import ALL_ASSETS
-from aimatrix_pipeline.appsignals.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 APPSIGNALS_JOB = dg.define_asset_job(
     "appsignals",

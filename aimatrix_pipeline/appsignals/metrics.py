@@ -25,6 +25,7 @@ import httpx
 import pyarrow as pa
 
 from aimatrix_pipeline.appsignals import store
+from aimatrix_pipeline.resources.source_postgres import RedactedError
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError, Project
 
@@ -37,6 +38,10 @@ _SCHEMA = pa.schema([("metric", pa.string()), ("labels", pa.string()), ("value",
 
 class MetricsAuthError(ConfigError):
     """401/403 from the metrics endpoint: the service role key is wrong or missing its rights."""
+
+
+class MetricsUnavailable(RuntimeError):
+    """The metrics endpoint could not be reached or answered with an error status."""
 
 
 @dataclass
@@ -130,6 +135,11 @@ def _secret(env_name: str) -> str | None:
         return None
 
 
+def redacted_url_error(exc: BaseException) -> RedactedError:
+    """The transport error as a cause without its text (the URL may carry a key), same traceback."""
+    return RedactedError(f"{type(exc).__module__}.{type(exc).__qualname__}").with_traceback(exc.__traceback__)
+
+
 def scrape_metrics(warehouse: WarehouseResource, project: Project, scraped_at: datetime | None = None,
                    timeout_s: float = 30.0) -> ScrapeResult:
     """Scrape once and replace the project's samples for `scraped_at` (idempotent per scrape time)."""
@@ -151,7 +161,10 @@ def scrape_metrics(warehouse: WarehouseResource, project: Project, scraped_at: d
         resp = httpx.get(url, auth=("service_role", key), timeout=timeout_s, follow_redirects=False,
                          headers={"Accept": "text/plain; version=0.0.4"})
     except httpx.TransportError as exc:
-        raise RuntimeError(f"metrics endpoint of {project.name!r} unreachable ({type(exc).__name__})") from None
+        # chained as a bare type name: the error's text carries the URL, which may hold a key
+        raise MetricsUnavailable(
+            f"metrics endpoint of {project.name!r} unreachable ({type(exc).__name__})"
+        ) from redacted_url_error(exc)
     if resp.status_code in (401, 403):
         raise MetricsAuthError(
             f"metrics endpoint of {project.name!r} answered {resp.status_code}: check the service role "
@@ -162,7 +175,7 @@ def scrape_metrics(warehouse: WarehouseResource, project: Project, scraped_at: d
         result.notes.append(f"metrics endpoint of {project.name!r} answered 404: not available (0 rows)")
         return result
     if resp.status_code >= 400:
-        raise RuntimeError(f"metrics endpoint of {project.name!r} answered {resp.status_code}")
+        raise MetricsUnavailable(f"metrics endpoint of {project.name!r} answered {resp.status_code}")
     samples, bad = parse_exposition(resp.text)
     bad_rows = [{"source_id": f"{scraped_at.isoformat()}#line{no}", "reason": why,
                  "row_json": json.dumps({"line": no}), "payload": text.encode()} for no, why, text in bad]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from aimatrix_pipeline.appsignals.jobs import APPSIGNALS_JOB
-from aimatrix_pipeline.extract.schedules import per_project_schedule
+from aimatrix_pipeline.shared.schedules import per_project_schedule
 
 APPSIGNALS_CRON = os.environ.get("AIMATRIX_APPSIGNALS_CRON", "*/15 * * * *")
 

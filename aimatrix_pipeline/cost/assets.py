@@ -5,10 +5,9 @@ of days or months runs once, over the whole range: one connection per project, o
 per project, one pricing query, one transaction that replaces exactly the range. Re-running a
 partition or a range gives the same rows.
 
-The pricing assets refresh cost.organizations, cost.projects and cost.price_book in their own
-transaction before pricing, so they always price with the configuration and price book files as
-they are now (the cost/price_book asset publishes the same tables for people who only want to
-look at prices).
+cost/price_book is the one writer of cost.price_book, cost.organizations and cost.projects (the
+price book and billing configuration the pricing SQL reads); the cost jobs materialize it before
+pricing, so a day or month is priced with the files as they are at the start of its run.
 """
 
 
@@ -20,7 +19,6 @@ import dagster as dg
 from aimatrix_pipeline.cost import pricing, usage
 from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS, day_range, month_range
 from aimatrix_pipeline.cost.price_book import load_price_book
-from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -31,6 +29,8 @@ from aimatrix_pipeline.resources.supabase_api import (
 )
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.previews import preview_metadata
+from aimatrix_pipeline.shared.tables import writes
 from aimatrix_pipeline.sql_files import load_sql
 
 GROUP = "cost"
@@ -78,10 +78,10 @@ def usage_daily(
             rows, report = usage.collect_usage(settings, source, api, start, end, _today())
     except SupabaseApiAuthError as exc:
         raise dg.Failure(description=f"Supabase API configuration error: {exc}",
-                         metadata={"endpoint": exc.endpoint, "status": 401}) from None
+                         metadata={"endpoint": exc.endpoint, "status": 401}) from exc
     except SupabaseApiMalformedResponse as exc:
         raise dg.Failure(description=f"Supabase API answered with a malformed body: {exc}",
-                         metadata={"endpoint": exc.endpoint}) from None
+                         metadata={"endpoint": exc.endpoint}) from exc
     if report.config_errors:
         lines = [f"[{project}] {reason}" for project, reason in sorted(report.config_errors.items())]
         raise dg.Failure(
@@ -137,7 +137,8 @@ def _unknown_reasons_md(rows: usage.UsageRows) -> str:
         "(sql/seed/price_book.yaml plus AIMATRIX_PRICE_BOOK_OVERRIDES), and the configured "
         "organizations and projects they apply to."
     ),
-    metadata={"dagster/table_name": "cost.price_book"},
+    # the one writer of the price book and the billing configuration the pricing SQL reads
+    metadata=writes("cost.price_book", "cost.organizations", "cost.projects"),
 )
 def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     entries = load_price_book()
@@ -168,7 +169,6 @@ def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
 def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     start, end = day_range(context)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), load_price_book())
         written = pricing.price_days(conn, start, end)
         total, unknown = conn.execute(
             "select coalesce(sum(cost_usd), 0), count(*) filter (where status = 'unknown') "
@@ -192,7 +192,7 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
     group_name=GROUP,
     partitions_def=MONTHLY_PARTITIONS,
     backfill_policy=SINGLE_RUN,
-    deps=[DAILY_KEY],
+    deps=[DAILY_KEY, PRICE_BOOK_KEY],
     kinds={"duckdb"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
@@ -201,12 +201,11 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
         "the month-end projection for the running month; per-project allocation in "
         "cost.monthly_project_cost."
     ),
-    metadata={"dagster/table_name": "cost.monthly_cost_report"},
+    metadata=writes("cost.monthly_cost_report", "cost.monthly_project_cost"),
 )
 def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     first, last = month_range(context)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), load_price_book())
         written = pricing.report_months(conn, first, last, _today())
         totals = conn.execute(
             "select organization, strftime(month, '%Y-%m'), round(sum(cost_usd), 2), "

@@ -39,9 +39,9 @@ def _month(text: str) -> dt.date:
 
 
 def cmd_report_cost(args) -> int:
-    from aimatrix_pipeline.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
     from aimatrix_pipeline.cost.budgets import evaluate_budgets
     from aimatrix_pipeline.resources.warehouse import warehouse_from_env
+    from aimatrix_pipeline.shared.cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
     from aimatrix_pipeline.sql_files import load_sql
 
     try:

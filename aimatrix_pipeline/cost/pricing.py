@@ -52,7 +52,7 @@ def write_billing_config(conn, settings: Settings) -> None:
 
 
 def prepare(conn, settings: Settings, entries: list[PriceEntry]) -> None:
-    """Config and price book the pricing SQL reads, refreshed in the same transaction."""
+    """Config and price book the pricing SQL reads; written only by the price_book asset."""
     write_billing_config(conn, settings)
     write_price_book(conn, entries)
 

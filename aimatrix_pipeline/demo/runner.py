@@ -218,7 +218,7 @@ def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
     """Serve the demo project's metrics endpoint on 127.0.0.1 (Prometheus text computed from the
     live database and this host) and point the demo's project at it through a projects file, so
     raw.project_metrics and the dashboard's CPU/memory/disk/network charts have data."""
-    from aimatrix_pipeline.appsignals.local_metrics import LocalMetricsEndpoint
+    from aimatrix_pipeline.demo.local_metrics import LocalMetricsEndpoint
 
     key = secrets.token_urlsafe(24)
     endpoint = LocalMetricsEndpoint(demo.monitor_dsn, key).start()
@@ -376,8 +376,8 @@ def materialize_all(instance, out: TextIO) -> list[BatchResult]:
 
 
 def price_month_so_far(instance, out: TextIO) -> None:
-    """The running month's cost now, not after the next nightly schedule (cost/month_to_date.py)."""
-    from aimatrix_pipeline.cost.month_to_date import price_month_to_date
+    """The running month's cost now, not after the next nightly schedule (demo/month_to_date.py)."""
+    from aimatrix_pipeline.demo.month_to_date import price_month_to_date
 
     price_month_to_date(instance, lambda m: _say(out, m), tags={"aimatrix/source": "demo"})
 

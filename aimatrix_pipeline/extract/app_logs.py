@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
@@ -52,6 +53,7 @@ from aimatrix_pipeline.extract.source_errors import explain
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import AppLogSettings, Project
+from aimatrix_pipeline.shared.errors import SOURCE_ERRORS, redacted
 from aimatrix_pipeline.sql_files import load_sql
 
 
@@ -176,8 +178,8 @@ def _discover(adbc_conn, schema_name: str, table_name: str, what: str, project: 
             row = cur.fetch_arrow_table().to_pylist()[0]
         finally:
             cur.close()
-    except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-        raise explain(exc, what, project.name) from None
+    except SOURCE_ERRORS as exc:
+        raise explain(exc, what, project.name) from redacted(exc)
     return row["source_now"], set(row["columns"] or ())
 
 
@@ -227,7 +229,7 @@ def _stream(adbc_conn, query: str, out: queue.Queue, stop: threading.Event,
         finally:
             try:
                 cur.close()
-            except Exception:  # noqa: BLE001 - cursor of a dead connection
+            except SOURCE_ERRORS:  # cursor of a dead connection
                 pass
         out.put(_Done())
     except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises
@@ -306,7 +308,7 @@ class _BatchLoader:
         finally:
             try:
                 conn.execute("drop view if exists _checked").fetchall()
-            except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
+            except duckdb.Error:  # aborted transaction: keep the original error
                 pass
 
     def quarantine_future(self, batch: pa.Table, cutoff: datetime, result: LoadResult) -> None:
@@ -329,7 +331,7 @@ class _BatchLoader:
         finally:
             try:
                 conn.execute("drop view if exists _checked").fetchall()
-            except Exception:  # noqa: BLE001 - aborted transaction: keep the original error
+            except duckdb.Error:  # aborted transaction: keep the original error
                 pass
 
     def _quarantine(self, _batch: pa.Table) -> None:
@@ -502,8 +504,8 @@ def _quarantine_future(adbc_conn, conn, loader: _BatchLoader, spec: LogTableSpec
                 loader.quarantine_future(pa.Table.from_batches([batch]), cutoff, result)
         finally:
             cur.close()
-    except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-        raise explain(exc, what, project.name) from None
+    except SOURCE_ERRORS as exc:
+        raise explain(exc, what, project.name) from redacted(exc)
 
 
 def _save_state(conn, project: Project, table: str, previous: datetime | None, total: int,
@@ -580,8 +582,8 @@ def _predicates(adbc_conn, conn, spec: LogTableSpec, table: str, project: Projec
                 _window = cur.fetch_arrow_table()  # noqa: F841 - read by DuckDB (replacement scan)
             finally:
                 cur.close()
-        except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-            raise explain(exc, what, project.name) from None
+        except SOURCE_ERRORS as exc:
+            raise explain(exc, what, project.name) from redacted(exc)
         late = [row[0] for row in conn.execute(
             load_sql("warehouse/raw/late_ids.sql").format(table=spec.name),
             {"project": project.name, "source_table": spec.name, "since": since},
@@ -605,8 +607,10 @@ def _run_query(adbc_conn, query, loader, result, batch_rows, queue_batches, on_b
             item = out.get()
             if isinstance(item, Future):
                 item = item.exception() or item.result()
-            if isinstance(item, BaseException):
-                raise explain(item, what, project.name) from None
+            if isinstance(item, SOURCE_ERRORS):
+                raise explain(item, what, project.name) from redacted(item)
+            if isinstance(item, BaseException):  # a bug in the producer or the transform
+                raise item
             done = isinstance(item, _Done)
             if not done:
                 pending.append(item)

@@ -13,12 +13,15 @@ from typing import Optional
 import dagster as dg
 
 from aimatrix_pipeline.extract import app_logs, snapshots
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.extract.source_errors import SourceQueryError
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.shared.tables import writes
 
 GROUP = "extract"
 OWNERS = ["team:data-platform"]
@@ -62,6 +65,10 @@ def _project(context: dg.AssetExecutionContext):
     return load_settings().project(context.partition_key)
 
 
+# What an extract run can meet in normal operation; each becomes a Failure chained to its cause.
+EXPECTED = (SourceQueryError, *SOURCE_ERRORS, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
+
+
 def _failure(exc: Exception, project: str) -> dg.Failure:
     return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
 
@@ -69,7 +76,7 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
 NO_FUTURE_ROWS_CHECK = "no_rows_from_the_future"
 
 
-def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None):
+def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None, also: tuple[str, ...] = ()):
     """The decorator every extract asset shares: raw/<name>, one partition per project, one pool."""
     return dg.asset(
         check_specs=check_specs,
@@ -81,13 +88,13 @@ def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=N
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
         description=description,
-        metadata={"dagster/table_name": f"raw.{table}"},
+        metadata=writes(f"raw.{table}", *(f"raw.{t}" for t in also)),
         tags={"aimatrix/kind": kind},
     )
 
 
 def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
-    @_raw_asset(spec.name, spec.table, spec.description, "snapshot")
+    @_raw_asset(spec.name, spec.table, spec.description, "snapshot", also=spec.extra_tables)
     def _snapshot(
         context: dg.AssetExecutionContext,
         config: SnapshotConfig,
@@ -99,8 +106,8 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
         started = time.monotonic()
         try:
             result = snapshots.take_snapshot(spec.name, source, warehouse, project, snapshot_at)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a clear Failure
-            raise _failure(exc, project.name) from None
+        except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
+            raise _failure(exc, project.name) from exc
         with warehouse.writer() as conn:
             meta = table_metadata(
                 conn,
@@ -144,7 +151,9 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
         "tolerance) or at -infinity; such rows are quarantined and would otherwise freeze the extract.",
     )]
 
-    @_raw_asset(spec.name, spec.name, spec.description, "incremental", check_specs)
+    # a query log's shapes go to raw.query_texts
+    @_raw_asset(spec.name, spec.name, spec.description, "incremental", check_specs,
+                also=("query_texts",) if spec.shape_column else ())
     def _app_log(
         context: dg.AssetExecutionContext,
         config: AppLogConfig,
@@ -172,8 +181,8 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 on_batch=progress,
                 clock_skew=None if config.clock_skew_minutes is None else timedelta(minutes=config.clock_skew_minutes),
             )
-        except Exception as exc:  # noqa: BLE001
-            raise _failure(exc, project.name) from None
+        except EXPECTED as exc:
+            raise _failure(exc, project.name) from exc
         source_meta = {
             "source": result.source or "none",
             "source_status": result.source_status,

@@ -1,44 +1,19 @@
 """Schedules of the extract domain: every tick requests one run per monitored project.
 
 Intervals come from the environment (`AIMATRIX_STATS_CRON`, `AIMATRIX_LOGS_CRON`) so operators can
-tune observer cost without a code change. Runs carry `aimatrix/project`, which dagster.yaml's tag
-concurrency limits use to cap how many runs (and so connections) hit one source at once.
+tune observer cost without a code change. The schedule shape (one run per project, tagged
+`aimatrix/project`) is shared with appsignals: shared/schedules.py.
 """
 
 from __future__ import annotations
 
 import os
 
-import dagster as dg
-
 from aimatrix_pipeline.extract.jobs import EXTRACT_APP_LOGS_JOB, EXTRACT_STATISTICS_JOB
-from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.schedules import per_project_schedule
 
 STATS_CRON = os.environ.get("AIMATRIX_STATS_CRON", "*/5 * * * *")
 LOGS_CRON = os.environ.get("AIMATRIX_LOGS_CRON", "*/2 * * * *")
-PROJECT_TAG = "aimatrix/project"
-
-
-def per_project_schedule(job, cron: str, name: str, description: str) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        job=job,
-        cron_schedule=cron,
-        name=name,
-        description=description,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        execution_timezone="UTC",
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext):
-        tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
-        for project in PROJECTS_PARTITIONS.get_partition_keys():
-            yield dg.RunRequest(
-                run_key=f"{project}@{tick}",
-                partition_key=project,
-                tags={PROJECT_TAG: project},
-            )
-
-    return _schedule
-
 
 STATISTICS_SCHEDULE = per_project_schedule(
     EXTRACT_STATISTICS_JOB,

@@ -24,6 +24,7 @@ from aimatrix_pipeline.extract.source_errors import SourceQueryError, explain
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.shared.errors import redacted
 from aimatrix_pipeline.sql_files import load_sql
 
 # Canonical pg_stat_statements columns (PG 18 names) and the older names they replace.
@@ -332,7 +333,7 @@ def take_snapshot(
         except SourceQueryError:
             raise
         except (psycopg.Error, OSError) as exc:
-            raise explain(exc, what, project.name) from None
+            raise explain(exc, what, project.name) from redacted(exc)
     if spec.transform:
         data = spec.transform(data)
 

@@ -300,7 +300,7 @@ def applied_by() -> str:
         return who
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
+    except (OSError, KeyError, ImportError):  # no user name in some containers (no passwd entry)
         return "unknown"
 
 

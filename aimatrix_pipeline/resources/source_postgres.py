@@ -50,10 +50,10 @@ DEFAULT_MAX_CONNECTIONS = 2
 def _slot_limit_from_settings(db_url_env: str) -> int:
     """The smallest `max_connections` of the projects that use this env var (default 2)."""
     try:
-        from aimatrix_pipeline.settings import load_settings
+        from aimatrix_pipeline.settings import ConfigError, load_settings
 
         limits = [p.max_connections for p in load_settings().projects if p.db_url_env == db_url_env]
-    except Exception:  # noqa: BLE001 - a broken projects file is reported elsewhere, not here
+    except ConfigError:  # a broken projects file is reported elsewhere, not here
         limits = []
     return max(1, min(limits)) if limits else DEFAULT_MAX_CONNECTIONS
 
@@ -105,6 +105,18 @@ def redact_dsn(text: str, dsn: str | None = None) -> str:
     for secret in dsn_secrets(dsn) if dsn else ():
         text = text.replace(secret, "***")
     return text
+
+
+class RedactedError(Exception):
+    """Stands in for a driver error whose text may hold a DSN: its type name, masked text, and
+    the original traceback (chained as the cause, so a failure still shows where it happened)."""
+
+
+def redacted(exc: BaseException, dsn: str | None = None) -> RedactedError:
+    """A cause to chain instead of `exc`: same traceback, text through `redact_dsn`."""
+    text = redact_dsn(str(exc), dsn).strip()
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return RedactedError(f"{name}: {text}" if text else name).with_traceback(exc.__traceback__)
 
 
 def dsn_password(dsn: str) -> str | None:
@@ -234,7 +246,7 @@ class SourcePostgresResource(dg.ConfigurableResource):
             try:
                 conn = psycopg.connect(dsn)
             except psycopg.Error as exc:
-                raise self.connect_failure(db_url_env, exc) from None
+                raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
                 yield conn
             finally:
@@ -249,12 +261,12 @@ class SourcePostgresResource(dg.ConfigurableResource):
         with self.slot(db_url_env):
             try:
                 conn = adbc.connect(dsn)
-            except Exception as exc:  # noqa: BLE001 - the driver raises its own error hierarchy
-                raise self.connect_failure(db_url_env, exc) from None
+            except (adbc.Error, OSError) as exc:
+                raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
                 yield conn
             finally:
                 try:
                     conn.close()
-                except Exception:  # noqa: BLE001 - a dead connection may fail to close
+                except (adbc.Error, OSError):  # a dead connection may fail to close
                     pass

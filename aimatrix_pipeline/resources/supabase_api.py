@@ -171,11 +171,11 @@ class SupabaseApiClient:
                     raise SupabaseApiUnavailable(
                         endpoint, f"no complete answer within the {self.deadline_s:g}s request deadline "
                         "(the server is sending too slowly); not retried"
-                    ) from None
+                    ) from exc
                 if attempt > self.max_retries:
                     raise SupabaseApiUnavailable(
                         endpoint, f"unreachable after {attempt} attempts ({type(exc).__name__})"
-                    ) from None
+                    ) from exc
                 self._sleep(self.backoff_s * 2 ** (attempt - 1))
                 continue
             status = resp.status_code

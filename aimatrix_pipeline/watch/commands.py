@@ -16,7 +16,7 @@ def cmd_watch(args) -> int:
 
 
 def cmd_dagster(args) -> int:
-    from aimatrix_pipeline.cli import EXIT_USAGE
+    from aimatrix_pipeline.shared.cli_output import EXIT_USAGE
     from aimatrix_pipeline.watch.runner import run_dagster
 
     rest = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args

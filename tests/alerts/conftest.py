@@ -28,9 +28,9 @@ import dagster as dg
 import pytest
 
 from aimatrix_pipeline.alerts.delivery import deliver
-from aimatrix_pipeline.alerts.rules import parse_rules
 from aimatrix_pipeline.alerts.sensors import run_tick
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore
+from aimatrix_pipeline.shared.rules import parse_rules
 
 PROJECTS = ["p1", "p2", "p3"]
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from aimatrix_pipeline.alerts.rules import parse_rules
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evaluation
 from aimatrix_pipeline.cli import main
+from aimatrix_pipeline.shared.rules import parse_rules
 
 from .conftest import RULES_YAML, make_env
 

@@ -8,13 +8,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aimatrix_pipeline.alerts import checks as checks_mod
-from aimatrix_pipeline.alerts.checks import AssetRuleChecks, evaluate_rule
-from aimatrix_pipeline.alerts.metrics import METRICS
-from aimatrix_pipeline.alerts.rules import load_rules, parse_rules
 from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.shared import rule_checks as checks_mod
+from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks, evaluate_rule
+from aimatrix_pipeline.shared.rule_metrics import METRICS
+from aimatrix_pipeline.shared.rules import load_rules, parse_rules
 from aimatrix_pipeline.sql_files import load_sql
 
 from .conftest import RULES_YAML
@@ -118,7 +118,7 @@ def test_a_rule_check_that_cannot_compute_reports_could_not_evaluate(tmp_path):
 
 @pytest.mark.fails_check("raw/database_stats:all_projects_extracted_recently")
 def test_fleet_freshness_check_lists_stale_and_never_extracted_projects(warehouse):
-    from aimatrix_pipeline.alerts.checks import build_fleet_freshness_check
+    from aimatrix_pipeline.shared.rule_checks import build_fleet_freshness_check
 
     now = datetime.now(UTC)
     with warehouse.transaction() as conn:

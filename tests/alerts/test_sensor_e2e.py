@@ -14,10 +14,10 @@ import dagster as dg
 import pytest
 
 from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
-from aimatrix_pipeline.alerts.checks import build_rule_checks
 from aimatrix_pipeline.alerts.jobs import alert_delivery_job
-from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.sensors import alert_sensor
+from aimatrix_pipeline.shared.rule_checks import build_rule_checks
+from aimatrix_pipeline.shared.rules import load_rules
 
 from .conftest import RULES_YAML, make_env
 

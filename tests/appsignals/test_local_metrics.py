@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 
 from aimatrix_pipeline.appsignals import derive, metrics
-from aimatrix_pipeline.appsignals.local_metrics import LocalMetricsEndpoint
+from aimatrix_pipeline.demo.local_metrics import LocalMetricsEndpoint
 from aimatrix_pipeline.settings import Project
 
 

@@ -47,7 +47,8 @@ def _price_days(resources, first: str, last: str):
 
 
 def _report_march(resources):
-    result = dg.materialize([monthly_cost_report], resources=resources, partition_key="2026-03-01")
+    # as the cost_monthly_report job does: the price book (its one writer), then the report
+    result = dg.materialize([price_book, monthly_cost_report], resources=resources, partition_key="2026-03-01")
     assert result.success
     return result.asset_materializations_for_node("cost__monthly_cost_report")[0].metadata
 

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from aimatrix_pipeline.appsignals.local_metrics import LocalMetricsEndpoint
 from aimatrix_pipeline.appsignals.metrics import scrape_metrics
 from aimatrix_pipeline.demo import seed_data
+from aimatrix_pipeline.demo.local_metrics import LocalMetricsEndpoint
 from aimatrix_pipeline.settings import Project
 from tests.analytics.helpers import extract_logs, run_analytics, snapshot
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import os
 
-from aimatrix_pipeline.appsignals.local_metrics import host_lines
 from aimatrix_pipeline.appsignals.metrics import parse_exposition, scrape_metrics
 from aimatrix_pipeline.demo import runner
+from aimatrix_pipeline.demo.local_metrics import host_lines
 from aimatrix_pipeline.settings import load_settings
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from aimatrix_pipeline.analytics.assets import SPECS, run_spec
-from aimatrix_pipeline.dashboard.previews import preview_metadata
+from aimatrix_pipeline.shared.previews import preview_metadata
 
 SPEC = {s.name: s for s in SPECS}
 

@@ -19,7 +19,7 @@ import dagster as dg
 def main() -> None:
     run_partitions = [p for p in sys.argv[1:] if p]
     from aimatrix_pipeline.definitions import defs
-    from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
+    from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
     schedule = defs.get_schedule_def("snapshot_statistics_every_5_minutes")
     ticks = [datetime.fromisoformat(t) for t in os.environ.get("FLEET_PROBE_TICKS", "2026-03-01T12:00:00+00:00").split(",")]

@@ -121,7 +121,7 @@ def test_workspaces_validate_and_match_the_code_servers(path):
 
 def test_code_locations_split_the_whole_code_location():
     from aimatrix_pipeline.definitions import defs
-    from aimatrix_pipeline.fleet.locations import derived_defs, extract_defs
+    from aimatrix_pipeline.locations import derived_defs, extract_defs
 
     def keys(d):
         repo = d.get_repository_def()

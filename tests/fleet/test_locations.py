@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from aimatrix_pipeline.definitions import DOMAINS, build_definitions, defs
-from aimatrix_pipeline.fleet.locations import derived_defs, extract_defs
+from aimatrix_pipeline.locations import derived_defs, extract_defs
 
 LOCATIONS = {"single": defs, "extract": extract_defs, "derived": derived_defs}
 

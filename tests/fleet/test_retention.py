@@ -228,7 +228,7 @@ def test_policy_from_env_and_validation():
         retention.RetentionPolicy(full_days=10, hourly_days=5)
 
 
-def test_retention_asset_reports_removed_rows_and_size(synthetic):
+def test_retention_asset_reports_removed_rows_as_observations_of_the_owning_assets(synthetic):
     import dagster as dg
 
     from aimatrix_pipeline.fleet.assets import snapshot_retention
@@ -243,7 +243,13 @@ def test_retention_asset_reports_removed_rows_and_size(synthetic):
     meta = result.asset_materializations_for_node("raw__snapshot_retention")[0].metadata
     assert meta["rows_removed/table_stats"].value == 2 * (288 * 3 - 24 - 2)
     assert meta["warehouse_bytes"].value > 0
+    # it owns no table, so it shows no other asset's row count or schema as its own ...
+    assert "dagster/row_count" not in meta and "dagster/column_schema" not in meta
+    # ... and each owner gets an observation of what happened to its table
+    observed = {e.asset_key.to_user_string(): e.event_specific_data.asset_observation.metadata
+                for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"}
     with synthetic.reader() as conn:
         kept = conn.execute("select count(*) from raw.pg_stat_statements_snapshots").fetchone()[0]
-    assert meta["dagster/row_count"].value == kept
-    assert "dagster/column_schema" in meta
+    assert observed["raw/pg_stat_statements"]["dagster/row_count"].value == kept
+    assert observed["raw/table_stats"]["rows_removed/table_stats"].value == 2 * (288 * 3 - 24 - 2)
+    assert observed["raw/table_stats"]["aimatrix/observed_by"].value == "raw/snapshot_retention"

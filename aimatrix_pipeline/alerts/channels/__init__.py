@@ -8,7 +8,7 @@ read through `dagster.EnvVar` at send time, and never appear in errors or logs.
 from __future__ import annotations
 
 from aimatrix_pipeline.alerts.channels.base import Channel, SendResult
-from aimatrix_pipeline.alerts.rules import ChannelConfig
+from aimatrix_pipeline.shared.rules import ChannelConfig
 
 
 def build_channel(cfg: ChannelConfig, timeout_s: float, clock, environ=None) -> Channel:

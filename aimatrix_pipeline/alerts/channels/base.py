@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import httpx
 
-from aimatrix_pipeline.alerts.rules import ChannelConfig
+from aimatrix_pipeline.shared.rules import ChannelConfig
 
 SEVERITY_COLOURS = {"low": "#36a64f", "medium": "#ffb347", "high": "#ff6b6b", "critical": "#dc143c"}
 

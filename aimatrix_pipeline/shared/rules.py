@@ -196,7 +196,7 @@ class RuleSet:
             if r.check == check_key:
                 return r
         asset, _, name = check_key.rpartition(":")
-        from aimatrix_pipeline.alerts.metrics import METRICS
+        from aimatrix_pipeline.shared.rule_metrics import METRICS
 
         for r in self.rules:
             if r.metric and r.id == name and METRICS[r.metric].asset_key_str == asset:
@@ -251,7 +251,7 @@ def _channel(raw: Any, i: int, path: str) -> ChannelConfig:
 
 
 def _rule(raw: Any, i: int, path: str, channel_names: set[str], settings_raw: Mapping) -> AlertRule:
-    from aimatrix_pipeline.alerts.metrics import METRICS
+    from aimatrix_pipeline.shared.rule_metrics import METRICS
 
     where = f"{path}: rules[{i}]"
     if not isinstance(raw, Mapping):

@@ -50,7 +50,7 @@ def price_month_to_date(instance: dg.DagsterInstance, say: Callable[[str], None]
             say(f"  run {result.run_id} FAILED: the month's cost so far is incomplete")
     result = dg.materialize(
         assets_defs, instance=instance, raise_on_error=False, partition_key=month.isoformat(),
-        selection=dg.AssetSelection.assets(MONTHLY_KEY), tags=tags or {},
+        selection=dg.AssetSelection.assets(PRICE_BOOK_KEY, MONTHLY_KEY), tags=tags or {},
     )
     if not result.success:
         say(f"  run {result.run_id} FAILED: no cost report for {month:%Y-%m}")

@@ -33,12 +33,16 @@ import dagster as dg
 import duckdb
 from dagster import AssetCheckExecutionContext
 
-from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
-from aimatrix_pipeline.alerts.rules import AlertRule, RuleSet
-from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.shared.rule_metrics import AGREED_ASSET_KEYS, METRICS
+from aimatrix_pipeline.shared.rules import AlertRule, RuleSet
 from aimatrix_pipeline.sql_files import load_sql
 
+# Metadata flag of a result that could not compute its metric (read back by alerts/scan.py).
+CNE_METADATA_KEY = "aimatrix/could_not_evaluate"
+# Assets whose rules are their own check specs (`AssetRuleChecks`): the analytics assets, which
+# the automation sensor materializes. Every other asset gets separate checks (`build_rule_checks`).
+OWN_SPEC_KEY_PREFIXES = ("analytics",)
 FLEET_FRESHNESS_CHECK = "all_projects_extracted_recently"
 FRESHNESS_RULE_ID = "extraction_stale"
 
@@ -111,6 +115,11 @@ def _rules_on(rules: RuleSet, asset_key: dg.AssetKey | None = None) -> list[Aler
             and (asset_key is None or METRICS[r.metric].key == asset_key)]
 
 
+def carries_own_rule_checks(asset_key: dg.AssetKey) -> bool:
+    """True when the asset's rules are its own check specs (so no separate check is built)."""
+    return asset_key.path[0] in OWN_SPEC_KEY_PREFIXES
+
+
 class AssetRuleChecks:
     """The rule checks one asset carries as its own (non-blocking) check specs.
 
@@ -120,6 +129,9 @@ class AssetRuleChecks:
     """
 
     def __init__(self, rules: RuleSet, asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition | None):
+        if not carries_own_rule_checks(asset_key):
+            raise ValueError(f"{asset_key.to_user_string()}: its rules are separate checks "
+                             f"(build_rule_checks); own specs are for {OWN_SPEC_KEY_PREFIXES} assets")
         self.asset_key = asset_key
         self.partitions_def = partitions_def
         self.rules = _rules_on(rules, asset_key)
@@ -174,6 +186,11 @@ def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | 
     on `exclude_assets` (assets that carry their rules as their own specs: `AssetRuleChecks`)."""
     excluded = set(exclude_assets)
     return [build_rule_check(r, partitions_def) for r in _rules_on(rules) if METRICS[r.metric].key not in excluded]
+
+
+def own_spec_asset_keys() -> list[dg.AssetKey]:
+    """The metric registry's target assets that carry their rules as their own specs."""
+    return sorted({m.key for m in METRICS.values() if carries_own_rule_checks(m.key)}, key=str)
 
 
 def build_fleet_freshness_check(rule: AlertRule, project_names: list[str]) -> dg.AssetChecksDefinition:
