@@ -14,9 +14,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "aimatrix_pipeline"
 DOMAINS = {"alerts", "analytics", "appsignals", "cost", "dashboard", "extract", "fleet", "remediation"}
-ROOTS = {"cli", "config_commands", "definitions", "demo", "locations", "watch"}
+ROOTS = {"cli", "config_commands", "definitions", "demo", "docs_reference", "locations", "watch"}
 SHARED = {"shared", "settings", "config_checks", "sql_files", "metadata", "terminal", "querytext",
-          "instance_storage", "resources"}
+          "instance_storage", "resources", "warehouse"}
 
 
 def _top(path: Path) -> str:
