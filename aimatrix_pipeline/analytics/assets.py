@@ -3,8 +3,9 @@
 One asset per table family, partitioned by project like the extract. Each materialization runs
 its SQL file(s) from `sql/warehouse/analytics/` for one project and replaces that project's rows
 in one warehouse transaction (delete-then-insert), so a re-run never doubles and a failure
-leaves the previous rows. Thresholds are read at run time (analytics/thresholds.py), so a change
-of `AIMATRIX_ANALYTICS_*` applies to the next run without reloading the code location.
+leaves the previous rows. Thresholds come from the `settings` resource, built when a run starts,
+so a change of thresholds.yaml or `AIMATRIX_ANALYTICS_*` applies to the next run without
+reloading the code location.
 """
 
 
@@ -18,13 +19,13 @@ import dagster as dg
 from aimatrix_pipeline.alerts.checks import AssetRuleChecks
 from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.analytics import checks, derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.extract.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.settings import Settings, current_settings
 
 GROUP = "analytics"
 OWNERS = ["team:data-platform"]
@@ -131,22 +132,23 @@ SPECS: tuple[AnalyticsSpec, ...] = (
 )
 
 
-def _compute_size(project_name: str) -> str:
+def _compute_size(settings: Settings, project_name: str) -> str:
     try:
-        return load_settings().project(project_name).compute_size
+        return settings.project(project_name).compute_size
     except Exception:  # noqa: BLE001 - an unknown project only loses the compute-size rule
         return ""
 
 
 def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
-             as_of: Optional[datetime] = None) -> tuple[dict, dict, list]:
-    """Replace the spec's tables for `project` in one transaction.
+             as_of: Optional[datetime] = None, settings: Optional[Settings] = None) -> tuple[dict, dict, list]:
+    """Replace the spec's tables for `project` in one transaction (settings: default the current ones).
 
     Returns row counts, materialization metadata and the data-quality check results.
     """
+    settings = settings or current_settings()
     params = derive.base_params(
-        project, load_thresholds(), as_of=as_of or datetime.now(timezone.utc),
-        compute_size=_compute_size(project),
+        project, settings.thresholds, as_of=as_of or datetime.now(timezone.utc),
+        compute_size=_compute_size(settings, project),
     )
     counts: dict[str, int] = {}
     with warehouse.transaction() as conn:
@@ -179,9 +181,10 @@ def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               settings: SettingsResource) -> dg.MaterializeResult:
         started = time.monotonic()
-        counts, meta, results = run_spec(spec, warehouse, context.partition_key)
+        counts, meta, results = run_spec(spec, warehouse, context.partition_key, settings=settings.get())
         meta["seconds"] = round(time.monotonic() - started, 3)
         results = [*results, *rule_checks.evaluate(warehouse, context.partition_key)]
         context.log.info(f"[{context.partition_key}] {spec.name}: {counts}")

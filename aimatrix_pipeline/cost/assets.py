@@ -23,6 +23,7 @@ from aimatrix_pipeline.cost.price_book import load_price_book
 from aimatrix_pipeline.dashboard.previews import preview_metadata
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import (
     SupabaseApiAuthError,
@@ -30,7 +31,6 @@ from aimatrix_pipeline.resources.supabase_api import (
     SupabaseApiResource,
 )
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.sql_files import load_sql
 
 GROUP = "cost"
@@ -44,6 +44,11 @@ DELTAS_KEY = dg.AssetKey(["analytics", "pg_stat_statements_deltas"])
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # single-run backfills are the design here, not an experiment: keep the beta notice out of CLI output
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+def _prices(settings: SettingsResource) -> list:
+    """The shipped price book with the settings' overrides file (`AIMATRIX_PRICE_BOOK_OVERRIDES`)."""
+    return load_price_book(overrides_path=settings.get().price_book_overrides or "")
 
 
 def _today() -> dt.date:
@@ -70,12 +75,12 @@ def usage_daily(
     source: SourcePostgresResource,
     warehouse: WarehouseResource,
     supabase_api: SupabaseApiResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     start, end = day_range(context)
-    settings = load_settings()
     try:
         with supabase_api.client() as api:
-            rows, report = usage.collect_usage(settings, source, api, start, end, _today())
+            rows, report = usage.collect_usage(settings.get(), source, api, start, end, _today())
     except SupabaseApiAuthError as exc:
         raise dg.Failure(description=f"Supabase API configuration error: {exc}",
                          metadata={"endpoint": exc.endpoint, "status": 401}) from None
@@ -139,10 +144,11 @@ def _unknown_reasons_md(rows: usage.UsageRows) -> str:
     ),
     metadata={"dagster/table_name": "cost.price_book"},
 )
-def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    entries = load_price_book()
+def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               settings: SettingsResource) -> dg.MaterializeResult:
+    entries = _prices(settings)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), entries)
+        pricing.prepare(conn, settings.get(), entries)
         meta = table_metadata(conn, "cost.price_book", len(entries),
                               sources=", ".join(sorted({e.source for e in entries})))
     return dg.MaterializeResult(metadata=meta)
@@ -165,10 +171,11 @@ def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     ),
     metadata={"dagster/table_name": "cost.cost_breakdown_daily"},
 )
-def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         settings: SettingsResource) -> dg.MaterializeResult:
     start, end = day_range(context)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), load_price_book())
+        pricing.prepare(conn, settings.get(), _prices(settings))
         written = pricing.price_days(conn, start, end)
         total, unknown = conn.execute(
             "select coalesce(sum(cost_usd), 0), count(*) filter (where status = 'unknown') "
@@ -203,10 +210,11 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
     ),
     metadata={"dagster/table_name": "cost.monthly_cost_report"},
 )
-def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                        settings: SettingsResource) -> dg.MaterializeResult:
     first, last = month_range(context)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), load_price_book())
+        pricing.prepare(conn, settings.get(), _prices(settings))
         written = pricing.report_months(conn, first, last, _today())
         totals = conn.execute(
             "select organization, strftime(month, '%Y-%m'), round(sum(cost_usd), 2), "

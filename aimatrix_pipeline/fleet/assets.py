@@ -14,6 +14,7 @@ import dagster as dg
 from aimatrix_pipeline.fleet import retention
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 
 GROUP = "extract"
@@ -48,9 +49,10 @@ class RetentionConfig(dg.Config):
     ),
     metadata={"dagster/table_name": "raw.pg_stat_statements_snapshots"},
 )
-def snapshot_retention(config: RetentionConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    policy = retention.policy_from_env(
-        full_days=config.full_days, hourly_days=config.hourly_days, app_log_days=config.app_log_days
+def snapshot_retention(config: RetentionConfig, warehouse: WarehouseResource,
+                       settings: SettingsResource) -> dg.MaterializeResult:
+    policy = retention.policy_from_settings(
+        settings.get(), full_days=config.full_days, hourly_days=config.hourly_days, app_log_days=config.app_log_days
     )
     now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
     if now.tzinfo is None:

@@ -13,6 +13,7 @@ from aimatrix_pipeline.alerts.checks import AssetRuleChecks, evaluate_rule
 from aimatrix_pipeline.alerts.metrics import AGREED_ASSET_KEYS, METRICS
 from aimatrix_pipeline.alerts.rules import load_rules, parse_rules
 from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError
 from aimatrix_pipeline.sql_files import load_sql
@@ -160,10 +161,10 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
                          [context.partition_key, datetime.now(UTC)])
         return dg.MaterializeResult(check_results=rule_checks.evaluate(warehouse, context.partition_key))
 
-    defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse})
+    defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse, "settings": SettingsResource()})
     with dg.instance_for_test() as instance:
         res = dg.materialize([database_health], instance=instance, partition_key="p1",
-                             resources={"warehouse": warehouse})
+                             resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success
         evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
         assert not evals["cache_hit_ratio_low"].passed and evals["connection_utilisation_high"].passed
@@ -178,7 +179,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
 
         monkeypatch.setattr(checks_mod, "evaluate_rule", boom)
         res = dg.materialize([database_health], instance=instance, partition_key="p2",
-                             resources={"warehouse": warehouse})
+                             resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success
         for e in res.get_asset_check_evaluations():
             assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN

@@ -18,6 +18,7 @@ from aimatrix_pipeline.alerts.checks import build_rule_checks
 from aimatrix_pipeline.alerts.jobs import alert_delivery_job
 from aimatrix_pipeline.alerts.rules import load_rules
 from aimatrix_pipeline.alerts.sensors import alert_sensor
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 
 from .conftest import RULES_YAML, make_env
 
@@ -45,7 +46,7 @@ def _defs(warehouse, rules_path):
         asset_checks=[*build_rule_checks(rules, PARTS), budget],
         jobs=[alert_delivery_job],
         sensors=[alert_sensor],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": SettingsResource()},
     )
 
 
