@@ -44,6 +44,13 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args) -> int:
+    from aimatrix_pipeline.settings import reference_markdown
+
+    sys.stdout.write(reference_markdown())
+    return EXIT_OK
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("config", help="validate the configuration files and environment")
     sub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", required=True)
@@ -57,3 +64,10 @@ def register(subparsers) -> None:
         "docs/reference/settings.md) and report the first problem, naming the file and the field.",
     )
     q.set_defaults(func=cmd_check)
+    r = sub.add_parser(
+        "reference",
+        help="print the settings reference (docs/reference/settings.md): every variable and threshold",
+        description="Print the table of every environment variable and threshold (type, default, range, "
+        "meaning), generated from the settings module and thresholds.yaml.",
+    )
+    r.set_defaults(func=cmd_reference)

@@ -1,7 +1,7 @@
 """Every threshold the analytics derivations use: their types, ranges and meanings.
 
-Why not constants in SQL: the rules come from different anchors (PgHero, Supabase, the seed
-design) that disagree, so a team must be able to tune them without editing SQL. The SQL files take
+Why not constants in SQL: the rules come from different anchors (PgHero, Supabase, the original
+app's log views) that disagree, so a team must be able to tune them without editing SQL. The SQL files take
 them as named parameters (`$slow_query_ms`, ...), never as literals.
 
 The values live in one file, the shipped `thresholds.yaml` (it must name every threshold). Override
@@ -43,12 +43,12 @@ def _about(text: str):
 class Thresholds:
     # --- query statistics --------------------------------------------------------------------------
     slow_query_ms: float = _about(
-        "A call (app log) or a statement's mean (pg_stat_statements) above this is slow (seed: 1 s).")
-    summary_min_calls: int = _about('app_log groups are kept when calls > this ... (seed: COUNT(*) > 5)')
+        "A call (app log) or a statement's mean (pg_stat_statements) above this is slow.")
+    summary_min_calls: int = _about('App-log groups are kept in the summary when they have more calls than this ...')
     summary_min_avg_ms: float = _about(
-        '... or when their mean is above this (seed: AVG > 500 ms). pg_stat_statements keeps all.')
+        '... or when their mean is above this (ms). pg_stat_statements groups are all kept.')
     summary_window_hours: int = _about(
-        "Hour buckets older than this are not summarised (the seed's view looked at 24 h).")
+        "Hour buckets older than this are not summarised.")
     slow_query_min_calls: int = _about('A slow_query finding needs at least this many calls in the window.')
     regression_mean_growth: float = _about(
         "Week-over-week: mean time this many times last week's is a regression.")
@@ -104,7 +104,7 @@ class Thresholds:
         "Flag vector counts above guidance x this (e.g. 0.8 to warn at 80 % of Supabase's figure).")
     # --- app logs ----------------------------------------------------------------------------------
     embedding_cost_per_token_usd: float = _about(
-        "The seed's cost estimate per embedding token (set it to your model's price).")
+        "Estimated cost per embedding token, USD (set it to your model's price).")
 
 
 # Fractions in [0, 1]; factors must be positive; everything else is a non-negative count or size.

@@ -41,6 +41,7 @@ from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo import seed_data
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
 from aimatrix_pipeline.demo.workload import Workload
+from aimatrix_pipeline.settings import warehouse_in
 
 DEMO_DATABASE = "supabase_demo"
 DAGSTER_DATABASE = "dagster"
@@ -180,7 +181,7 @@ def _prepare_databases(
     # (aimatrix_pipeline/instance_storage.py).
     dagster_pg_url = pg.create_database(DAGSTER_DATABASE)
     dagster_home = make_dagster_home(data_dir, root / "dagster.yaml")
-    warehouse = data_dir / "warehouse.duckdb"
+    warehouse = Path(warehouse_in(data_dir))
 
     env = {
         "SUPABASE_DB_URL": monitor_dsn,
