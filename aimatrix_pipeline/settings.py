@@ -50,11 +50,6 @@ PLANS = ("free", "pro", "team", "enterprise")
 DEFAULT_PROJECT = "default"
 WAREHOUSE_FILE_NAME = "warehouse.duckdb"
 DEFAULT_WAREHOUSE = f"data/{WAREHOUSE_FILE_NAME}"  # the one place the default is computed
-
-
-def warehouse_in(data_dir: str | Path) -> str:
-    """The warehouse file of a data directory (`watch` and `demo` keep everything in one)."""
-    return str(Path(data_dir) / WAREHOUSE_FILE_NAME)
 DEFAULT_API_URL = "https://api.supabase.com"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _REF_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -165,6 +160,11 @@ VARIABLES: tuple[Variable, ...] = (
 )
 _CRON_DEFAULTS = {v.name: v.default for v in VARIABLES if v.type == _CRON}
 _KNOWN = frozenset(v.name for v in VARIABLES if not v.secret and "<" not in v.name and not v.name.startswith("DAGSTER_"))
+
+
+def warehouse_in(data_dir: str | Path) -> str:
+    """The warehouse file of a data directory (`watch` and `demo` keep everything in one)."""
+    return str(Path(data_dir) / WAREHOUSE_FILE_NAME)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ month's report (with its month-end projection and budget check) is rebuilt.
 Cron expressions come from the settings, `AIMATRIX_COST_DAILY_CRON` (default 02:15) and
 `AIMATRIX_COST_REPORT_CRON` (default 02:45), so the report runs after the day is priced. The
 schedule names say what runs, never when: a name keys the schedule's history and on/off state.
+
+Not `dg.build_schedule_from_partitioned_job`: for time partitions it derives the cron from the
+partitions (a minute and hour only), so an operator's cron could not be honoured, and the monthly
+report targets the running month, which that builder never requests.
 """
 
 from __future__ import annotations

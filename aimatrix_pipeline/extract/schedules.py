@@ -5,6 +5,9 @@ tune observer cost without a code change. A schedule's name never depends on its
 keys a schedule's tick history and its on/off state by name, so a new interval must not orphan
 them. Runs carry `aimatrix/project`, which dagster.yaml's tag
 concurrency limits use to cap how many runs (and so connections) hit one source at once.
+
+Not `dg.build_schedule_from_partitioned_job`: for static partitions it requests every partition
+with the same static tags, so runs could not carry their own project's tag.
 """
 
 from __future__ import annotations
