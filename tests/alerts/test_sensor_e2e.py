@@ -68,7 +68,7 @@ def _materialize(defs, instance, keys, partition=None, tags=None):
 
 def _tick_and_deliver(defs, instance):
     repo = defs.get_repository_def()
-    ctx = dg.build_sensor_context(instance=instance, repository_def=repo)
+    ctx = dg.build_sensor_context(instance=instance, repository_def=repo, resources={"settings": SettingsResource()})
     result = alert_sensor(ctx)
     if isinstance(result, dg.RunRequest):
         out = defs.get_job_def("alert_delivery_job").execute_in_process(instance=instance, tags=result.tags)
