@@ -1,4 +1,4 @@
-"""Build hook: ship the repository's top-level `sql/`, `alert_rules.yaml` and `dagster.yaml` in the package.
+"""Build hook: ship the repository's top-level `sql/`, `alert_rules.yaml`, `thresholds.yaml` and `dagster.yaml` in the package.
 
 They stay at the top of the repository (a DBA reads `sql/` without knowing Python); a wheel must
 still carry them, so `build_py` copies them into `aimatrix_pipeline/` of the build. Editable
@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("sql", "alert_rules.yaml", "dagster.yaml")
+SHIPPED = ("sql", "alert_rules.yaml", "thresholds.yaml", "dagster.yaml")
 
 
 class build_py_with_data(build_py):

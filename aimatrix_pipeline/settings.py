@@ -1,13 +1,25 @@
 """Typed settings: the one place that reads the environment and the projects file.
 
-Everything the code location needs to know about *which* projects to watch is resolved here, at
-definition-load time, because the project list decides the partitions. Secrets are never read here:
-a project names the environment variable that holds its DSN (`db_url_env`), and resources resolve
-it through `dagster.EnvVar` at run time, so DSNs never reach the UI, logs or metadata.
+Why one module: the settings used to be read in some twenty modules, each with its own default
+(the warehouse path in five places), some at import and some again at run time. Here every
+environment variable the pipeline reads is declared once (`VARIABLES`: name, type, default, range,
+meaning; docs/reference/settings.md is generated from it) and `load_settings` turns the environment
+into one frozen `Settings` object. Code receives that object:
+
+* definition-time code (partitions, schedules, sensor intervals) calls `current_settings()`, which
+  builds it from the process environment once per distinct environment;
+* assets, checks and sensors receive it through the `settings` resource (`SettingsResource`), which
+  builds it again when a run starts, so an edited threshold or path applies to the next run
+  without reloading the code location.
+
+Secrets are never read here: a project names the environment variable that holds its DSN
+(`db_url_env`), a channel names the variables of its credentials, and resources resolve them
+through `dagster.EnvVar` at run time, so secrets never reach the UI, logs, metadata or this object.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -17,7 +29,9 @@ from typing import Mapping
 
 from aimatrix_pipeline.config_checks import (
     ConfigError,
+    env_date,
     env_finite,
+    env_int,
     read_yaml,
     require_choice,
     require_env_name,
@@ -29,11 +43,13 @@ from aimatrix_pipeline.config_checks import (
     shown,
 )
 
-__all__ = ["ConfigError", "Organization", "Project", "Settings", "load_settings", "parse_projects_file"]
+__all__ = ["ConfigError", "Organization", "Project", "Settings", "VARIABLES", "current_settings",
+           "load_settings", "parse_projects_file"]
 
 PLANS = ("free", "pro", "team", "enterprise")
 DEFAULT_PROJECT = "default"
-DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+WAREHOUSE_FILE_NAME = "warehouse.duckdb"
+DEFAULT_WAREHOUSE = f"data/{WAREHOUSE_FILE_NAME}"  # the one place the default is computed
 DEFAULT_API_URL = "https://api.supabase.com"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _REF_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -43,6 +59,112 @@ MAX_BUDGET_USD = 1e9
 # Keys under a project that other modules read from `Project.extra`: checked here all the same.
 _EXTRA_ENV_KEYS = ("service_role_key_env", "apply_db_url_env")
 _URL_RE = re.compile(r"^https?://[^\s]{1,2000}$")
+DEFAULT_COST_START_DATE = "2025-01-01"
+MAX_INTERVAL_S = 86_400
+MAX_RETENTION_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
+THRESHOLDS_FILE_ENV = "AIMATRIX_ANALYTICS_THRESHOLDS"
+THRESHOLD_ENV_PREFIX = "AIMATRIX_ANALYTICS_"  # + a threshold's name in upper case (thresholds.yaml)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable the pipeline reads: the row of docs/reference/settings.md."""
+
+    name: str
+    type: str
+    default: str
+    allowed: str
+    meaning: str
+    secret: bool = False  # read through dagster.EnvVar where it is used, never into Settings
+
+
+_CRON = "cron (5 fields, UTC)"
+_SECONDS = f"1 to {MAX_INTERVAL_S}"
+_DAYS = f"0 to {MAX_RETENTION_DAYS}"
+VARIABLES: tuple[Variable, ...] = (
+    # --- what to watch --------------------------------------------------------------------------
+    Variable("AIMATRIX_PROJECTS_FILE", "path", "unset", "a YAML file", "the fleet file (organizations and "
+             "projects); takes precedence over the SUPABASE_* single-database variables"),
+    Variable("SUPABASE_DB_URL", "DSN", "unset", "postgresql://...", "the monitored database in "
+             "single-database mode (a project's `db_url_env` names its own variable)", secret=True),
+    Variable("SUPABASE_PLAN", "choice", "pro", ", ".join(PLANS), "single-database mode: the organization's plan"),
+    Variable("SUPABASE_COMPUTE_SIZE", "text", "micro", "micro, small, ..., 16xl", "single-database mode: the "
+             "project's compute size"),
+    Variable("SUPABASE_MONTHLY_BUDGET_USD", "number", "unset", f"0 to {MAX_BUDGET_USD:g}", "single-database "
+             "mode: the monthly budget the budget check compares against"),
+    Variable("SUPABASE_PROJECT_REF", "text", "unset", "letters, digits, '_', '-'", "single-database mode: "
+             "the project ref for the Management API"),
+    Variable("SUPABASE_ACCESS_TOKEN", "token", "unset", "a token", "Management API token (usage, add-ons, "
+             "disk, edge logs); without it API line items are `unknown`, never zero", secret=True),
+    Variable("SUPABASE_SERVICE_ROLE_KEY", "token", "unset", "a key", "the metrics endpoint's key when a "
+             "project sets `metrics_url` without `service_role_key_env`", secret=True),
+    Variable("SUPABASE_API_URL", "URL", DEFAULT_API_URL, "http(s) URL", "Management API base URL"),
+    # --- where data goes ------------------------------------------------------------------------
+    Variable("AIMATRIX_WAREHOUSE", "path", DEFAULT_WAREHOUSE, "a file, or ducklake:<catalog>", "the "
+             "warehouse: a DuckDB file, or a DuckLake catalog"),
+    Variable("AIMATRIX_WAREHOUSE_DATA_PATH", "path", "data/lake", "a directory or s3:// URL",
+             "DuckLake: where the Parquet data files go"),
+    Variable("AIMATRIX_WAREHOUSE_LOCAL_PATH", "path", "data/lake", "a directory", "DuckLake: local "
+             "directory for the lock, slot and state files"),
+    Variable("AIMATRIX_S3_ENDPOINT", "text", "unset", "host[:port]", "DuckLake on S3: a non-AWS endpoint"),
+    Variable("AIMATRIX_S3_URL_STYLE", "text", "unset", "path or vhost", "DuckLake on S3: URL style"),
+    Variable("AIMATRIX_S3_USE_SSL", "flag", "true", "true, false, 0, no", "DuckLake on S3: use TLS"),
+    Variable("AIMATRIX_ALERT_STATE", "path", "alerts_outbox.sqlite next to the warehouse", "a file",
+             "alert state and notification outbox (SQLite)"),
+    Variable("AIMATRIX_DASHBOARD_DIR", "path", "dashboard/ next to the warehouse", "a directory",
+             "where the HTML dashboard is written"),
+    Variable("AIMATRIX_SQL_DIR", "path", "the package's sql/", "a directory", "where SQL files are loaded "
+             "from"),
+    # --- rules, thresholds, prices --------------------------------------------------------------
+    Variable("AIMATRIX_ALERT_RULES", "path", "the shipped alert_rules.yaml", "a YAML file",
+             "alert rules and notification channels (channels name their own secret variables)"),
+    Variable(THRESHOLDS_FILE_ENV, "path", "unset", "a YAML file", "threshold values that replace the "
+             "shipped thresholds.yaml's (only the names it lists)"),
+    Variable(THRESHOLD_ENV_PREFIX + "<NAME>", "number", "thresholds.yaml", "see the thresholds table",
+             "one threshold; wins over both files"),
+    Variable("AIMATRIX_PRICE_BOOK_OVERRIDES", "path", "unset", "a YAML file", "negotiated prices merged "
+             "over the shipped price book"),
+    Variable("AIMATRIX_RETENTION_FULL_DAYS", "whole number", "7", _DAYS, "days every raw snapshot is kept"),
+    Variable("AIMATRIX_RETENTION_HOURLY_DAYS", "whole number", "90", _DAYS, "days one snapshot per hour is "
+             "kept (then one per day); at least the full days"),
+    Variable("AIMATRIX_RETENTION_APP_LOG_DAYS", "whole number", "unset (keep)", f"1 to {MAX_RETENTION_DAYS}",
+             "days app-log rows are kept"),
+    Variable("AIMATRIX_COST_START_DATE", "date", DEFAULT_COST_START_DATE, "2000-01-01 to today",
+             "first day of the daily cost partitions (the first day a backfill can price)"),
+    # --- schedules and sensors ------------------------------------------------------------------
+    Variable("AIMATRIX_STATS_CRON", _CRON, "*/5 * * * *", "cron", "schedule `snapshot_statistics`"),
+    Variable("AIMATRIX_LOGS_CRON", _CRON, "*/2 * * * *", "cron", "schedule `load_app_logs`"),
+    Variable("AIMATRIX_APPSIGNALS_CRON", _CRON, "*/15 * * * *", "cron", "schedule `load_app_signals`"),
+    Variable("AIMATRIX_COST_DAILY_CRON", _CRON, "15 2 * * *", "cron", "schedule `price_yesterdays_usage`"),
+    Variable("AIMATRIX_COST_REPORT_CRON", _CRON, "45 2 * * *", "cron", "schedule `rebuild_monthly_cost_report`"),
+    Variable("AIMATRIX_RETENTION_CRON", _CRON, "17 3 * * *", "cron", "schedule `snapshot_retention`"),
+    Variable("AIMATRIX_DASHBOARD_CRON", _CRON, "*/15 * * * *", "cron", "schedule "
+             "`refresh_monitoring_dashboard`"),
+    Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
+             "evaluates"),
+    Variable("AIMATRIX_AUTOMATION_INTERVAL_S", "seconds", "60", _SECONDS, "how often "
+             "`derive_analytics_when_raw_data_lands` evaluates"),
+    # --- remediation ----------------------------------------------------------------------------
+    Variable("AIMATRIX_APPLY_DB_URL", "DSN", "unset", "postgresql://...", "write DSN for "
+             "`aimatrix-pipeline apply` (a project's `apply_db_url_env` names its own)", secret=True),
+    Variable("AIMATRIX_APPLIED_BY", "text", "the OS user name", "text", "operator name recorded by "
+             "`aimatrix-pipeline apply`"),
+    # --- read by Dagster and DuckDB (named here so the reference lists them) ------------------
+    Variable("DAGSTER_HOME", "path", "unset (`watch`, `demo`: under the data directory)", "a directory",
+             "Dagster's instance directory (with dagster.yaml); read by Dagster itself"),
+    Variable("DAGSTER_PG_URL", "DSN", "unset (`watch`: an embedded PostgreSQL)", "postgresql://...",
+             "Dagster's run, event and schedule storage (dagster.yaml names it)", secret=True),
+    Variable("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION", "credentials", "unset",
+             "AWS credentials", "DuckLake on S3: object-store credentials (read only when connecting)",
+             secret=True),
+)
+_CRON_DEFAULTS = {v.name: v.default for v in VARIABLES if v.type == _CRON}
+_KNOWN = frozenset(v.name for v in VARIABLES if not v.secret and "<" not in v.name and not v.name.startswith("DAGSTER_"))
+
+
+def warehouse_in(data_dir: str | Path) -> str:
+    """The warehouse file of a data directory (`watch` and `demo` keep everything in one)."""
+    return str(Path(data_dir) / WAREHOUSE_FILE_NAME)
 
 
 @dataclass(frozen=True)
@@ -93,12 +215,80 @@ class Project:
 
 
 @dataclass(frozen=True)
+class Schedules:
+    """Cron expressions (UTC) of the schedules; the schedule names never depend on them."""
+
+    statistics: str = _CRON_DEFAULTS["AIMATRIX_STATS_CRON"]
+    app_logs: str = _CRON_DEFAULTS["AIMATRIX_LOGS_CRON"]
+    appsignals: str = _CRON_DEFAULTS["AIMATRIX_APPSIGNALS_CRON"]
+    cost_daily: str = _CRON_DEFAULTS["AIMATRIX_COST_DAILY_CRON"]
+    cost_report: str = _CRON_DEFAULTS["AIMATRIX_COST_REPORT_CRON"]
+    retention: str = _CRON_DEFAULTS["AIMATRIX_RETENTION_CRON"]
+    dashboard: str = _CRON_DEFAULTS["AIMATRIX_DASHBOARD_CRON"]
+
+
+_CRON_FIELDS = {"statistics": "AIMATRIX_STATS_CRON", "app_logs": "AIMATRIX_LOGS_CRON",
+                "appsignals": "AIMATRIX_APPSIGNALS_CRON", "cost_daily": "AIMATRIX_COST_DAILY_CRON",
+                "cost_report": "AIMATRIX_COST_REPORT_CRON", "retention": "AIMATRIX_RETENTION_CRON",
+                "dashboard": "AIMATRIX_DASHBOARD_CRON"}
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """DuckLake warehouse options (used when `AIMATRIX_WAREHOUSE` starts with `ducklake:`)."""
+
+    data_path: str = "data/lake"
+    local_path: str = "data/lake"
+    s3_endpoint: str = ""
+    s3_url_style: str = ""
+    s3_use_ssl: bool = True
+
+
+@dataclass(frozen=True)
+class RetentionDays:
+    """Retention periods from the environment; None: the policy's default (fleet/retention.py)."""
+
+    full_days: int | None = None
+    hourly_days: int | None = None
+    app_log_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     projects: tuple[Project, ...]
     organizations: tuple[Organization, ...]
     warehouse_path: str
     api_url: str
     source: str  # "projects_file" | "single_database" | "unconfigured"
+    schedules: Schedules = field(default_factory=Schedules)
+    alert_sensor_interval_s: int = 30
+    automation_interval_s: int = 60
+    cost_start_date: str = DEFAULT_COST_START_DATE
+    lake: LakeSettings = field(default_factory=LakeSettings)
+    alert_rules_file: str | None = None  # None: the shipped alert_rules.yaml
+    alert_state_file: str | None = None  # None: alerts_outbox.sqlite next to the warehouse
+    dashboard_dir: str | None = None  # None: dashboard/ next to the warehouse
+    price_book_overrides: str | None = None
+    thresholds_file: str | None = None
+    threshold_overrides: Mapping[str, str] = field(default_factory=dict)  # threshold name -> raw env text
+    retention: RetentionDays = field(default_factory=RetentionDays)
+    applied_by: str | None = None
+
+    @functools.cached_property
+    def thresholds(self):
+        """The analytics thresholds: thresholds.yaml, the `AIMATRIX_ANALYTICS_THRESHOLDS` file, then
+        `AIMATRIX_ANALYTICS_<NAME>` (parsed on first use: a run that needs none never reads the files)."""
+        from aimatrix_pipeline.analytics.thresholds import thresholds_from_settings
+
+        return thresholds_from_settings(self)
+
+    def rules_path(self) -> Path:
+        """The alert rules file (`AIMATRIX_ALERT_RULES`, default the shipped alert_rules.yaml)."""
+        if self.alert_rules_file:
+            return Path(self.alert_rules_file)
+        from aimatrix_pipeline.sql_files import shipped_path
+
+        return shipped_path("alert_rules.yaml")
 
     @property
     def project_names(self) -> list[str]:
@@ -258,15 +448,61 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
     return tuple(projects), tuple(orgs)
 
 
+def _cron(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if value is None:
+        return _CRON_DEFAULTS[name]
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise ConfigError(f"environment variable {name} must be a cron expression such as "
+                          f"'*/5 * * * *', got {shown(value)}")
+    return value
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    """An optional text variable: unset and empty are the same (None)."""
+    return env.get(name) or None
+
+
+def _thresholds_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """`AIMATRIX_ANALYTICS_<NAME>` values by threshold name (checked against thresholds.yaml on use)."""
+    return {k[len(THRESHOLD_ENV_PREFIX):].lower(): v for k, v in env.items()
+            if k.startswith(THRESHOLD_ENV_PREFIX) and k != THRESHOLDS_FILE_ENV and v not in (None, "")}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve settings from the environment (defaults to `os.environ`)."""
+    """Resolve settings from the environment (defaults to `os.environ`); a bad value raises a
+    ConfigError naming the variable. The projects file is read and checked here too."""
     env = os.environ if env is None else env
     warehouse = env.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE
     api_url = (env.get("SUPABASE_API_URL") or DEFAULT_API_URL).rstrip("/")
+    common = dict(
+        schedules=Schedules(**{f: _cron(env, name) for f, name in _CRON_FIELDS.items()}),
+        alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=30),
+        automation_interval_s=env_int(env, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, MAX_INTERVAL_S, default=60),
+        cost_start_date=env_date(env, "AIMATRIX_COST_START_DATE", DEFAULT_COST_START_DATE),
+        lake=LakeSettings(
+            data_path=env.get("AIMATRIX_WAREHOUSE_DATA_PATH") or "data/lake",
+            local_path=env.get("AIMATRIX_WAREHOUSE_LOCAL_PATH") or "data/lake",
+            s3_endpoint=env.get("AIMATRIX_S3_ENDPOINT") or "",
+            s3_url_style=env.get("AIMATRIX_S3_URL_STYLE") or "",
+            s3_use_ssl=(env.get("AIMATRIX_S3_USE_SSL") or "true").lower() not in ("0", "false", "no"),
+        ),
+        alert_rules_file=_text(env, "AIMATRIX_ALERT_RULES"),
+        alert_state_file=_text(env, "AIMATRIX_ALERT_STATE"),
+        dashboard_dir=_text(env, "AIMATRIX_DASHBOARD_DIR"),
+        price_book_overrides=_text(env, "AIMATRIX_PRICE_BOOK_OVERRIDES"),
+        thresholds_file=_text(env, THRESHOLDS_FILE_ENV),
+        threshold_overrides=_thresholds_from_env(env),
+        retention=RetentionDays(*(env_int(env, f"AIMATRIX_RETENTION_{n}_DAYS", 0, MAX_RETENTION_DAYS)
+                                  for n in ("FULL", "HOURLY", "APP_LOG"))),
+        applied_by=_text(env, "AIMATRIX_APPLIED_BY"),
+    )
     projects_file = env.get("AIMATRIX_PROJECTS_FILE")
     if projects_file:
         projects, orgs = parse_projects_file(projects_file)
-        return Settings(projects, orgs, warehouse, api_url, "projects_file")
+        return Settings(projects, orgs, warehouse, api_url, "projects_file", **common)
 
     plan = (env.get("SUPABASE_PLAN") or "pro").lower()
     if plan not in PLANS:
@@ -287,4 +523,101 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         monthly_budget_usd=org.monthly_budget_usd,
     )
     source = "single_database" if env.get("SUPABASE_DB_URL") else "unconfigured"
-    return Settings((project,), (org,), warehouse, api_url, source)
+    return Settings((project,), (org,), warehouse, api_url, source, **common)
+
+
+def _environment_key(env: Mapping[str, str]) -> tuple:
+    """What of the environment decides the settings (never a secret's value: only whether the
+    single-database DSN is set)."""
+    return (tuple(sorted((k, v) for k, v in env.items() if k in _KNOWN or k.startswith(THRESHOLD_ENV_PREFIX))),
+            bool(env.get("SUPABASE_DB_URL")))
+
+
+_CURRENT: dict[tuple, Settings] = {}
+
+
+def current_settings() -> Settings:
+    """The settings of this process's environment, for definition-time code (partitions, schedules,
+    sensor intervals, rule checks): built once per distinct environment, so the code location reads
+    the projects file once however many modules ask."""
+    key = _environment_key(os.environ)
+    if key not in _CURRENT:
+        _CURRENT.clear()
+        _CURRENT[key] = load_settings(os.environ)
+    return _CURRENT[key]
+
+
+def sql_dir_override() -> str | None:
+    """`AIMATRIX_SQL_DIR` (read before anything else: the SQL folder is fixed at import)."""
+    return os.environ.get("AIMATRIX_SQL_DIR") or None
+
+
+def secret_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the secret variable `name` is set (`env`, default the process environment). Only
+    the fact is read here, never kept: the value is resolved through `dagster.EnvVar` when used."""
+    return bool((os.environ if env is None else env).get(name))
+
+
+def environment_for_subprocess() -> dict[str, str]:
+    """A copy of this process's environment for a child process (the demo's PostgreSQL, the
+    Dagster daemon and webserver): they need every variable, secrets included, unread here."""
+    return dict(os.environ)
+
+
+REFERENCE_PAGE = "docs/reference/settings.md"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def reference_markdown() -> str:
+    """docs/reference/settings.md: every environment variable, then every threshold, from `VARIABLES`
+    and thresholds.yaml (`aimatrix-pipeline config reference` prints it; a test keeps it current)."""
+    from dataclasses import fields
+
+    from aimatrix_pipeline.analytics.thresholds import Thresholds, range_text, shipped_values
+
+    lines = [
+        "# Settings reference",
+        "",
+        "<!-- Generated by `aimatrix-pipeline config reference > docs/reference/settings.md` from",
+        "     aimatrix_pipeline/settings.py and thresholds.yaml; tests/test_settings_reference.py fails when",
+        "     it is out of date. Do not edit by hand. -->",
+        "",
+        "Every environment variable the pipeline reads. `aimatrix_pipeline/settings.py` reads them (and",
+        "the projects file) into one `Settings` object; definition-time code gets it from",
+        "`current_settings()`, assets, checks and sensors from the `settings` resource, built when each",
+        "run starts. An empty variable counts as unset. A value outside its range is a configuration",
+        "error naming the variable (`aimatrix-pipeline config check` reports it with exit code 2).",
+        "Secrets are never read into the settings: the code resolves them with `dagster.EnvVar` when it",
+        "uses them. Alert channel credentials are named per channel in the rules file (`*_env` keys).",
+        "",
+        "| variable | type | default | range | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for v in VARIABLES:
+        kind = f"{v.type} (secret)" if v.secret else v.type
+        literal = v.type == _CRON or (" " not in v.default and v.default != "unset")
+        default = f"`{v.default}`" if literal else v.default
+        names = ", ".join(f"`{n.strip()}`" for n in v.name.split(","))
+        lines.append(f"| {names} | {_cell(kind)} | {_cell(default)} | {_cell(v.allowed)} | {_cell(v.meaning)} |")
+    lines += [
+        "",
+        "## Thresholds",
+        "",
+        "The values of the analytics findings' thresholds live in the shipped `thresholds.yaml`. A file",
+        f"named by `{THRESHOLDS_FILE_ENV}` replaces the values it lists; `{THRESHOLD_ENV_PREFIX}<NAME>`",
+        "replaces one value and wins over both files (e.g. `AIMATRIX_ANALYTICS_SLOW_QUERY_MS=2000`). A",
+        "name that is not in this table is an error.",
+        "",
+        "| variable | type | default | range | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    values = shipped_values()
+    for f in fields(Thresholds):
+        kind = "whole number" if "whole number" in range_text(f) else "number"
+        allowed = range_text(f).replace("whole number, ", "")
+        lines.append(f"| `{THRESHOLD_ENV_PREFIX}{f.name.upper()}` | {kind} | `{values[f.name]}` | {_cell(allowed)} "
+                     f"| {_cell(f.metadata['doc'])} |")
+    return "\n".join(lines) + "\n"

@@ -11,7 +11,6 @@ that names the path: an empty DDL folder must never mean "apply nothing".
 from __future__ import annotations
 
 import importlib.resources
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +18,7 @@ PACKAGE = "aimatrix_pipeline"
 
 
 def shipped_path(name: str) -> Path:
-    """`name` (`sql`, `alert_rules.yaml`, `dagster.yaml`) inside the installed package, else in the checkout that
+    """`name` (`sql`, `alert_rules.yaml`, `thresholds.yaml`, `dagster.yaml`) inside the installed package, else in the checkout that
     holds the package; FileNotFoundError naming both places when neither has it."""
     inside = importlib.resources.files(PACKAGE) / name
     if inside.is_dir() or inside.is_file():
@@ -34,7 +33,9 @@ def shipped_path(name: str) -> Path:
 
 
 def _sql_dir() -> Path:
-    override = os.environ.get("AIMATRIX_SQL_DIR")
+    from aimatrix_pipeline.settings import sql_dir_override
+
+    override = sql_dir_override()
     if override:
         path = Path(override)
         if not path.is_dir():

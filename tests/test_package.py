@@ -23,8 +23,8 @@ import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "alert_rules.yaml", "dagster.yaml", "sql",
-           "aimatrix_pipeline")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "alert_rules.yaml", "thresholds.yaml",
+           "dagster.yaml", "sql", "aimatrix_pipeline")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_wheel_carries_sql_alert_rules_price_book_and_dagster_yaml(wheel):
                     for p in (ROOT / "sql").rglob("*") if p.is_file()}
     assert expected_sql and expected_sql <= names
     assert {"aimatrix_pipeline/alert_rules.yaml", "aimatrix_pipeline/sql/seed/price_book.yaml",
-            "aimatrix_pipeline/dagster.yaml",
+            "aimatrix_pipeline/dagster.yaml", "aimatrix_pipeline/thresholds.yaml",
             "aimatrix_pipeline/sql/warehouse/ddl/" + sorted((ROOT / "sql/warehouse/ddl").glob("*.sql"))[0].name,
             "aimatrix_pipeline/dashboard/template.html"} <= names
 

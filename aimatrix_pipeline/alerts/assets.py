@@ -15,6 +15,7 @@ from aimatrix_pipeline.alerts.delivery import deliver
 from aimatrix_pipeline.alerts.mirror import mirror_to_warehouse
 from aimatrix_pipeline.alerts.outbox import due_summary
 from aimatrix_pipeline.alerts.state import AlertStore, default_state_path
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.shared.rules import load_rules
 from aimatrix_pipeline.shared.tables import writes
@@ -55,9 +56,10 @@ ALERT_EVENTS_SCHEMA = dg.TableSchema(columns=[
     "channel in its own worker, retries with Retry-After / capped jittered backoff, permanent "
     "errors recorded. Materialized by alert_delivery_job, which the alert sensor requests.",
 )
-def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeResult:
-    rules = load_rules()
-    store = AlertStore(default_state_path())
+def notification_deliveries(context: AssetExecutionContext, settings: SettingsResource) -> dg.MaterializeResult:
+    current = settings.get()
+    rules = load_rules(current.rules_path())
+    store = AlertStore(default_state_path(current))
     try:
         stats = deliver(store, rules)
         summary = due_summary(store)
@@ -90,8 +92,9 @@ def notification_deliveries(context: AssetExecutionContext) -> dg.MaterializeRes
     "alerts.notification_deliveries, mirrored from the alert state store.",
     metadata=writes("alerts.alert_events", "alerts.alert_event_history", "alerts.notification_deliveries"),
 )
-def alert_events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    store = AlertStore(default_state_path())
+def alert_events(context: AssetExecutionContext, warehouse: WarehouseResource,
+                 settings: SettingsResource) -> dg.MaterializeResult:
+    store = AlertStore(default_state_path(settings.get()))
     try:
         counts = mirror_to_warehouse(store, warehouse)
     finally:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import dagster as dg
 from dagster import SensorEvaluationContext
@@ -24,11 +23,12 @@ from aimatrix_pipeline.alerts import outbox
 from aimatrix_pipeline.alerts.jobs import ALERT_DELIVERY_JOB_NAME, alert_delivery_job
 from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
-from aimatrix_pipeline.config_checks import env_int
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
+from aimatrix_pipeline.settings import current_settings
 from aimatrix_pipeline.shared.rules import load_rules
 
 ALERT_SENSOR_NAME = "alert_sensor"
-MINIMUM_INTERVAL_S = env_int(os.environ, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, 86_400, default=30)
+MINIMUM_INTERVAL_S = current_settings().alert_sensor_interval_s
 
 
 def _delivery_in_progress(instance: dg.DagsterInstance) -> bool:
@@ -60,14 +60,13 @@ def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules,
     description="Turns asset check results (failures, recoveries, checks that could not run; WARN "
     "and non-blocking included) into alerts and requests a delivery run when notifications are due.",
 )
-def alert_sensor(context: SensorEvaluationContext):
-    from aimatrix_pipeline.settings import load_settings
-
-    rules = load_rules()
-    store = AlertStore(default_state_path())
+def alert_sensor(context: SensorEvaluationContext, settings: SettingsResource):
+    current = settings.get()
+    rules = load_rules(current.rules_path())
+    store = AlertStore(default_state_path(current))
     try:
         check_keys = list(context.repository_def.asset_graph.asset_check_keys)
-        tick = run_tick(context.instance, check_keys, store, rules, load_settings().project_names)
+        tick = run_tick(context.instance, check_keys, store, rules, current.project_names)
         context.update_cursor(json.dumps(tick["scan"].cursors, sort_keys=True))
         due = tick["due"]
         if not due["due"]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from aimatrix_pipeline.settings import Settings, current_settings
 from aimatrix_pipeline.shared.rules import AlertRule, RuleSet
 from aimatrix_pipeline.sql_files import load_sql
 
@@ -93,15 +93,16 @@ class Evaluation:
     description: str = ""
 
 
-def default_state_path() -> Path:
-    """`AIMATRIX_ALERT_STATE`, else `alerts_outbox.sqlite` next to the warehouse file."""
-    explicit = os.environ.get("AIMATRIX_ALERT_STATE")
-    if explicit:
-        return Path(explicit)
-    from aimatrix_pipeline.resources.warehouse import warehouse_from_env
+def default_state_path(settings: Settings | None = None) -> Path:
+    """`AIMATRIX_ALERT_STATE`, else `alerts_outbox.sqlite` next to the warehouse file (settings:
+    default the current ones)."""
+    settings = settings or current_settings()
+    if settings.alert_state_file:
+        return Path(settings.alert_state_file)
+    from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
 
     # the warehouse's local location: the file, or a DuckLake warehouse's local directory
-    return warehouse_from_env().file.with_name("alerts_outbox.sqlite")
+    return warehouse_for(settings=settings).file.with_name("alerts_outbox.sqlite")
 
 
 class AlertStore:
@@ -164,7 +165,7 @@ class AlertStateMachine:
         self.store = store
         self.rules = rules
         self.clock = store.clock
-        self.environ = os.environ if environ is None else environ
+        self.environ = environ  # where channel secrets are looked for (None: the process environment)
 
     # --- helpers -----------------------------------------------------------------------------
     def _rule_for(self, ev: Evaluation) -> AlertRule | None:

@@ -3,8 +3,9 @@
 One asset per table family, partitioned by project like the extract. Each materialization runs
 its SQL file(s) from `sql/warehouse/analytics/` for one project and replaces that project's rows
 in one warehouse transaction (delete-then-insert), so a re-run never doubles and a failure
-leaves the previous rows. Thresholds are read at run time (analytics/thresholds.py), so a change
-of `AIMATRIX_ANALYTICS_*` applies to the next run without reloading the code location.
+leaves the previous rows. Thresholds come from the `settings` resource, built when a run starts,
+so a change of thresholds.yaml or `AIMATRIX_ANALYTICS_*` applies to the next run without
+reloading the code location.
 """
 
 
@@ -16,11 +17,11 @@ from typing import Optional
 import dagster as dg
 
 from aimatrix_pipeline.analytics import checks, derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import ConfigError, load_settings
+from aimatrix_pipeline.settings import ConfigError, Settings, current_settings
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks
@@ -132,22 +133,23 @@ SPECS: tuple[AnalyticsSpec, ...] = (
 )
 
 
-def _compute_size(project_name: str) -> str:
+def _compute_size(settings: Settings, project_name: str) -> str:
     try:
-        return load_settings().project(project_name).compute_size
+        return settings.project(project_name).compute_size
     except ConfigError:  # an unknown project (or a broken projects file) only loses the compute-size rule
         return ""
 
 
 def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
-             as_of: Optional[datetime] = None) -> tuple[dict, dict, list]:
-    """Replace the spec's tables for `project` in one transaction.
+             as_of: Optional[datetime] = None, settings: Optional[Settings] = None) -> tuple[dict, dict, list]:
+    """Replace the spec's tables for `project` in one transaction (settings: default the current ones).
 
     Returns row counts, materialization metadata and the data-quality check results.
     """
+    settings = settings or current_settings()
     params = derive.base_params(
-        project, load_thresholds(), as_of=as_of or datetime.now(timezone.utc),
-        compute_size=_compute_size(project),
+        project, settings.thresholds, as_of=as_of or datetime.now(timezone.utc),
+        compute_size=_compute_size(settings, project),
     )
     counts: dict[str, int] = {}
     with warehouse.transaction() as conn:
@@ -180,9 +182,10 @@ def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
         automation_condition=dg.AutomationCondition.eager(),
         check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               settings: SettingsResource) -> dg.MaterializeResult:
         started = time.monotonic()
-        counts, meta, results = run_spec(spec, warehouse, context.partition_key)
+        counts, meta, results = run_spec(spec, warehouse, context.partition_key, settings=settings.get())
         meta["seconds"] = round(time.monotonic() - started, 3)
         results = [*results, *rule_checks.evaluate(warehouse, context.partition_key)]
         context.log.info(f"[{context.partition_key}] {spec.name}: {counts}")

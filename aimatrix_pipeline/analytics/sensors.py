@@ -7,13 +7,11 @@ fresh deployment derives analytics without anyone having to find a toggle in the
 Its evaluation interval is `AIMATRIX_AUTOMATION_INTERVAL_S` (default 60 s).
 """
 
-import os
-
 import dagster as dg
 
-from aimatrix_pipeline.config_checks import env_int
+from aimatrix_pipeline.settings import current_settings
 
-AUTOMATION_INTERVAL_S = env_int(os.environ, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, 86_400, default=60)
+AUTOMATION_INTERVAL_S = current_settings().automation_interval_s
 
 DERIVE_ANALYTICS_SENSOR = dg.AutomationConditionSensorDefinition(
     "derive_analytics_when_raw_data_lands",

@@ -19,9 +19,9 @@ from aimatrix_pipeline.appsignals import api_counts, api_logs, derive, metrics
 from aimatrix_pipeline.appsignals import checks as checks_mod
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.tables import writes
@@ -76,8 +76,8 @@ class ApiSummaryConfig(dg.Config):
 EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 
 
-def _project(context):
-    return load_settings().project(context.partition_key)
+def _project(context, settings: SettingsResource):
+    return settings.get().project(context.partition_key)
 
 
 def _notes(meta: dict, notes: list[str], context, project: str) -> dict:
@@ -106,8 +106,8 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
     tags={"aimatrix/kind": "incremental"},
 )
 def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, supabase_api: SupabaseApiResource,
-                     warehouse: WarehouseResource) -> dg.MaterializeResult:
-    project = _project(context)
+                     warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
+    project = _project(context, settings)
     started = time.monotonic()
     try:
         result = api_logs.extract_api_logs(
@@ -141,8 +141,8 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
     metadata={"dagster/table_name": "raw.api_counts"},
 )
 def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig, supabase_api: SupabaseApiResource,
-                     warehouse: WarehouseResource) -> dg.MaterializeResult:
-    project = _project(context)
+                     warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
+    project = _project(context, settings)
     try:
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
     except EXPECTED as exc:
@@ -165,8 +165,8 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
     metadata={"dagster/table_name": "raw.project_metrics"},
 )
 def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
-                    warehouse: WarehouseResource) -> dg.MaterializeResult:
-    project = _project(context)
+                    warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
+    project = _project(context, settings)
     raw_at = config.scraped_at or context.run.tags.get(SCHEDULED_TIME_TAG)
     scraped_at = None
     if raw_at:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from aimatrix_pipeline.appsignals.jobs import APPSIGNALS_JOB
+from aimatrix_pipeline.settings import current_settings
 from aimatrix_pipeline.shared.schedules import per_project_schedule
 
-APPSIGNALS_CRON = os.environ.get("AIMATRIX_APPSIGNALS_CRON", "*/15 * * * *")
+APPSIGNALS_CRON = current_settings().schedules.appsignals
 
 APPSIGNALS_SCHEDULE = per_project_schedule(
     APPSIGNALS_JOB,

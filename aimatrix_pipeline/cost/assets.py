@@ -21,6 +21,7 @@ from aimatrix_pipeline.cost.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIO
 from aimatrix_pipeline.cost.price_book import load_price_book
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import (
     SupabaseApiAuthError,
@@ -28,7 +29,6 @@ from aimatrix_pipeline.resources.supabase_api import (
     SupabaseApiResource,
 )
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.shared.tables import writes
 from aimatrix_pipeline.sql_files import load_sql
@@ -44,6 +44,11 @@ DELTAS_KEY = dg.AssetKey(["analytics", "pg_stat_statements_deltas"])
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # single-run backfills are the design here, not an experiment: keep the beta notice out of CLI output
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+def _prices(settings: SettingsResource) -> list:
+    """The shipped price book with the settings' overrides file (`AIMATRIX_PRICE_BOOK_OVERRIDES`)."""
+    return load_price_book(overrides_path=settings.get().price_book_overrides or "")
 
 
 def _today() -> dt.date:
@@ -70,12 +75,12 @@ def usage_daily(
     source: SourcePostgresResource,
     warehouse: WarehouseResource,
     supabase_api: SupabaseApiResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     start, end = day_range(context)
-    settings = load_settings()
     try:
         with supabase_api.client() as api:
-            rows, report = usage.collect_usage(settings, source, api, start, end, _today())
+            rows, report = usage.collect_usage(settings.get(), source, api, start, end, _today())
     except SupabaseApiAuthError as exc:
         raise dg.Failure(description=f"Supabase API configuration error: {exc}",
                          metadata={"endpoint": exc.endpoint, "status": 401}) from exc
@@ -140,10 +145,11 @@ def _unknown_reasons_md(rows: usage.UsageRows) -> str:
     # the one writer of the price book and the billing configuration the pricing SQL reads
     metadata=writes("cost.price_book", "cost.organizations", "cost.projects"),
 )
-def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    entries = load_price_book()
+def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               settings: SettingsResource) -> dg.MaterializeResult:
+    entries = _prices(settings)
     with warehouse.transaction() as conn:
-        pricing.prepare(conn, load_settings(), entries)
+        pricing.prepare(conn, settings.get(), entries)
         meta = table_metadata(conn, "cost.price_book", len(entries),
                               sources=", ".join(sorted({e.source for e in entries})))
     return dg.MaterializeResult(metadata=meta)
@@ -166,7 +172,8 @@ def price_book(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     ),
     metadata={"dagster/table_name": "cost.cost_breakdown_daily"},
 )
-def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         settings: SettingsResource) -> dg.MaterializeResult:
     start, end = day_range(context)
     with warehouse.transaction() as conn:
         written = pricing.price_days(conn, start, end)
@@ -203,7 +210,8 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
     ),
     metadata=writes("cost.monthly_cost_report", "cost.monthly_project_cost"),
 )
-def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                        settings: SettingsResource) -> dg.MaterializeResult:
     first, last = month_range(context)
     with warehouse.transaction() as conn:
         written = pricing.report_months(conn, first, last, _today())

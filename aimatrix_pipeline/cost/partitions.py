@@ -8,14 +8,12 @@ include the running month, whose report carries the month-end projection.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import dagster as dg
 
-from aimatrix_pipeline.config_checks import env_date
+from aimatrix_pipeline.settings import current_settings
 
-DEFAULT_START_DATE = "2025-01-01"
-START_DATE = env_date(os.environ, "AIMATRIX_COST_START_DATE", DEFAULT_START_DATE)
+START_DATE = current_settings().cost_start_date
 START_MONTH = dt.date.fromisoformat(START_DATE).replace(day=1).isoformat()
 
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone="UTC")

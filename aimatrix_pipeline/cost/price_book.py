@@ -11,7 +11,6 @@ effective_from) key and add the rest. Each entry runs until the next entry of it
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -138,8 +137,10 @@ def load_price_book(
 ) -> list[PriceEntry]:
     """Default book merged with the overrides file (if any), with `effective_to` filled in."""
     entries = {(*e.key, e.effective_from): e for e in read_entries(default_path or DEFAULT_PRICE_BOOK)}
-    if overrides_path is None:
-        overrides_path = os.environ.get(OVERRIDES_ENV) or None
+    if overrides_path is None:  # the settings' AIMATRIX_PRICE_BOOK_OVERRIDES ("" means none)
+        from aimatrix_pipeline.settings import current_settings
+
+        overrides_path = current_settings().price_book_overrides
     if overrides_path:
         for e in read_entries(overrides_path):
             entries[(*e.key, e.effective_from)] = e

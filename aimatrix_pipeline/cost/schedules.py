@@ -1,24 +1,29 @@
 """Schedules of the cost domain (UTC): yesterday is priced once it is over, then the running
 month's report (with its month-end projection and budget check) is rebuilt.
 
-Cron expressions come from `AIMATRIX_COST_DAILY_CRON` (default 02:15) and
-`AIMATRIX_COST_REPORT_CRON` (default 02:45), so the report runs after the day is priced.
+Cron expressions come from the settings, `AIMATRIX_COST_DAILY_CRON` (default 02:15) and
+`AIMATRIX_COST_REPORT_CRON` (default 02:45), so the report runs after the day is priced. The
+schedule names say what runs, never when: a name keys the schedule's history and on/off state.
+
+Not `dg.build_schedule_from_partitioned_job`: for time partitions it derives the cron from the
+partitions (a minute and hour only), so an operator's cron could not be honoured, and the monthly
+report targets the running month, which that builder never requests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import dagster as dg
 
 from aimatrix_pipeline.cost.jobs import COST_DAILY_JOB, COST_MONTHLY_JOB
+from aimatrix_pipeline.settings import current_settings
 
-DAILY_CRON = os.environ.get("AIMATRIX_COST_DAILY_CRON", "15 2 * * *")
-REPORT_CRON = os.environ.get("AIMATRIX_COST_REPORT_CRON", "45 2 * * *")
+DAILY_CRON = current_settings().schedules.cost_daily
+REPORT_CRON = current_settings().schedules.cost_report
 
 
-@dg.schedule(name="price_yesterdays_usage_daily", job=COST_DAILY_JOB, cron_schedule=DAILY_CRON,
+@dg.schedule(name="price_yesterdays_usage", job=COST_DAILY_JOB, cron_schedule=DAILY_CRON,
              execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Extract and price yesterday (UTC) for every project.")
@@ -28,7 +33,7 @@ def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"cost_daily@{day}", partition_key=day)
 
 
-@dg.schedule(name="rebuild_monthly_cost_report_daily", job=COST_MONTHLY_JOB, cron_schedule=REPORT_CRON,
+@dg.schedule(name="rebuild_monthly_cost_report", job=COST_MONTHLY_JOB, cron_schedule=REPORT_CRON,
              execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Rebuild the running month's report, projection and budget check.")

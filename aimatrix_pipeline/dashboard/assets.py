@@ -11,6 +11,7 @@ import dagster as dg
 
 from aimatrix_pipeline.dashboard import build as dashboard_build
 from aimatrix_pipeline.dashboard.summary import headline, markdown_summary
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 
 DASHBOARD_KEY = dg.AssetKey(["analytics", "monitoring_dashboard"])
@@ -46,8 +47,9 @@ UPSTREAM = (
         "`aimatrix-pipeline dashboard open`."
     ),
 )
-def monitoring_dashboard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    result = dashboard_build.build(warehouse)
+def monitoring_dashboard(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         settings: SettingsResource) -> dg.MaterializeResult:
+    result = dashboard_build.build(warehouse, settings=settings.get())
     figures = headline(result.data)
     context.log.info(f"dashboard written to {result.html}")
     metadata = {

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from aimatrix_pipeline.dashboard.assets import DASHBOARD_KEY
+from aimatrix_pipeline.settings import current_settings
 
-DASHBOARD_CRON = os.environ.get("AIMATRIX_DASHBOARD_CRON", "*/15 * * * *")
+DASHBOARD_CRON = current_settings().schedules.dashboard
 
 DASHBOARD_JOB = dg.define_asset_job("refresh_monitoring_dashboard", selection=[DASHBOARD_KEY])
 
 DASHBOARD_SCHEDULE = dg.ScheduleDefinition(
-    name="refresh_monitoring_dashboard_every_15_minutes" if DASHBOARD_CRON == "*/15 * * * *"
-    else "refresh_monitoring_dashboard",
+    name="refresh_monitoring_dashboard",  # never the cron in the name (it keys history and on/off state)
     job=DASHBOARD_JOB,
     cron_schedule=DASHBOARD_CRON,
     execution_timezone="UTC",

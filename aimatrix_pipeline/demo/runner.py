@@ -41,6 +41,7 @@ from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo import seed_data
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
 from aimatrix_pipeline.demo.workload import Workload
+from aimatrix_pipeline.settings import warehouse_in
 
 DEMO_DATABASE = "supabase_demo"
 DAGSTER_DATABASE = "dagster"
@@ -180,7 +181,7 @@ def _prepare_databases(
     # (aimatrix_pipeline/instance_storage.py).
     dagster_pg_url = pg.create_database(DAGSTER_DATABASE)
     dagster_home = make_dagster_home(data_dir, root / "dagster.yaml")
-    warehouse = data_dir / "warehouse.duckdb"
+    warehouse = Path(warehouse_in(data_dir))
 
     env = {
         "SUPABASE_DB_URL": monitor_dsn,
@@ -219,16 +220,18 @@ def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
     live database and this host) and point the demo's project at it through a projects file, so
     raw.project_metrics and the dashboard's CPU/memory/disk/network charts have data."""
     from aimatrix_pipeline.demo.local_metrics import LocalMetricsEndpoint
+    from aimatrix_pipeline.settings import current_settings
 
+    demo_settings = current_settings()  # single-database mode: apply_environment removed a fleet file
     key = secrets.token_urlsafe(24)
     endpoint = LocalMetricsEndpoint(demo.monitor_dsn, key).start()
     projects_file = demo.dagster_home.parent / "projects.yaml"
     projects_file.write_text(
         "# written by `aimatrix-pipeline demo` at each start (the metrics port changes)\n"
-        f"organizations:\n  - slug: {DEMO_PROJECT}\n    plan: {(os.environ.get('SUPABASE_PLAN') or 'pro').lower()}\n"
+        f"organizations:\n  - slug: {DEMO_PROJECT}\n    plan: {demo_settings.organizations[0].plan}\n"
         f"projects:\n  - name: {DEMO_PROJECT}\n    organization: {DEMO_PROJECT}\n"
         "    db_url_env: SUPABASE_DB_URL\n"
-        f"    compute_size: {(os.environ.get('SUPABASE_COMPUTE_SIZE') or 'micro').lower()}\n"
+        f"    compute_size: {demo_settings.projects[0].compute_size}\n"
         f"    metrics_url: {endpoint.url}\n    service_role_key_env: {METRICS_KEY_ENV}\n"
     )
     demo.env.update({"AIMATRIX_PROJECTS_FILE": str(projects_file), METRICS_KEY_ENV: key})

@@ -16,9 +16,9 @@ from aimatrix_pipeline.extract import app_logs, snapshots
 from aimatrix_pipeline.extract.source_errors import SourceQueryError
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import load_settings
 from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 from aimatrix_pipeline.shared.tables import writes
@@ -60,9 +60,9 @@ def resolve_snapshot_at(context: dg.AssetExecutionContext, config: SnapshotConfi
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def _project(context: dg.AssetExecutionContext):
-    # Re-read settings at run time so a run uses the projects file as it is now.
-    return load_settings().project(context.partition_key)
+def _project(context: dg.AssetExecutionContext, settings: SettingsResource):
+    # The settings resource is built when the run starts: a run uses the projects file as it is now.
+    return settings.get().project(context.partition_key)
 
 
 # What an extract run can meet in normal operation; each becomes a Failure chained to its cause.
@@ -100,8 +100,9 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
         config: SnapshotConfig,
         source: SourcePostgresResource,
         warehouse: WarehouseResource,
+        settings: SettingsResource,
     ) -> dg.MaterializeResult:
-        project = _project(context)
+        project = _project(context, settings)
         snapshot_at = resolve_snapshot_at(context, config)
         started = time.monotonic()
         try:
@@ -159,8 +160,9 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
         config: AppLogConfig,
         source: SourcePostgresResource,
         warehouse: WarehouseResource,
+        settings: SettingsResource,
     ) -> dg.MaterializeResult:
-        project = _project(context)
+        project = _project(context, settings)
         started = time.monotonic()
 
         def progress(r: app_logs.LoadResult) -> None:

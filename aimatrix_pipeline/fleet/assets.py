@@ -14,6 +14,7 @@ import dagster as dg
 
 from aimatrix_pipeline.fleet import retention
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.shared.tables import WRITES_KEY
 
@@ -51,10 +52,10 @@ class RetentionConfig(dg.Config):
     ),
     metadata={WRITES_KEY: dg.MetadataValue.json([])},
 )
-def snapshot_retention(context: dg.AssetExecutionContext, config: RetentionConfig,
-                       warehouse: WarehouseResource) -> dg.MaterializeResult:
-    policy = retention.policy_from_env(
-        full_days=config.full_days, hourly_days=config.hourly_days, app_log_days=config.app_log_days
+def snapshot_retention(context: dg.AssetExecutionContext, config: RetentionConfig, warehouse: WarehouseResource,
+                       settings: SettingsResource) -> dg.MaterializeResult:
+    policy = retention.policy_from_settings(
+        settings.get(), full_days=config.full_days, hourly_days=config.hourly_days, app_log_days=config.app_log_days
     )
     now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
     if now.tzinfo is None:

@@ -13,19 +13,23 @@ All deletes of one pass run in one warehouse transaction: a failure removes noth
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aimatrix_pipeline.config_checks import env_int
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.settings import (
+    MAX_RETENTION_DAYS,
+    ConfigError,
+    Settings,
+    current_settings,
+    load_settings,
+)
 from aimatrix_pipeline.sql_files import load_sql
 
 DEFAULT_FULL_DAYS = 7
 DEFAULT_HOURLY_DAYS = 90
-MAX_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
+MAX_DAYS = MAX_RETENTION_DAYS  # a hundred years: more is a typo, and overflows date arithmetic
 
 PG_STAT_STATEMENTS_TABLES = ("pg_stat_statements_snapshots", "pg_stat_statements_info")
 """Downsampled together, with reset/eviction boundaries pinned (pg_stat_statements.drop.sql)."""
@@ -81,18 +85,15 @@ class RetentionPolicy:
         return out
 
 
-def _int_env(env: Mapping[str, str], name: str) -> int | None:
-    return env_int(env, name, 0, MAX_DAYS)
-
-
 def policy_from_env(env: Mapping[str, str] | None = None, **overrides) -> RetentionPolicy:
+    """Policy from the settings built from `env` (default: the current settings), then run config."""
+    return policy_from_settings(current_settings() if env is None else load_settings(env), **overrides)
+
+
+def policy_from_settings(settings: Settings, **overrides) -> RetentionPolicy:
     """Policy from AIMATRIX_RETENTION_FULL_DAYS / _HOURLY_DAYS / _APP_LOG_DAYS, then run config."""
-    env = os.environ if env is None else env
-    values = {
-        "full_days": _int_env(env, "AIMATRIX_RETENTION_FULL_DAYS"),
-        "hourly_days": _int_env(env, "AIMATRIX_RETENTION_HOURLY_DAYS"),
-        "app_log_days": _int_env(env, "AIMATRIX_RETENTION_APP_LOG_DAYS"),
-    }
+    days = settings.retention
+    values = {"full_days": days.full_days, "hourly_days": days.hourly_days, "app_log_days": days.app_log_days}
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["full_days"] is None:
         values["full_days"] = DEFAULT_FULL_DAYS

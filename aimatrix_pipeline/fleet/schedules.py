@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from aimatrix_pipeline.fleet.jobs import SNAPSHOT_RETENTION_JOB
+from aimatrix_pipeline.settings import current_settings
 
-RETENTION_CRON = os.environ.get("AIMATRIX_RETENTION_CRON", "17 3 * * *")
+RETENTION_CRON = current_settings().schedules.retention
 
 RETENTION_SCHEDULE = dg.ScheduleDefinition(
-    name="snapshot_retention_daily",
+    name="snapshot_retention",  # never the cron in the name: a new cron must keep the schedule's history
     job=SNAPSHOT_RETENTION_JOB,
     cron_schedule=RETENTION_CRON,
     execution_timezone="UTC",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from aimatrix_pipeline.remediation.allowlist import authorize
 from aimatrix_pipeline.remediation.statements import Action, Refused, classify
 from aimatrix_pipeline.resources.source_postgres import redact_dsn
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.settings import ConfigError, Project
+from aimatrix_pipeline.settings import ConfigError, Project, current_settings
 from aimatrix_pipeline.sql_files import load_sql
 
 DEFAULT_APPLY_ENV = "AIMATRIX_APPLY_DB_URL"
@@ -295,7 +294,8 @@ def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_
 
 # ---------------------------------------------------------------------------------- record
 def applied_by() -> str:
-    who = os.environ.get("AIMATRIX_APPLIED_BY")
+    """`AIMATRIX_APPLIED_BY` from the settings, else the OS user name."""
+    who = current_settings().applied_by
     if who:
         return who
     try:

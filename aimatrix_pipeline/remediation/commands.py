@@ -41,7 +41,7 @@ def cmd_apply(args) -> int:
 
     from aimatrix_pipeline.remediation import apply as ap
     from aimatrix_pipeline.resources.warehouse import WarehouseLockTimeout, warehouse_from_env
-    from aimatrix_pipeline.settings import load_settings
+    from aimatrix_pipeline.settings import current_settings
 
     out, err = sys.stdout, sys.stderr
     if args.confirm and args.dry_run:
@@ -80,7 +80,7 @@ def cmd_apply(args) -> int:
     if not args.confirm:
         out.write("\ndry run: nothing was executed. Re-run with --confirm to apply.\n")
         return EXIT_OK
-    project = load_settings().project(rec.project)
+    project = current_settings().project(rec.project)
     env_name, dsn = ap.resolve_write_dsn(project)  # ApplyConfigError is a ConfigError -> exit 2
     out.write(f"\napplying with the DSN in ${env_name} ...\n")
     outcome = ap.execute(dsn, actions, lock_timeout_ms=args.lock_timeout_ms,

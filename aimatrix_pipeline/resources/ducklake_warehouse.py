@@ -41,6 +41,7 @@ from aimatrix_pipeline.resources.warehouse import (
     _schema_guard,
     apply_schema,
 )
+from aimatrix_pipeline.settings import LakeSettings, Settings, current_settings
 
 DUCKLAKE_PREFIX = "ducklake:"
 CATALOG_ALIAS = "warehouse"
@@ -91,8 +92,8 @@ class DuckLakeWarehouseResource(WarehouseResource):
     """DuckLake catalog in PostgreSQL + Parquet data path, behind the WarehouseResource interface."""
 
     path: str = "ducklake:postgres:dbname=aimatrix_lake"
-    data_path: str = "data/lake"
-    local_path: str = "data/lake"
+    data_path: str = LakeSettings.data_path
+    local_path: str = LakeSettings.local_path
     s3_endpoint: str = ""
     s3_url_style: str = ""
     s3_use_ssl: bool = True
@@ -275,19 +276,13 @@ def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-def warehouse_for(spec: str | None) -> WarehouseResource:
-    """The warehouse resource a configuration string selects (`AIMATRIX_WAREHOUSE`)."""
-    from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
-
-    spec = spec or DEFAULT_WAREHOUSE
+def warehouse_for(spec: str | None = None, settings: Settings | None = None) -> WarehouseResource:
+    """The warehouse resource `spec` (default the settings' `AIMATRIX_WAREHOUSE`) selects: a DuckDB
+    file, or DuckLake with the settings' lake options (default: the process's current settings)."""
+    settings = settings or current_settings()
+    spec, lake = spec or settings.warehouse_path, settings.lake
     if spec.startswith(DUCKLAKE_PREFIX):
-        env = os.environ.get
-        return DuckLakeWarehouseResource(
-            path=spec,
-            data_path=env("AIMATRIX_WAREHOUSE_DATA_PATH") or "data/lake",
-            local_path=env("AIMATRIX_WAREHOUSE_LOCAL_PATH") or "data/lake",
-            s3_endpoint=env("AIMATRIX_S3_ENDPOINT") or "",
-            s3_url_style=env("AIMATRIX_S3_URL_STYLE") or "",
-            s3_use_ssl=(env("AIMATRIX_S3_USE_SSL") or "true").lower() not in ("0", "false", "no"),
-        )
+        return DuckLakeWarehouseResource(path=spec, data_path=lake.data_path, local_path=lake.local_path,
+                                         s3_endpoint=lake.s3_endpoint, s3_url_style=lake.s3_url_style,
+                                         s3_use_ssl=lake.s3_use_ssl)
     return WarehouseResource(path=spec)

@@ -50,9 +50,9 @@ DEFAULT_MAX_CONNECTIONS = 2
 def _slot_limit_from_settings(db_url_env: str) -> int:
     """The smallest `max_connections` of the projects that use this env var (default 2)."""
     try:
-        from aimatrix_pipeline.settings import ConfigError, load_settings
+        from aimatrix_pipeline.settings import ConfigError, current_settings
 
-        limits = [p.max_connections for p in load_settings().projects if p.db_url_env == db_url_env]
+        limits = [p.max_connections for p in current_settings().projects if p.db_url_env == db_url_env]
     except ConfigError:  # a broken projects file is reported elsewhere, not here
         limits = []
     return max(1, min(limits)) if limits else DEFAULT_MAX_CONNECTIONS

@@ -29,6 +29,7 @@ from typing import Iterator
 import dagster as dg
 import duckdb
 
+from aimatrix_pipeline.settings import DEFAULT_WAREHOUSE
 from aimatrix_pipeline.sql_files import sql_files
 
 
@@ -158,7 +159,7 @@ def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
 class WarehouseResource(dg.ConfigurableResource):
     """DuckDB warehouse file. Switching to another engine means replacing this resource only."""
 
-    path: str = "data/warehouse.duckdb"
+    path: str = DEFAULT_WAREHOUSE
     lock_timeout_s: float = 900.0
     reader_timeout_s: float = 120.0
     memory_limit: str = "2GB"
@@ -261,7 +262,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_from_env() -> WarehouseResource:
-    """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`: file or DuckLake)."""
+    """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`: file or DuckLake),
+    from the current settings."""
     from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
 
-    return warehouse_for(os.environ.get("AIMATRIX_WAREHOUSE"))
+    return warehouse_for()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.settings import current_settings
 
-SETTINGS = load_settings()
+SETTINGS = current_settings()  # definition time: the project list decides the partitions
 PROJECTS_PARTITIONS = dg.StaticPartitionsDefinition(SETTINGS.project_names)

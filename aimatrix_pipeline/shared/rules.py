@@ -15,7 +15,6 @@ nothing is queued for it (docs/alerts.md lists which variables each channel need
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from aimatrix_pipeline.config_checks import (
     require_str_list,
     shown,
 )
-from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.settings import ConfigError, Settings, current_settings, secret_is_set
 from aimatrix_pipeline.sql_files import shipped_path
 
 # The repository's alert_rules.yaml: in the checkout, or inside the package when installed from a wheel.
@@ -113,8 +112,8 @@ class ChannelConfig:
     send_resolved: bool = True
 
     def enabled(self, environ: Mapping[str, str] | None = None) -> bool:
-        environ = os.environ if environ is None else environ
-        return all(environ.get(self.env[k]) for k in _REQUIRED_ENV[self.type])
+        """All required secret variables are set (in `environ`, default the process environment)."""
+        return all(secret_is_set(self.env[k], environ) for k in _REQUIRED_ENV[self.type])
 
 
 @dataclass(frozen=True)
@@ -378,12 +377,12 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
     return RuleSet(rules, channels, settings, path)
 
 
-def rules_path(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("AIMATRIX_ALERT_RULES") or DEFAULT_RULES_FILE)
+def rules_path(settings: Settings | None = None) -> Path:
+    """The settings' rules file (`AIMATRIX_ALERT_RULES`, default the shipped alert_rules.yaml)."""
+    return (settings or current_settings()).rules_path()
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
-    """Load and validate the rules file (`AIMATRIX_ALERT_RULES`, default `alert_rules.yaml`)."""
+    """Load and validate the rules file (`path`, default the settings' `AIMATRIX_ALERT_RULES`)."""
     p = Path(path) if path else rules_path()
     return parse_rules(read_text(p, f"alert rules file {p} does not exist (set AIMATRIX_ALERT_RULES)"), str(p))

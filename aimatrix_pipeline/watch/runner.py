@@ -35,7 +35,7 @@ from aimatrix_pipeline.demo.runner import (
     start_dagster_dev,
     wait_for_stop,
 )
-from aimatrix_pipeline.settings import ConfigError, load_settings
+from aimatrix_pipeline.settings import ConfigError, load_settings, warehouse_in
 from aimatrix_pipeline.sql_files import shipped_path
 
 DEFAULT_DATA_DIR = Path(".aimatrix")
@@ -121,9 +121,8 @@ def dagster_instance(data_dir: Path, out: TextIO, environ: Mapping[str, str] | N
         workspace = home / "workspace.yaml"
         workspace.write_text(WORKSPACE)
         env["DAGSTER_HOME"] = str(home)
-        env.setdefault("AIMATRIX_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
-        if not env["AIMATRIX_WAREHOUSE"]:
-            env["AIMATRIX_WAREHOUSE"] = str(data_dir / "warehouse.duckdb")
+        if not env.get("AIMATRIX_WAREHOUSE"):
+            env["AIMATRIX_WAREHOUSE"] = warehouse_in(data_dir)
         yield Instance(home, workspace, env, pg)
     finally:
         if pg is not None and started:

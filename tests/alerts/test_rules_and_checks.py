@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from aimatrix_pipeline.alerts.scan import CNE_METADATA_KEY
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError
 from aimatrix_pipeline.shared import rule_checks as checks_mod
@@ -159,10 +160,10 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
                          [context.partition_key, datetime.now(UTC)])
         return dg.MaterializeResult(check_results=rule_checks.evaluate(warehouse, context.partition_key))
 
-    defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse})
+    defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse, "settings": SettingsResource()})
     with dg.instance_for_test() as instance:
         res = dg.materialize([database_health], instance=instance, partition_key="p1",
-                             resources={"warehouse": warehouse})
+                             resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success
         evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
         assert not evals["cache_hit_ratio_low"].passed and evals["connection_utilisation_high"].passed
@@ -177,7 +178,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
 
         monkeypatch.setattr(checks_mod, "evaluate_rule", boom)
         res = dg.materialize([database_health], instance=instance, partition_key="p2",
-                             resources={"warehouse": warehouse})
+                             resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success
         for e in res.get_asset_check_evaluations():
             assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN

@@ -16,6 +16,7 @@ import pytest
 from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
 from aimatrix_pipeline.alerts.jobs import alert_delivery_job
 from aimatrix_pipeline.alerts.sensors import alert_sensor
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.shared.rule_checks import build_rule_checks
 from aimatrix_pipeline.shared.rules import load_rules
 
@@ -45,7 +46,7 @@ def _defs(warehouse, rules_path):
         asset_checks=[*build_rule_checks(rules, PARTS), budget],
         jobs=[alert_delivery_job],
         sensors=[alert_sensor],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": SettingsResource()},
     )
 
 
@@ -67,7 +68,7 @@ def _materialize(defs, instance, keys, partition=None, tags=None):
 
 def _tick_and_deliver(defs, instance):
     repo = defs.get_repository_def()
-    ctx = dg.build_sensor_context(instance=instance, repository_def=repo)
+    ctx = dg.build_sensor_context(instance=instance, repository_def=repo, resources={"settings": SettingsResource()})
     result = alert_sensor(ctx)
     if isinstance(result, dg.RunRequest):
         out = defs.get_job_def("alert_delivery_job").execute_in_process(instance=instance, tags=result.tags)

@@ -8,13 +8,14 @@ import dagster as dg
 from aimatrix_pipeline.analytics.assets import ASSETS, SPECS
 from aimatrix_pipeline.analytics.checks import CHECKS
 from aimatrix_pipeline.extract.assets import ALL_ASSETS
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 
 
 def _run(assets, warehouse):
     return dg.materialize(
         assets, partition_key="default",
-        resources={"warehouse": warehouse, "source": SourcePostgresResource()},
+        resources={"warehouse": warehouse, "source": SourcePostgresResource(), "settings": SettingsResource()},
     )
 
 

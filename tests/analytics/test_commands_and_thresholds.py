@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from aimatrix_pipeline import cli
-from aimatrix_pipeline.analytics.thresholds import Thresholds, load_thresholds
+from aimatrix_pipeline.analytics.thresholds import Thresholds, load_thresholds, shipped_values
 from aimatrix_pipeline.settings import ConfigError
 
 
@@ -43,12 +43,14 @@ def test_report_commands(warehouse, monkeypatch, capsys):
     assert cli.main(["report", "slow-queries"]) == 2
 
 
-def test_thresholds_defaults_yaml_env_and_errors(tmp_path):
-    assert load_thresholds(env={}) == Thresholds()
+def test_thresholds_shipped_file_yaml_env_and_errors(tmp_path):
+    shipped = load_thresholds(env={})
+    assert shipped == Thresholds(**shipped_values())  # the shipped thresholds.yaml, nothing else
     path = tmp_path / "t.yaml"
     path.write_text("slow_query_ms: 250\nseq_scan_min_rows: 10\n")
     t = load_thresholds(env={"AIMATRIX_ANALYTICS_THRESHOLDS": str(path), "AIMATRIX_ANALYTICS_SLOW_QUERY_MS": "300"})
     assert (t.slow_query_ms, t.seq_scan_min_rows) == (300.0, 10)
+    assert t.summary_min_calls == shipped.summary_min_calls  # names the file does not list keep their value
     path.write_text("slow_querry_ms: 1\n")
     with pytest.raises(ConfigError, match="unknown threshold 'slow_querry_ms'"):
         load_thresholds(env={"AIMATRIX_ANALYTICS_THRESHOLDS": str(path)})

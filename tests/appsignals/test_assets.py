@@ -10,6 +10,7 @@ import pytest
 
 from aimatrix_pipeline.appsignals.assets import ALL_ASSETS, EXTRACT_ASSETS
 from aimatrix_pipeline.appsignals.checks import API_5XX_RATE_WITHIN_THRESHOLD, API_P95_WITHIN_THRESHOLD
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from tests.appsignals.conftest import REF
 
 
@@ -21,7 +22,8 @@ def _projects_file(tmp_path, monkeypatch, extra: str = "") -> None:
 
 def _run(assets, warehouse, api_resource, **kwargs):
     return dg.materialize(assets, partition_key="default",
-                          resources={"warehouse": warehouse, "supabase_api": api_resource}, **kwargs)
+                          resources={"warehouse": warehouse, "supabase_api": api_resource,
+                                     "settings": SettingsResource()}, **kwargs)
 
 
 def _meta(result, node):

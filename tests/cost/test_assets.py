@@ -16,6 +16,7 @@ from aimatrix_pipeline.cost.assets import (
     usage_daily,
 )
 from aimatrix_pipeline.cost.checks import BUDGET_CHECK_NAME, monthly_budget_not_exceeded
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from tests.cost import seed as S
 
@@ -45,7 +46,8 @@ def fleet(tmp_path, monkeypatch, source_db18, fake_api):
 
 
 def _resources(warehouse, api_resource):
-    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api_resource}
+    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api_resource,
+            "settings": SettingsResource()}
 
 
 def _snapshot(warehouse):

@@ -13,6 +13,7 @@ import pytest
 
 from aimatrix_pipeline import cli
 from aimatrix_pipeline.cost.assets import cost_breakdown_daily, monthly_cost_report, price_book, usage_daily
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from tests.cost import seed as S
 
@@ -37,7 +38,8 @@ def acme(tmp_path, monkeypatch, source_db18, fake_api):
 
 
 def _resources(warehouse, api_resource):
-    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api_resource}
+    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api_resource,
+            "settings": SettingsResource()}
 
 
 def _price_days(resources, first: str, last: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.extract.assets import ALL_ASSETS, APP_LOG_ASSETS, SNAPSHOT_ASSETS
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 
 PROJECT = "default"
@@ -25,7 +26,8 @@ def materialize(assets, warehouse, *, snapshot_at: str | None = None, raise_on_e
     return dg.materialize(
         assets,
         partition_key=PROJECT,
-        resources={"warehouse": warehouse, "source": SourcePostgresResource(statement_timeout_ms=20_000)},
+        resources={"warehouse": warehouse, "source": SourcePostgresResource(statement_timeout_ms=20_000),
+                   "settings": SettingsResource()},
         run_config={"ops": ops} if ops else None,
         raise_on_error=raise_on_error,
         instance=instance,

@@ -21,7 +21,7 @@ def main() -> None:
     from aimatrix_pipeline.definitions import defs
     from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
-    schedule = defs.get_schedule_def("snapshot_statistics_every_5_minutes")
+    schedule = defs.get_schedule_def("snapshot_statistics")
     ticks = [datetime.fromisoformat(t) for t in os.environ.get("FLEET_PROBE_TICKS", "2026-03-01T12:00:00+00:00").split(",")]
     tick = ticks[0]
     with dg.instance_for_test() as instance:

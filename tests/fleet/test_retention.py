@@ -17,6 +17,7 @@ import pytest
 from aimatrix_pipeline.analytics import derive
 from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.fleet import retention
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.settings import ConfigError
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
@@ -235,7 +236,7 @@ def test_retention_asset_reports_removed_rows_as_observations_of_the_owning_asse
 
     result = dg.materialize(
         [snapshot_retention],
-        resources={"warehouse": synthetic},
+        resources={"warehouse": synthetic, "settings": SettingsResource()},
         run_config={"ops": {"raw__snapshot_retention": {"config": {
             "full_days": 1, "hourly_days": 2, "now": NOW.isoformat()}}}},
     )

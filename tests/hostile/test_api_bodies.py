@@ -27,6 +27,7 @@ from aimatrix_pipeline.cost.assets import (
 )
 from aimatrix_pipeline.cost.checks import monthly_budget_not_exceeded
 from aimatrix_pipeline.cost.usage import UsageRows
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource, SupabaseApiUnavailable
 from aimatrix_pipeline.settings import ConfigError, Project, load_settings
@@ -51,7 +52,8 @@ def acme(tmp_path, monkeypatch, source_db18, fake_api):
 
 def _resources(warehouse):
     api = SupabaseApiResource(backoff_s=0.01, max_retries=1, max_retry_after_s=0.05)
-    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api}
+    return {"warehouse": warehouse, "source": SourcePostgresResource(), "supabase_api": api,
+            "settings": SettingsResource()}
 
 
 # ---------------------------------------------------------------------------- API numbers
@@ -127,7 +129,7 @@ def test_a_nan_cost_in_the_warehouse_never_reads_as_within_budget(warehouse, mon
     assert "budget not judged: organization acme" in capsys.readouterr().err
     result = dg.materialize_to_memory(
         [dg.SourceAsset(monthly_cost_report.key), monthly_budget_not_exceeded],
-        resources={"warehouse": warehouse}, selection=dg.AssetSelection.checks(monthly_budget_not_exceeded))
+        resources={"warehouse": warehouse, "settings": SettingsResource()}, selection=dg.AssetSelection.checks(monthly_budget_not_exceeded))
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed and "cannot be judged" in check.description
 
@@ -176,7 +178,7 @@ def test_a_nan_price_fails_the_price_book_asset_naming_file_and_field(tmp_path, 
     path = tmp_path / "overrides.yaml"
     path.write_text("entries:\n  - {line_item: egress, plan: pro, effective_from: 2026-01-01, price_usd: .nan}\n")
     monkeypatch.setenv("AIMATRIX_PRICE_BOOK_OVERRIDES", str(path))
-    result = dg.materialize([price_book], resources={"warehouse": warehouse}, raise_on_error=False)
+    result = dg.materialize([price_book], resources={"warehouse": warehouse, "settings": SettingsResource()}, raise_on_error=False)
     assert not result.success
     error = result.failure_data_for_node("cost__price_book").error
     message = error.cause.message if error.cause else error.message

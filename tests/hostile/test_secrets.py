@@ -18,6 +18,7 @@ import pytest
 
 from aimatrix_pipeline.cost.assets import usage_daily
 from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, SNAPSHOT_ASSETS
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import (
     SourcePostgresResource,
     SourceUnavailable,
@@ -85,7 +86,8 @@ def test_password_pieces_never_reach_event_log_metadata_compute_logs_or_warehous
     monkeypatch.setenv("SUPABASE_DB_URL", _dsns(pg18)["unencoded"])
     monkeypatch.setenv("AIMATRIX_WAREHOUSE", warehouse.path)
     source = SourcePostgresResource(slot_dir=str(tmp_path / "slots"))
-    resources = {"warehouse": warehouse, "source": source, "supabase_api": SupabaseApiResource()}
+    resources = {"warehouse": warehouse, "source": source, "supabase_api": SupabaseApiResource(),
+                 "settings": SettingsResource()}
     instance_dir.mkdir()
     with dg.instance_for_test(temp_dir=str(instance_dir)) as instance:
         extract = dg.materialize([*SNAPSHOT_ASSETS[:3], APP_LOG_ASSETS[0]], partition_key="default",

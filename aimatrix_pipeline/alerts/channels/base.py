@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import httpx
 
+from aimatrix_pipeline.settings import secret_is_set
 from aimatrix_pipeline.shared.rules import ChannelConfig
 
 SEVERITY_COLOURS = {"low": "#36a64f", "medium": "#ffb347", "high": "#ff6b6b", "critical": "#dc143c"}
@@ -66,7 +66,7 @@ class Channel:
         if self.environ is not None:
             value = self.environ.get(name)
         else:
-            value = dg.EnvVar(name).get_value() if os.environ.get(name) else None
+            value = dg.EnvVar(name).get_value() if secret_is_set(name) else None
         if required and not value:
             raise RuntimeError(f"channel {self.cfg.name!r}: environment variable {name} is not set")
         return value
