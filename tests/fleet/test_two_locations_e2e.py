@@ -10,11 +10,10 @@ PG 18). Runs go through the default launcher (each code server starts its run wo
 Docker/Kubernetes. The warehouse is DuckLake: catalog on PostgreSQL, data on a directory.
 
 The statistics schedule ticks once a minute for a few minutes (`AIMATRIX_STATS_CRON`), the other
-schedules are out of the way, the automation sensor evaluates every 5 s, and the warehouse pool
-allows 4 runs at once (DuckLake). Checked: the scheduled extract ran in the
-extract location through the queue and its rows are in the lake; the automation sensor of the
-derived location then derived analytics from them, also in the lake. Every process is killed at
-the end, and none is left.
+schedules are out of the way, the automation sensor evaluates every 5 s. Checked: the scheduled
+extract ran in the extract location through the queue and its rows are in the lake; the
+automation sensor of the derived location then derived analytics from them, also in the lake.
+Every process is killed at the end, and none is left.
 """
 
 from __future__ import annotations
@@ -96,11 +95,11 @@ def _stats_cron(now: datetime) -> str:
 
 
 def _instance_yaml(home: Path) -> None:
-    """The Docker deployment's instance, with the default run launcher instead of Docker's and the
-    warehouse pool raised as a DuckLake warehouse allows (writers overlap up to their commits)."""
+    """The Docker deployment's instance (queue, limits, DuckLake's warehouse pool of 4, storage),
+    with the default run launcher instead of Docker's."""
     doc = yaml.safe_load((DEPLOY / "docker/dagster.yaml").read_text())
+    assert doc["concurrency"]["pools"]["default_limit"] > 1
     doc.pop("run_launcher")
-    doc["concurrency"]["pools"]["default_limit"] = 4
     (home / "dagster.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
