@@ -8,8 +8,10 @@ of each of their projects once, through the functions the extract assets call. T
 and connect first and start together; throughput = projects / (last finish - first start).
 
 On the DuckDB file, writers on one host take turns on the file lock; on DuckLake they overlap in
-everything except their commits (the resource's commit lock on the catalog). Every configuration
-starts on a warehouse that already holds one tick of every project (steady state, DDL applied).
+everything except their commits (the resource's commit lock on the catalog), and their source
+connection slots are advisory locks in the catalog too, as deployed. Every configuration starts on
+a warehouse that already holds one tick of every project (steady state, DDL applied). The machine
+is usually shared: each run records the 1-minute load average before and after it.
 
 Usage: python benchmarks/bench_lake_writers.py [--projects 8] [--writers 1,2,4] [--statements 100]
 Results: benchmarks/results/lake_writers.json
@@ -71,6 +73,7 @@ def run_writers(env: dict, projects: list[str], writers: int, snapshot_at: datet
     # every child has loaded and connected (it then waits for the go file): start them together
     while not all(r.exists() for r in ready) and all(p.poll() is None for p in procs):
         time.sleep(0.05)
+    load_before = os.getloadavg()[0]
     go.touch()
     spans = []
     for p in procs:
@@ -79,7 +82,9 @@ def run_writers(env: dict, projects: list[str], writers: int, snapshot_at: datet
             raise RuntimeError(err[-3000:])
         spans.append(json.loads(out.strip().splitlines()[-1]))
     wall = max(s["end"] for s in spans) - min(s["start"] for s in spans)
-    return {"writers": writers, "wall_s": round(wall, 2), "projects_per_minute": round(len(projects) * 60 / wall, 1)}
+    # the 1-minute load average around the run: the figures only compare on a quiet machine
+    return {"writers": writers, "wall_s": round(wall, 2), "projects_per_minute": round(len(projects) * 60 / wall, 1),
+            "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def main() -> None:
@@ -120,8 +125,8 @@ def main() -> None:
                 tick += 1
                 r = run_writers(kind_env, projects, writers, datetime(2026, 3, 1, 1, tick, tzinfo=UTC), work)
                 results["runs"][kind].append(r)
-                print(f"{kind:<13} writers={writers}: {r['wall_s']:7.1f}s  {r['projects_per_minute']:6.1f} projects/min",
-                      flush=True)
+                print(f"{kind:<13} writers={writers}: {r['wall_s']:7.1f}s  {r['projects_per_minute']:6.1f} projects/min"
+                      f"  (load {r['load_1min'][0]:.1f} -> {r['load_1min'][1]:.1f})", flush=True)
         results["machine"]["load_average_end"] = os.getloadavg()
     finally:
         pg.stop("immediate")

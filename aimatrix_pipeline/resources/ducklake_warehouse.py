@@ -106,6 +106,13 @@ class DuckLakeWarehouseResource(WarehouseResource):
         return self.path
 
     @property
+    def catalog_conninfo(self) -> str | None:
+        """libpq conninfo of the catalog's PostgreSQL (None for another kind of catalog). Its
+        advisory locks order commits (`_commit_lock`) and hold the per-source connection slots
+        across hosts (SourcePostgresResource)."""
+        return self.catalog[len(POSTGRES_CATALOG):] if self.catalog.startswith(POSTGRES_CATALOG) else None
+
+    @property
     def _catalog_name(self) -> str:
         """The catalog without connection details, for messages."""
         found = re.search(r"dbname=(\S+)", self.catalog)
@@ -180,10 +187,10 @@ class DuckLakeWarehouseResource(WarehouseResource):
         (reading the sources, Dagster's own work, readers) runs in parallel. It is a session lock
         on the catalog's PostgreSQL: a writer that dies releases it with its connection.
         """
-        if not self.catalog.startswith(POSTGRES_CATALOG):
+        conninfo = self.catalog_conninfo
+        if conninfo is None:
             yield
             return
-        conninfo = self.catalog[len(POSTGRES_CATALOG):]
         try:
             pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-commit-lock")
         except psycopg.Error as exc:

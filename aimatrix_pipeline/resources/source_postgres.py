@@ -8,11 +8,17 @@ hold for psycopg and for the ADBC (Arrow, binary COPY) driver alike, whatever th
 The DSN is read from the environment variable the project names (`dagster.EnvVar`), at run time,
 and never appears in logs, metadata or error messages (`redact_dsn`).
 
-Per-source connection cap: every connection holds one of N slot files (`flock`) under a slot
-directory next to the warehouse, N being the project's `max_connections` (default 2). Runs,
-steps and processes on one machine that share the warehouse share the slots, so however many
-runs the queue starts, no source ever sees more than N of our sessions at once; a connection
-that cannot get a slot within `slot_timeout_s` fails with a clear error instead of piling on.
+Per-source connection cap: every connection holds one of N slots, N being the project's
+`max_connections` (default 2), so however many runs the queue starts, no source ever sees more
+than N of our sessions at once; a connection that cannot get a slot within `slot_timeout_s`
+fails with a clear error instead of piling on. Where the slots live decides how far the cap
+reaches:
+- on one machine (a DuckDB file warehouse): slot files (`flock`) in a directory next to the
+  warehouse, shared by every run, step and process of that host;
+- across hosts (a DuckLake warehouse on a PostgreSQL catalog, or `slot_catalog`): PostgreSQL
+  advisory locks in the catalog database, which every host already reaches. A slot is a session
+  lock held on a catalog connection for as long as the source connection is open; a process that
+  dies releases it with its connection, like the file lock.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import fcntl
 import os
 import re
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -78,17 +85,61 @@ def connection_slot(slot_dir: Path, key: str, slots: int, timeout_s: float) -> I
                     continue
             if held is None:
                 if time.monotonic() >= deadline:
-                    raise SourceBusy(
-                        f"all {slots} connection slot(s) for ${key} stayed in use for {timeout_s:.0f}s "
-                        f"(max_connections={slots} in the projects file); nothing was read, the next run "
-                        "catches up"
-                    )
+                    raise _busy(key, slots, timeout_s, "")
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
         yield held
     finally:
         for fd in fds:
             os.close(fd)  # closing releases the lock
+
+
+SLOT_LOCK_APPLICATION = "aimatrix-source-slots"
+
+
+def slot_lock_key(key: str) -> int:
+    """The first int4 of a slot's two-key advisory lock (the second is the slot number). The
+    two-key form never collides with the one-bigint DuckLake commit lock."""
+    return zlib.crc32(f"aimatrix-source-slot:{key}".encode()) - 2**31
+
+
+def _busy(key: str, slots: int, timeout_s: float, where: str) -> SourceBusy:
+    return SourceBusy(
+        f"all {slots} connection slot(s) for ${key} stayed in use{where} for {timeout_s:.0f}s "
+        f"(max_connections={slots} in the projects file); nothing was read, the next run catches up"
+    )
+
+
+@contextmanager
+def catalog_connection_slot(conninfo: str, key: str, slots: int, timeout_s: float) -> Iterator[int]:
+    """Hold one of `slots` advisory locks for `key` in the PostgreSQL at `conninfo` until exit.
+
+    Every host that reaches that database shares the slots, so the cap holds across machines.
+    The catalog conninfo carries no password (libpq reads PGPASSWORD or ~/.pgpass); its error
+    text is redacted all the same."""
+    try:
+        pg = psycopg.connect(conninfo, autocommit=True, application_name=SLOT_LOCK_APPLICATION, connect_timeout=10)
+    except psycopg.Error as exc:
+        first = (redact_dsn(str(exc), conninfo).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceUnavailable(
+            f"cannot reach the PostgreSQL that holds the connection slots of ${key} (the warehouse "
+            f"catalog): {first[:300]}"
+        ) from None
+    lock_key = slot_lock_key(key)
+    try:
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while True:
+            for i in range(slots):
+                if pg.execute("select pg_try_advisory_lock(%s, %s)", [lock_key, i]).fetchone()[0]:
+                    yield i
+                    return
+            if time.monotonic() >= deadline:
+                raise _busy(key, slots, timeout_s, " on every host sharing the catalog")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+    finally:
+        pg.close()  # ends the session: releases the lock
 
 
 def redact_dsn(text: str, dsn: str | None = None) -> str:
@@ -193,7 +244,18 @@ class SourcePostgresResource(dg.ConfigurableResource):
     """Connections per source at once; 0 = the project's `max_connections` (default 2)."""
     slot_dir: str = ""
     """Where the slot files live; default `<warehouse dir>/source-slots` (AIMATRIX_WAREHOUSE)."""
+    slot_catalog: str = ""
+    """libpq conninfo of a PostgreSQL whose advisory locks hold the slots, so the cap holds across
+    hosts; default: the catalog of a DuckLake warehouse on PostgreSQL (then `slot_dir` is unused),
+    otherwise slot files."""
     slot_timeout_s: float = 300.0
+
+    def _slot_catalog(self) -> str | None:
+        if self.slot_catalog:
+            return self.slot_catalog
+        from aimatrix_pipeline.resources.warehouse import warehouse_from_env
+
+        return getattr(warehouse_from_env(), "catalog_conninfo", None)
 
     def _slot_dir(self) -> Path:
         if self.slot_dir:
@@ -206,6 +268,9 @@ class SourcePostgresResource(dg.ConfigurableResource):
     def slot(self, db_url_env: str):
         """Context manager holding one connection slot of this source."""
         limit = self.max_connections or _slot_limit_from_settings(db_url_env)
+        catalog = self._slot_catalog()
+        if catalog:
+            return catalog_connection_slot(catalog, db_url_env, limit, self.slot_timeout_s)
         return connection_slot(self._slot_dir(), db_url_env, limit, self.slot_timeout_s)
 
     def raw_dsn(self, db_url_env: str) -> str | None:
