@@ -24,7 +24,7 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
     from aimatrix_pipeline.settings import load_settings
 
     settings = load_settings(env)  # the projects file and every variable's type and range
-    from aimatrix_pipeline.alerts.rules import load_rules
+    from aimatrix_pipeline.shared.rules import load_rules
 
     rules = load_rules(settings.rules_path())
     from aimatrix_pipeline.fleet.retention import policy_from_settings

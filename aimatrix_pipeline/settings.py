@@ -278,7 +278,7 @@ class Settings:
     def thresholds(self):
         """The analytics thresholds: thresholds.yaml, the `AIMATRIX_ANALYTICS_THRESHOLDS` file, then
         `AIMATRIX_ANALYTICS_<NAME>` (parsed on first use: a run that needs none never reads the files)."""
-        from aimatrix_pipeline.analytics.thresholds import thresholds_from_settings
+        from aimatrix_pipeline.shared.thresholds import thresholds_from_settings
 
         return thresholds_from_settings(self)
 
@@ -576,7 +576,7 @@ def reference_markdown() -> str:
     and thresholds.yaml (`aimatrix-pipeline config reference` prints it; a test keeps it current)."""
     from dataclasses import fields
 
-    from aimatrix_pipeline.analytics.thresholds import Thresholds, range_text, shipped_values
+    from aimatrix_pipeline.shared.thresholds import Thresholds, range_text, shipped_values
 
     lines = [
         "# Settings reference",

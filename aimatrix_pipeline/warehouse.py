@@ -7,7 +7,7 @@
 It goes through the same reader as `aimatrix-pipeline sql` (`user_query`, which the CLI calls too),
 so it is as safe to run while schedules write:
 - the warehouse is the one the code location uses (`AIMATRIX_WAREHOUSE`, default
-  `data/warehouse.duckdb`; a DuckLake warehouse works the same way), unless `warehouse=` names one;
+  the settings' default warehouse; a DuckLake warehouse works the same way), unless `warehouse=` names one;
 - it waits for a running write to commit (the shared lock; `WarehouseLockTimeout` after the
   resource's `lock_timeout_s`), never sees half-written data, and holds the lock only while the
   query runs, so a notebook left open never blocks a run (`timeout_s` interrupts a long query);

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from aimatrix_pipeline import querytext
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 from aimatrix_pipeline.sql_files import load_sql
 
 PROJECT = "bench"

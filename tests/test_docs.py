@@ -205,6 +205,11 @@ def test_environment_variables_the_pages_name_are_in_the_code():
         for path in (ROOT / folder).rglob("*")
         if path.is_file() and path.suffix in {".py", ".yaml", ".yml", ".sql", ".toml", ".html"}
     ) + "".join((ROOT / name).read_text() for name in ("dagster.yaml", "alert_rules.yaml", ".ci/run"))
+    # One variable per threshold, named from the threshold (AIMATRIX_ANALYTICS_<NAME>): the names
+    # the settings module derives count as in the code.
+    from aimatrix_pipeline.shared.thresholds import Thresholds
+
+    code += " ".join(f"AIMATRIX_ANALYTICS_{f.upper()}" for f in Thresholds.__dataclass_fields__)
     unknown = sorted({
         f"{page.relative_to(ROOT)}: {name}"
         for page in PAGES

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import duckdb
 
-from aimatrix_pipeline.analytics.thresholds import Thresholds, as_params, load_thresholds
+from aimatrix_pipeline.shared.thresholds import Thresholds, as_params, load_thresholds
 from aimatrix_pipeline.sql_files import load_sql
 
 _PARAM = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")

@@ -2,7 +2,8 @@
 
 Each page is one module with a `render() -> str` function, registered in PAGES under its file name:
 `tables.md` from the warehouse DDL (and the descriptions beside it), `definitions.md` from the
-Dagster definitions, `cli.md` from the command line's argparse parser. A new generated page is one
+Dagster definitions, `cli.md` from the command line's argparse parser, `settings.md` from the
+settings module's table of environment variables. A new generated page is one
 more module and one more PAGES entry.
 
     python -m aimatrix_pipeline.docs_reference            # rewrite docs/reference/*.md
@@ -24,6 +25,7 @@ PAGES = {
     "tables.md": "aimatrix_pipeline.docs_reference.tables",
     "definitions.md": "aimatrix_pipeline.docs_reference.definitions",
     "cli.md": "aimatrix_pipeline.docs_reference.cli",
+    "settings.md": "aimatrix_pipeline.docs_reference.settings",
 }
 
 GENERATED_NOTE = (

@@ -9,11 +9,11 @@ import pglast
 import psycopg
 
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.extract import app_logs, snapshots
 from aimatrix_pipeline.remediation.statements import _statement_text
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SNAPSHOT_NAMES = (

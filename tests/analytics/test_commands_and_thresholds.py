@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from aimatrix_pipeline import cli
-from aimatrix_pipeline.analytics.thresholds import Thresholds, load_thresholds, shipped_values
 from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.shared.thresholds import Thresholds, load_thresholds, shipped_values
 
 
 def _seed(warehouse):

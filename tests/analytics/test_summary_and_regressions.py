@@ -10,7 +10,7 @@ import pytest
 
 from aimatrix_pipeline import querytext
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 
 AS_OF = datetime(2026, 3, 16, 12, 0, tzinfo=timezone.utc)
 HOUR = datetime(2026, 3, 16, 10, 0, tzinfo=timezone.utc)

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.fleet import retention
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.settings import ConfigError
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 DAYS = 4

@@ -13,12 +13,12 @@ import pytest
 from psycopg import sql
 
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo.local_postgres import embedded_bin_dir
 from aimatrix_pipeline.extract import snapshots
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 from tests.cost.conftest import fake_api  # noqa: F401 - the local Management API server, as in tests/cost
 
 SNAPSHOTS = ("table_stats", "index_stats", "database_stats", "sequences", "activity", "foreign_keys")

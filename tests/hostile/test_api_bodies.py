@@ -200,7 +200,7 @@ def test_alert_rule_threshold_must_be_finite_and_the_cli_exits_2(tmp_path, monke
 
 @pytest.mark.parametrize("value", YAML_NON_FINITE)
 def test_analytics_thresholds_file_numbers_must_be_finite(tmp_path, value):
-    from aimatrix_pipeline.analytics.thresholds import load_thresholds
+    from aimatrix_pipeline.shared.thresholds import load_thresholds
 
     path = tmp_path / "thresholds.yaml"
     path.write_text(f"unused_index_min_bytes: {value}\nslow_query_ms: 100\n")

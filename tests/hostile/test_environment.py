@@ -15,10 +15,10 @@ from dataclasses import fields
 
 import pytest
 
-from aimatrix_pipeline.analytics.thresholds import Thresholds, load_thresholds
 from aimatrix_pipeline.config_commands import check_all
 from aimatrix_pipeline.fleet.retention import policy_from_env
 from aimatrix_pipeline.settings import ConfigError, load_settings
+from aimatrix_pipeline.shared.thresholds import Thresholds, load_thresholds
 
 NUMBERS = ["nan", "NaN", "-nan", "inf", "Infinity", "-inf", "1e400", "lots", "0x10", "1_000", "5 apples", "\x00",
            "\x1b[31m1", "１２"]  # the last: full-width digits

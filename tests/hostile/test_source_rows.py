@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.extract import app_logs
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import Project
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 from tests.analytics.helpers import snapshot
 from tests.extract.helpers import APP_LOG_ASSETS, materialize
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.cost.price_book import read_entries
 from aimatrix_pipeline.settings import ConfigError, parse_projects_file
 from aimatrix_pipeline.shared.rules import load_rules
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 NAN, INF = math.nan, math.inf

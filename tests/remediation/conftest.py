@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from aimatrix_pipeline.analytics import derive
-from aimatrix_pipeline.analytics.thresholds import load_thresholds
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.extract import snapshots
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.settings import load_settings
+from aimatrix_pipeline.shared.thresholds import load_thresholds
 
 SNAPSHOTS = ("table_stats", "index_stats", "database_stats", "sequences", "activity", "foreign_keys")
 
