@@ -448,13 +448,23 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
     return tuple(projects), tuple(orgs)
 
 
+def _valid_cron(value: str) -> bool:
+    """Dagster's own cron validation, through its public API: a schedule definition refuses an
+    expression its scheduler would not run."""
+    import dagster as dg
+
+    try:
+        dg.ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+    except dg.DagsterInvalidDefinitionError:
+        return False
+    return True
+
+
 def _cron(env: Mapping[str, str], name: str) -> str:
     value = env.get(name)
     if value is None:
         return _CRON_DEFAULTS[name]
-    from dagster._utils.schedules import is_valid_cron_string
-
-    if not is_valid_cron_string(value):
+    if not _valid_cron(value):
         raise ConfigError(f"environment variable {name} must be a cron expression such as "
                           f"'*/5 * * * *', got {shown(value)}")
     return value

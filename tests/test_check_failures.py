@@ -31,6 +31,7 @@ import pytest
 
 from aimatrix_pipeline.analytics import derive
 from aimatrix_pipeline.definitions import defs
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from tests.extract.helpers import materialize as materialize_extract
 
 TESTS = Path(__file__).parent
@@ -55,7 +56,7 @@ def run_rule_check(spec: str, warehouse, partition: str = PROJECT):
     """Invoke the code location's own check definition for one project partition."""
     key = _key(spec)
     (checks_def,) = [c for c in defs.asset_checks if key in c.check_keys]
-    return checks_def(dg.build_op_context(partition_key=partition, resources={"warehouse": warehouse}))
+    return checks_def(dg.build_op_context(partition_key=partition, resources={"warehouse": warehouse, "settings": SettingsResource()}))
 
 
 def code_location_asset(*path: str) -> dg.AssetsDefinition:
@@ -68,7 +69,7 @@ def code_location_asset(*path: str) -> dg.AssetsDefinition:
 def materialize_analytics(name: str, warehouse) -> dict:
     """Materialize the code location's analytics asset; its check evaluations by check name."""
     asset = code_location_asset("analytics", name)
-    result = dg.materialize([asset], partition_key=PROJECT, resources={"warehouse": warehouse})
+    result = dg.materialize([asset], partition_key=PROJECT, resources={"warehouse": warehouse, "settings": SettingsResource()})
     assert result.success
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 

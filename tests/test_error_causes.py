@@ -10,6 +10,7 @@ import dagster as dg
 
 from aimatrix_pipeline.extract import snapshots
 from aimatrix_pipeline.extract.assets import SNAPSHOT_ASSETS
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 
 PASSWORD = "Vx8-never-logged"
@@ -24,7 +25,7 @@ def _closed_port() -> int:
 def _run(warehouse, monkeypatch, tmp_path):
     monkeypatch.delenv("AIMATRIX_PROJECTS_FILE", raising=False)
     monkeypatch.setenv("SUPABASE_DB_URL", f"postgresql://monitor:{PASSWORD}@127.0.0.1:{_closed_port()}/postgres")
-    resources = {"warehouse": warehouse, "source": SourcePostgresResource(slot_dir=str(tmp_path / "slots"))}
+    resources = {"warehouse": warehouse, "settings": SettingsResource(), "source": SourcePostgresResource(slot_dir=str(tmp_path / "slots"))}
     result = dg.materialize([SNAPSHOT_ASSETS[0]], partition_key="default", resources=resources,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.shared.tables import SHARED_STATE, table_owners
 
 DDL = Path(__file__).resolve().parents[1] / "sql" / "warehouse" / "ddl"
@@ -74,13 +75,13 @@ def test_the_price_book_has_one_writer(warehouse, monkeypatch):
     from aimatrix_pipeline.cost.assets import cost_breakdown_daily, price_book
 
     monkeypatch.delenv("AIMATRIX_PROJECTS_FILE", raising=False)
-    assert dg.materialize([price_book], resources={"warehouse": warehouse}).success
+    assert dg.materialize([price_book], resources={"warehouse": warehouse, "settings": SettingsResource()}).success
     with warehouse.transaction() as conn:
         written = conn.execute("select count(*) from cost.price_book").fetchone()[0]
         conn.execute("delete from cost.price_book where line_item = 'egress'")
         left = conn.execute("select count(*) from cost.price_book").fetchone()[0]
     assert written > left > 0
-    priced = dg.materialize([cost_breakdown_daily], partition_key="2026-03-02", resources={"warehouse": warehouse})
+    priced = dg.materialize([cost_breakdown_daily], partition_key="2026-03-02", resources={"warehouse": warehouse, "settings": SettingsResource()})
     assert priced.success
     with warehouse.reader() as conn:
         assert conn.execute("select count(*) from cost.price_book").fetchone()[0] == left
