@@ -1,7 +1,7 @@
 """Benchmark: analytics.slow_queries_summary over 10,000,000 app-log rows with 5,000 distinct query
 texts, against a bare DuckDB GROUP BY of the same rows, measured in the same run.
 
-    /work/venv/bin/python benchmarks/bench_slow_queries_summary.py [--rows N] [--texts N] [--repeat N]
+    python benchmarks/bench_slow_queries_summary.py [--rows N] [--texts N] [--repeat N]
 
 "Ours" = extract-side fingerprinting of the distinct texts (querytext.analyse, once per text, as
 the extract does) + the summary SQL (join to raw.query_texts, group by fingerprint and hour,
