@@ -452,6 +452,10 @@ def extract_app_log(
             # Bounded memory whatever the table size: DuckDB spills what the open transaction
             # appended instead of keeping it resident (the limit is a validated literal).
             conn.execute(f"set memory_limit = '{duckdb_memory_limit}'").fetchall()
+            # One DuckDB thread for the inserts: each is one batch (~60,000 rows) beside the
+            # decoding and masking threads, and a second DuckDB thread spent twice the CPU on the
+            # same inserts (2,000,000 rows: 6.1 s against 3.0 s), CPU the other two stages need.
+            conn.execute("set threads = 1").fetchall()
             previous, total = _state(conn, project.name, table)
             if previous is not None and previous > source_now:
                 # A mark from before the clock bound (a row from the future once moved it): rows
