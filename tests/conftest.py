@@ -19,6 +19,7 @@ import pytest
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir, embedded_bin_dir
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from tests.installed_package import venv_python, wheel  # noqa: F401 - session fixtures: one wheel per suite
 
 _counter = itertools.count()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -10,6 +10,7 @@ exist; the quick start's test command is the one CI runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import subprocess
@@ -179,6 +180,34 @@ def test_files_the_pages_name_exist():
             if "<" in name or "*" in name or ".." in name or name.startswith("benchmarks/results"):
                 continue
             if not (ROOT / name.rstrip("/")).exists():
+                missing.append(f"{page.relative_to(ROOT)}: {name}")
+    assert missing == []
+
+
+def _resolves(dotted: str) -> bool:
+    """`dotted` is a module of the package, or an attribute chain on the longest module prefix."""
+    parts = dotted.split(".")
+    for n in range(len(parts), 1, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:n]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[n:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_modules_the_pages_name_exist():
+    """A dotted name under aimatrix_pipeline that a page gives (`-m aimatrix_pipeline.locations`,
+    `aimatrix_pipeline.definitions.build_definitions`) starts with a module of the package: a moved
+    module does not live on in the commands the pages tell users to run."""
+    missing = []
+    for page in PAGES:
+        for name in set(re.findall(r"\baimatrix_pipeline(?:\.\w+)+", page.read_text())):
+            if not _resolves(name):
                 missing.append(f"{page.relative_to(ROOT)}: {name}")
     assert missing == []
 

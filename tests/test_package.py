@@ -1,7 +1,7 @@
 """The installed package runs: a built wheel carries the SQL, the alert rules and the price book,
 and loads and materializes outside the checkout. Missing SQL is an error, never "nothing to run".
 
-The wheel is built from a copy of the sources (the checkout stays clean) and installed into a
+The wheel (tests/installed_package.py) is built from a copy of the sources (the checkout stays clean) and installed into a
 fresh venv in a temporary directory; the test then runs Python from that venv with the current
 directory elsewhere and no PYTHONPATH, so the checkout is not importable. Dependencies come from
 the running interpreter's site-packages through a .pth line (derived from this interpreter, so it
@@ -10,58 +10,17 @@ works wherever the suite runs); the venv's own site-packages, holding the wheel,
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import zipfile
 from pathlib import Path
 
 import duckdb
-import pytest
+
+from tests.installed_package import clean_env  # the wheel and venv_python fixtures come from conftest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "alert_rules.yaml", "thresholds.yaml",
-           "dagster.yaml", "sql", "aimatrix_pipeline")
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("src")
-    for name in SOURCES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy(path, src / name)
-    dist = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    (whl,) = dist.glob("aimatrix_pipeline-*.whl")
-    return whl
-
-
-@pytest.fixture(scope="module")
-def venv_python(wheel, tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                           str(wheel)], capture_output=True, text=True, timeout=300, cwd=venv, env=_clean_env())
-    assert proc.returncode == 0 and "Successfully installed" in proc.stdout, proc.stdout + proc.stderr[-3000:]
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return python
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k != "PYTHONPATH" and not k.startswith(("AIMATRIX_", "SUPABASE_", "DAGSTER_"))}
-    return {**env, **extra}
 
 
 def test_wheel_carries_sql_alert_rules_price_book_and_dagster_yaml(wheel):
@@ -108,7 +67,7 @@ def test_installed_wheel_loads_the_definitions_and_materializes_an_asset(venv_py
     work = tmp_path / "elsewhere"
     work.mkdir()
     warehouse = work / "warehouse.duckdb"
-    env = _clean_env(SUPABASE_DB_URL=source_db18.url, AIMATRIX_WAREHOUSE=str(warehouse))
+    env = clean_env(SUPABASE_DB_URL=source_db18.url, AIMATRIX_WAREHOUSE=str(warehouse))
     proc = subprocess.run([str(venv_python), "-c", INSTALLED_RUN], cwd=work, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -127,14 +86,14 @@ def test_installed_wheel_loads_the_definitions_and_materializes_an_asset(venv_py
 def test_the_checkout_is_not_importable_from_the_venv(venv_python, tmp_path):
     """The venv sees the wheel's package, not this checkout (the test above would prove nothing)."""
     proc = subprocess.run([str(venv_python), "-c", "import aimatrix_pipeline; print(aimatrix_pipeline.__file__)"],
-                          cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=60)
+                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert not Path(proc.stdout.strip()).is_relative_to(ROOT)
 
 
 # -- missing SQL fails loudly ------------------------------------------------------------------
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**_clean_env(), "PYTHONPATH": str(ROOT), **env},
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean_env(), "PYTHONPATH": str(ROOT), **env},
                           capture_output=True, text=True, timeout=120)
 
 

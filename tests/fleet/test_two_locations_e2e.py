@@ -1,7 +1,7 @@
 """The two-location deployment of deploy/, run for real on one machine: nobody launches anything.
 
 Every process a container would run is started here from the installed package (the wheel of
-tests/test_package.py in a fresh venv; the checkout is not importable): the extract and derived
+tests/installed_package.py in a fresh venv, built once per suite; the checkout is not importable): the extract and derived
 code servers as gRPC servers with exactly the commands deploy/ declares (`dagster code-server
 start` as in the compose file, `dagster api grpc` with the Helm values' arguments), a workspace of
 `grpc_server` entries with the deploy workspace's location names, and `dagster-daemon` with the
@@ -33,7 +33,7 @@ import yaml
 
 from aimatrix_pipeline.demo.local_postgres import free_port
 from aimatrix_pipeline.resources.ducklake_warehouse import DuckLakeWarehouseResource
-from tests.test_package import _clean_env, venv_python, wheel  # noqa: F401 - fixtures shared with that module
+from tests.installed_package import clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -183,7 +183,7 @@ def _runs(instance, **tags) -> list:
 
 
 def test_scheduled_extract_and_derived_analytics_land_in_ducklake_across_two_locations(
-        venv_python, source_db18, pg18, tmp_path, monkeypatch):  # noqa: F811 - the imported fixture
+        venv_python, source_db18, pg18, tmp_path, monkeypatch):
     work = tmp_path / "deploy"
     home = work / "dagster_home"
     home.mkdir(parents=True)
@@ -194,7 +194,7 @@ def test_scheduled_extract_and_derived_analytics_land_in_ducklake_across_two_loc
     catalog = f"ducklake:postgres:host=127.0.0.1 port={pg18.port} dbname={lake_db} user=postgres"
     data = work / "lake"
     bin_dir = _console_scripts(venv_python)
-    env = _clean_env(
+    env = clean_env(
         DAGSTER_HOME=str(home), DAGSTER_PG_URL=dagster_url, SUPABASE_DB_URL=source_db18.url,
         AIMATRIX_WAREHOUSE=catalog, AIMATRIX_WAREHOUSE_DATA_PATH=str(data),
         AIMATRIX_ALERT_STATE=str(work / "alerts_outbox.sqlite"),
