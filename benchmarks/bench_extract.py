@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--memory-rows", type=int, default=10_000_000, help="0 to skip the memory run")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--workdir", default=None, help="kept afterwards; by default a temporary directory, removed")
     args = parser.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-bench-"))
@@ -261,6 +261,8 @@ def main() -> None:
                   "(goal < 1024)", flush=True)
     finally:
         server.stop("immediate")
+        if not args.workdir:  # its cluster holds the generated rows: gigabytes at 10 M
+            shutil.rmtree(work, ignore_errors=True)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "extract.json").write_text(json.dumps(results, indent=2) + "\n")

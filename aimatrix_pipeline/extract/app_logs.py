@@ -401,7 +401,7 @@ def extract_app_log(
     queue_batches: int = 4,
     log_schema: str | None = None,
     on_batch: Callable[[LoadResult], None] | None = None,
-    duckdb_memory_limit: str = "384MB",
+    duckdb_memory_limit: str = "256MB",  # 10 M rows: 777 MiB peak RSS (890 MiB at 384MB), same CPU
     clock_skew: timedelta | None = None,
 ) -> LoadResult:
     """Load new rows of one log table for `project`; see the module docstring for guarantees.
