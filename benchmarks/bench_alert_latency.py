@@ -31,7 +31,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dagster as dg
+from workdir import workdir
 
 from aimatrix_pipeline.alerts.state import AlertStore
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-alert-latency-"))
+    work = workdir(args.workdir, "aimatrix-alert-latency-")
     storage = LocalPostgres(work / "pg-dagster")
     source = MonitoredPostgres(work / "pg-monitored")
     receiver = SignedWebhookReceiver()

@@ -28,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +36,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from workdir import workdir
 
 from aimatrix_pipeline.demo import database as demo_db  # noqa: E402
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir, embedded_bin_dir  # noqa: E402
@@ -158,7 +159,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="kept afterwards; by default a temporary directory, removed")
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-bench-"))
+    work = workdir(args.workdir, "aimatrix-bench-")
     server = LocalPostgres(work / "pg").start()
     results: dict = {"rows": args.rows, "duckdb": duckdb.__version__, "cpus": os.cpu_count()}
     try:
@@ -261,8 +262,6 @@ def main() -> None:
                   "(goal < 1024)", flush=True)
     finally:
         server.stop("immediate")
-        if not args.workdir:  # its cluster holds the generated rows: gigabytes at 10 M
-            shutil.rmtree(work, ignore_errors=True)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "extract.json").write_text(json.dumps(results, indent=2) + "\n")

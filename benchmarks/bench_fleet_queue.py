@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fleet_common import setup_database
+from workdir import workdir
 
 from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
 
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-queue-"))
+    work = workdir(args.workdir, "aimatrix-queue-")
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "shared_buffers": "32MB"})
     storage = LocalPostgres(work / "pg-dagster", settings=settings)
     clusters = [LocalPostgres(work / f"pg{i}", settings=settings)

@@ -26,7 +26,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick
+from workdir import workdir
 
 from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -90,7 +90,7 @@ def main() -> None:
 
     sizes = [int(s) for s in args.sizes.split(",")]
     total = max(sizes)
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-fleet-"))
+    work = workdir(args.workdir, "aimatrix-fleet-")
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "max_connections": "100",
                                         "shared_buffers": "32MB"})
     clusters = [LocalPostgres(work / f"pg{i}", settings=settings)

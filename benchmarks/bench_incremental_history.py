@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_extract import generate
+from workdir import workdir
 
 from aimatrix_pipeline.analytics import derive
 from aimatrix_pipeline.demo import database as demo_db
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-history-"))
+    work = workdir(args.workdir, "aimatrix-history-")
     server = LocalPostgres(work / "pg").start()
     results: dict = {"rows": args.rows, "load_average_start": os.getloadavg()}
     try:

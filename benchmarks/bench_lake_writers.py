@@ -25,7 +25,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fleet_common import setup_database
+from workdir import workdir
 
 from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres, embedded_bin_dir
 
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=100)
     args = parser.parse_args()
     writer_counts = [int(w) for w in args.writers.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="aimatrix-lake-bench-"))
+    work = workdir(None, "aimatrix-lake-bench-")
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "max_connections": "100"})
     pg = LocalPostgres(work / "pg", bin_dir=embedded_bin_dir(), settings=settings).start()
     results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": {

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fleet_common import distinct_statements, server_cpu_seconds, setup_database, statistics_tick
+from workdir import workdir
 
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-observer-"))
+    work = workdir(args.workdir, "aimatrix-observer-")
     server = LocalPostgres(work / "pg").start()
     try:
         url = server.create_database("observed")

@@ -18,13 +18,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from workdir import workdir
 
 from aimatrix_pipeline.fleet import retention
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="aimatrix-growth-"))
+    work = workdir(args.workdir, "aimatrix-growth-")
     wh = WarehouseResource(path=str(work / "warehouse.duckdb"), memory_limit="1GB")
     policy = retention.RetentionPolicy(full_days=args.full_days, hourly_days=args.hourly_days)
     per_day = round(24 * 60 / args.interval_minutes)

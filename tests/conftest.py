@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,14 @@ def _base_dir() -> Path:
     path = Path(base) if base else Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the clusters' temp dir once they have stopped (session fixtures are torn down by now):
+    each run would otherwise leave a few hundred MB behind. A dir named by AIMATRIX_TEST_DIR is
+    the caller's to keep."""
+    if not os.environ.get("AIMATRIX_TEST_DIR"):
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,8 @@ import psycopg
 from aimatrix_pipeline.resources.warehouse import (
     WarehouseLockTimeout,
     WarehouseResource,
-    _schema_applied,
     _schema_guard,
-    apply_schema,
+    ensure_schema,
 )
 from aimatrix_pipeline.settings import LakeSettings, Settings, current_settings
 
@@ -209,12 +208,10 @@ class DuckLakeWarehouseResource(WarehouseResource):
             pg.close()  # ends the session: releases the lock
 
     def _apply_schema(self, conn: duckdb.DuckDBPyConnection) -> None:
-        with _schema_guard:  # once per process: re-running `create or replace` DDL conflicts too
-            if self.catalog in _schema_applied:
-                return
-            with self._commit_lock():
-                apply_schema(conn)
-            _schema_applied.add(self.catalog)
+        # Only when the catalog lacks this version's DDL, and then under the commit lock: two
+        # writers running `create or replace` at once would conflict.
+        with _schema_guard:
+            ensure_schema(conn, lock=self._commit_lock())
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -12,12 +12,17 @@ access goes through an advisory `flock` on `<warehouse>.lock`:
 
 For tools that want to hold a connection open (BI tools, notebooks), `publish_snapshot()` copies the
 committed file to `<stem>.snapshot.duckdb` atomically; those tools read the snapshot and never touch
-the live file. The DDL under `sql/warehouse/ddl/` is applied on the first writer of each process.
+the live file. The DDL under `sql/warehouse/ddl/` is applied by a writer that finds the
+warehouse without this version's schema (`ensure_schema`): a new file, an upgrade, a file replaced
+while the process lives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
+import hashlib
 import os
 import shutil
 import threading
@@ -117,7 +122,6 @@ def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
     return conn
 
 
-_schema_applied: set[str] = set()
 _schema_guard = threading.Lock()
 
 
@@ -154,6 +158,42 @@ def apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(path.read_text())
         except duckdb.Error as exc:
             raise RuntimeError(f"warehouse DDL {path.name} failed: {exc}") from exc
+
+
+@functools.cache
+def schema_digest() -> str:
+    """Digest of the DDL files (names and text): changes with any table, view or macro."""
+    digest = hashlib.sha256()
+    for path in sql_files("warehouse/ddl"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def schema_is_current(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True when the warehouse says it holds this version's DDL (one small read)."""
+    try:
+        rows = conn.execute("select digest from raw.schema_version").fetchall()
+    except duckdb.CatalogException:  # a new warehouse, or one from before the version table
+        return False
+    return rows == [(schema_digest(),)]
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, lock=None) -> bool:
+    """Apply the DDL unless the warehouse already holds this version of it; True if it ran.
+
+    `lock` (a context manager) serialises the DDL with other writers where the warehouse does not
+    do it by itself (DuckLake); the version is read again under it."""
+    if schema_is_current(conn):
+        return False
+    with lock if lock is not None else contextlib.nullcontext():
+        if schema_is_current(conn):
+            return False
+        apply_schema(conn)
+        conn.execute("begin transaction")
+        conn.execute("delete from raw.schema_version")
+        conn.execute("insert into raw.schema_version values (?, now())", [schema_digest()])
+        conn.execute("commit")
+    return True
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -199,11 +239,8 @@ class WarehouseResource(dg.ConfigurableResource):
             self.file.parent.mkdir(parents=True, exist_ok=True)
             conn = _connect_checked(self.file, config=self._config())
             try:
-                key = str(self.file)
                 with _schema_guard:
-                    if key not in _schema_applied:
-                        apply_schema(conn)
-                        _schema_applied.add(key)
+                    ensure_schema(conn)
                 yield conn
                 self._checkpoint_and_verify(conn)
             finally:

@@ -19,6 +19,7 @@ SHARED_STATE: dict[str, str] = {
     "raw.quarantine": "rows refused by a loader: every loader replaces its own (project, source) rows",
     "raw.snapshot_runs": "one row per snapshot run, written by every snapshot asset for itself",
     "ops.applied_recommendations": "audit log of `report recommendations --apply` (a command, not an asset)",
+    "raw.schema_version": "which DDL version the warehouse holds: written by whichever writer applies the DDL",
 }
 
 

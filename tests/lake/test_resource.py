@@ -140,3 +140,34 @@ def test_host_local_files_go_beside_the_lake_not_into_the_working_directory(tmp_
     monkeypatch.setenv("AIMATRIX_WAREHOUSE_LOCAL_PATH", str(tmp_path / "local" / "lake"))
     assert default_state_path() == tmp_path / "local" / "alerts_outbox.sqlite"
     assert SourcePostgresResource()._slot_dir() == tmp_path / "local" / "source-slots"
+
+
+IDLE_WRITER = """
+import os
+from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
+with warehouse_for(os.environ["AIMATRIX_WAREHOUSE"]).writer():
+    pass
+print("opened")
+"""
+
+
+@pytest.mark.parametrize("lake", ["dir"], indirect=True)
+def test_a_writer_of_the_same_version_commits_no_ddl(lake):
+    """Every Dagster run is a new process: its first writer must not commit the DDL again (each
+    commit is a catalog snapshot, and concurrent `create or replace` conflicts)."""
+    wh = lake.resource()
+    with wh.writer():
+        pass
+
+    def snapshots() -> int:
+        with wh.reader() as conn:
+            return conn.execute("select count(*) from ducklake_snapshots('warehouse')").fetchone()[0]
+
+    before = snapshots()
+    env = {**os.environ, **lake.env, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", IDLE_WRITER], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0 and "opened" in done.stdout, done.stderr[-2000:]
+    assert snapshots() == before
+    with wh.reader() as conn:
+        assert conn.execute("select count(*) from raw.schema_version").fetchone() == (1,)
