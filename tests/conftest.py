@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,54 @@ def _base_dir() -> Path:
     path = Path(base) if base else Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _stop_postmaster(data_dir: Path) -> None:
+    """SIGQUIT (immediate shutdown) to the cluster's postmaster, if that pid is still a postgres."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (OSError, ValueError, IndexError):
+        return
+    if comm == "postgres":
+        try:
+            os.kill(pid, signal.SIGQUIT)
+        except OSError:
+            return
+        for _ in range(100):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+
+
+def sweep_stale_runs(tmp: Path) -> list[Path]:
+    """A session killed hard (SIGKILL, a CI timeout) cannot clean up: its clusters keep running and
+    its dir stays. The next session stops and removes those of sessions whose process is gone."""
+    swept = []
+    for run_dir in tmp.glob("aimatrix-tests-*"):
+        pid = run_dir.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        for pid_file in run_dir.rglob("postmaster.pid"):
+            _stop_postmaster(pid_file.parent)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        swept.append(run_dir)
+    return swept
+
+
+def pytest_sessionstart(session):
+    if not os.environ.get("AIMATRIX_TEST_DIR"):
+        sweep_stale_runs(Path(tempfile.gettempdir()))
 
 
 def pytest_sessionfinish(session, exitstatus):
