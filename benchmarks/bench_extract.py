@@ -11,6 +11,11 @@ Measures, on an embedded PG 18 started for the purpose:
   2. an incremental run after 1 % new rows, as a fraction of the initial load's time (goal <= 0.05);
   3. peak RSS of a separate process extracting --memory-rows rows (goal < 1 GiB).
 
+With --ceilings, one more path runs in the same rounds: the extract with its literal masking
+replaced by a stand-in that costs nothing (the texts' first 45 characters, which give the generated
+data the same shapes). It is not a way to run the extract; it shows how far a cheaper masking
+alone could take the extract on this machine.
+
 The plain copies do no more than move the rows: they show what a reader costs, and the extract's
 distance from them is what its masking, checks, hashing and fingerprinting cost.
 
@@ -39,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from workdir import workdir
 
+from aimatrix_pipeline import querytext  # noqa: E402
 from aimatrix_pipeline.demo import database as demo_db  # noqa: E402
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir, embedded_bin_dir  # noqa: E402
 from aimatrix_pipeline.extract import app_logs  # noqa: E402
@@ -133,6 +139,17 @@ def scanner_plain(url: str, work: Path) -> float:
     return time.perf_counter() - started
 
 
+def free_masking(texts, max_bytes: int):
+    """A cost-free stand-in for `querytext.mask_literals` on the generated rows only: their first
+    45 characters ('select o.id, o.total_cents as shape_<n> ...') name the shape."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    return pc.utf8_slice_codeunits(texts.cast(pa.large_string()), 0, 45)
+
+
 def extract_once(project: Project, warehouse_path: Path, **kwargs) -> tuple[float, app_logs.LoadResult]:
     wh = WarehouseResource(path=str(warehouse_path), memory_limit=os.environ.get("BENCH_DUCKDB_MEMORY", "2GB"))
     source = SourcePostgresResource(statement_timeout_ms=0, max_connections=2,
@@ -156,6 +173,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--memory-rows", type=int, default=10_000_000, help="0 to skip the memory run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ceilings", action="store_true",
+                        help="also run the extract with a cost-free stand-in for its masking")
     parser.add_argument("--workdir", default=None, help="kept afterwards; by default a temporary directory, removed")
     args = parser.parse_args()
 
@@ -181,12 +200,26 @@ def main() -> None:
             assert result.rows_loaded == args.rows, result
             return seconds
 
+        def extract_masking_free(i: int) -> float:
+            path = work / f"free{i}.duckdb"
+            path.unlink(missing_ok=True)
+            real, querytext.mask_literals = querytext.mask_literals, free_masking
+            try:
+                seconds, result = extract_once(project, path)
+            finally:
+                querytext.mask_literals = real
+            assert result.rows_loaded == args.rows and result.new_texts == min(SHAPES, args.rows), result
+            path.unlink()
+            return seconds
+
         paths = {
             "limit_psql_copy_binary": lambda i: limit_copy(url),
             "adbc_plain_copy": lambda i: adbc_plain(url, work),
             "scanner_plain_copy": lambda i: scanner_plain(url, work),
             "extract": extract,
         }
+        if args.ceilings:
+            paths["extract_masking_free"] = extract_masking_free
         if not scanner_installed():
             print("postgres_scanner extension package not installed: that peer is left out", flush=True)
             del paths["scanner_plain_copy"]
