@@ -83,12 +83,34 @@ def pytest_sessionstart(session):
         sweep_stale_runs(Path(tempfile.gettempdir()))
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own, which tears down the session fixtures when interrupted
 def pytest_sessionfinish(session, exitstatus):
     """Remove the clusters' temp dir once they have stopped (session fixtures are torn down by now):
     each run would otherwise leave a few hundred MB behind. A dir named by AIMATRIX_TEST_DIR is
     the caller's to keep."""
     if not os.environ.get("AIMATRIX_TEST_DIR"):
         shutil.rmtree(Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}", ignore_errors=True)
+
+
+# Settings the code reads from the environment: a test that leaves one behind changes every test
+# after it (a projects file under a tmp_path that is gone fails the rest of the suite).
+_WATCHED_ENV = ("AIMATRIX_", "SUPABASE_", "DAGSTER_")
+
+
+@pytest.fixture(autouse=True)
+def _environment_is_left_as_found():
+    def watched() -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith(_WATCHED_ENV)}
+
+    before = watched()
+    yield
+    after = watched()
+    if after != before:  # names only: values may be secrets
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        os.environ.update(before)
+        for k in after.keys() - before.keys():
+            os.environ.pop(k, None)
+        pytest.fail(f"the test left the environment changed: {changed} (use monkeypatch)")
 
 
 @pytest.fixture(scope="session")

@@ -28,10 +28,11 @@ def test_demo_project_scrapes_the_local_endpoint(source_db18, warehouse, tmp_pat
     for name in ("AIMATRIX_PROJECTS_FILE", runner.METRICS_KEY_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SUPABASE_DB_URL", source_db18.url)
+    # start_metrics_endpoint puts both variables into os.environ (for the demo's children); they are
+    # removed in `finally` (monkeypatch.delenv of an unset variable records nothing to undo)
     endpoint = runner.start_metrics_endpoint(demo, io.StringIO())
     try:
-        monkeypatch.setenv("AIMATRIX_PROJECTS_FILE", demo.env["AIMATRIX_PROJECTS_FILE"])
-        monkeypatch.setenv(runner.METRICS_KEY_ENV, demo.env[runner.METRICS_KEY_ENV])
+        assert os.environ["AIMATRIX_PROJECTS_FILE"] == demo.env["AIMATRIX_PROJECTS_FILE"]
         settings = load_settings()
         assert settings.project_names == [runner.DEMO_PROJECT]
         project = settings.project(runner.DEMO_PROJECT)
@@ -40,7 +41,7 @@ def test_demo_project_scrapes_the_local_endpoint(source_db18, warehouse, tmp_pat
     finally:
         endpoint.stop()
         for name in ("AIMATRIX_PROJECTS_FILE", runner.METRICS_KEY_ENV):
-            os.environ.pop(name, None)  # start_metrics_endpoint sets them for the demo's children
+            os.environ.pop(name, None)
     assert result.samples > 10 and not result.skipped
     with warehouse.reader() as conn:
         metrics = {m for (m,) in conn.execute("select distinct metric from raw.project_metrics").fetchall()}
