@@ -21,6 +21,7 @@ UPSTREAM = (
     dg.AssetKey(["analytics", "slow_queries_summary"]),
     dg.AssetKey(["analytics", "database_health"]),
     dg.AssetKey(["analytics", "optimization_recommendations"]),
+    dg.AssetKey(["analytics", "index_suggestions"]),
     dg.AssetKey(["analytics", "api_latency_summary"]),  # also writes analytics.api_recommendations
     dg.AssetKey(["raw", "vector_query_logs"]),
     dg.AssetKey(["raw", "error_events"]),

@@ -42,9 +42,11 @@ def build_vector_indexes(dsn: str) -> None:
         conn.execute(load_sql(VECTOR_INDEX_FILE))
 
 
-def create_monitoring_role(dsn: str, password: str) -> None:
-    """Create `aimatrix_monitor` (pg_monitor + SELECT on the columns the pipeline reads) with `password`."""
+def create_monitoring_role(dsn: str, password: str, *, grant_explain: bool = False) -> None:
+    """Create `aimatrix_monitor` (pg_monitor + SELECT on the columns the pipeline reads) with `password`;
+    `grant_explain` opts in to the index advice's SECURITY DEFINER functions (see the script)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("select set_config('aimatrix.grant_explain', %s, false)", ("on" if grant_explain else "off",))
         conn.execute(load_sql(MONITOR_ROLE_FILE))
         conn.execute(
             sql.SQL("alter role {} password {}").format(sql.Identifier(MONITOR_ROLE), sql.Literal(password))

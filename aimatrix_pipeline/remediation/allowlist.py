@@ -10,6 +10,7 @@ table recorded in its evidence), compared on pglast's parse, never on text:
 | finding                                        | may run                                          |
 |------------------------------------------------|--------------------------------------------------|
 | unindexed_foreign_key                          | CREATE INDEX CONCURRENTLY on the table, on the foreign key's columns |
+| index_suggestion                               | CREATE INDEX CONCURRENTLY on the table, on the suggested columns |
 | vector_missing_index                           | CREATE INDEX CONCURRENTLY on the table           |
 | unused_index, duplicate_index, invalid_index   | DROP INDEX CONCURRENTLY of that index            |
 | vacuum_overdue                                 | VACUUM or ANALYZE of that table                  |
@@ -32,6 +33,7 @@ CREATE, DROP, VACUUM, ANALYZE = "create_index", "drop_index", "vacuum", "analyze
 # finding name -> the statement kinds it runs, in order (a set: any one of them at that place)
 ALLOWED: dict[str, tuple[frozenset[str], ...]] = {
     "unindexed_foreign_key": (frozenset({CREATE}),),
+    "index_suggestion": (frozenset({CREATE}),),
     "vector_missing_index": (frozenset({CREATE}),),
     "unused_index": (frozenset({DROP}),),
     "duplicate_index": (frozenset({DROP}),),
@@ -41,7 +43,9 @@ ALLOWED: dict[str, tuple[frozenset[str], ...]] = {
     "vector_ivfflat_lists": (frozenset({CREATE}), frozenset({DROP})),
 }
 # findings whose object_name is a table (the others name an index)
-TABLE_FINDINGS = {"unindexed_foreign_key", "vector_missing_index", "vacuum_overdue"}
+TABLE_FINDINGS = {"unindexed_foreign_key", "index_suggestion", "vector_missing_index", "vacuum_overdue"}
+# findings whose CREATE INDEX must be on exactly the columns their evidence names
+COLUMN_FINDINGS = {"unindexed_foreign_key": "the foreign key's", "index_suggestion": "the suggestion's"}
 
 _KIND_TEXT = {CREATE: "CREATE INDEX CONCURRENTLY", DROP: "DROP INDEX CONCURRENTLY", VACUUM: "VACUUM",
               ANALYZE: "ANALYZE"}
@@ -100,11 +104,11 @@ def authorize(finding: str, object_schema: str | None, object_name: str | None, 
                 raise Refused(f"CREATE INDEX targets table {_name(*target)}, not the finding's table {_name(*own_table)}")
             if stmt.unique:
                 raise Refused("CREATE UNIQUE INDEX would reject writes that succeed today; refusing")
-            if finding == "unindexed_foreign_key":
+            if finding in COLUMN_FINDINGS:
                 columns = metadata.get("columns")
                 if _index_columns(stmt) != list(columns or ()):
-                    raise Refused(f"CREATE INDEX on columns {_index_columns(stmt)} does not match the foreign key's "
-                                  f"columns {columns}")
+                    raise Refused(f"CREATE INDEX on columns {_index_columns(stmt)} does not match "
+                                  f"{COLUMN_FINDINGS[finding]} columns {columns}")
         elif action.kind == DROP:
             target = (action.schema, action.name)
             own_index = (object_schema, object_name)

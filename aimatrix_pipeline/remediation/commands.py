@@ -61,7 +61,8 @@ def cmd_apply(args) -> int:
         return EXIT_USAGE
     if rec is None:
         err.write(f"error: no recommendation with id {args.recommendation_id!r} in "
-                  "analytics.optimization_recommendations (ids change only when the finding does; "
+                  "analytics.optimization_recommendations or analytics.index_suggestions (ids change only when the "
+                  "finding does; "
                   "list them with `aimatrix-pipeline report recommendations`)\n")
         return EXIT_USAGE
     _show(rec, out)

@@ -96,3 +96,82 @@ begin
     grant select on aimatrix_monitoring.auth_sign_ins to aimatrix_monitor;
 end
 $$;
+
+-- OPT-IN: index advice. EXPLAIN needs SELECT on every table a statement reads, and pg_stats shows
+-- only columns the role may read, so the role above gets no index advice (everything else works;
+-- the advice records an `index_advice_unavailable` finding saying so). Run this script with
+--   set aimatrix.grant_explain = 'on';      (or PGOPTIONS='-c aimatrix.grant_explain=on' psql ...)
+-- to grant two SECURITY DEFINER functions instead of table access:
+--   aimatrix_monitoring.explain_generic_plan(query text) -> json: the generic plan of ONE SELECT
+--     (no ';' anywhere, so no second statement; must start with SELECT or WITH), never ANALYZE, in a
+--     read-only transaction with 2 s statement and lock timeouts.
+--   aimatrix_monitoring.column_stats() -> null_frac, n_distinct, the largest most-common-value
+--     frequency and avg_width per column: never the values themselves.
+-- The risk, accepted by opting in: the role learns plans of queries it may not run (row estimates
+-- derived from the data's statistics, table and index names, the shape of filters), and planning
+-- folds IMMUTABLE functions on constants as the function's owner; a function wrongly marked
+-- IMMUTABLE with side effects would run with the owner's rights (writes still fail: read-only).
+-- Without the setting, re-running the script revokes the grant.
+do $$
+declare
+    opted_in constant boolean := coalesce(current_setting('aimatrix.grant_explain', true), '') in ('on', 'true', '1');
+begin
+    create schema if not exists aimatrix_monitoring;
+    revoke all on schema aimatrix_monitoring from public;
+    grant usage on schema aimatrix_monitoring to aimatrix_monitor;
+
+    -- search_path: the default's `public` so the application's unqualified names resolve, pg_temp
+    -- last so a temporary table of the caller cannot stand in for one of them.
+    create or replace function aimatrix_monitoring.explain_generic_plan(query text) returns json
+    language plpgsql security definer set search_path = public, pg_catalog, pg_temp as $fn$
+    declare
+        result json;
+        n integer;
+    begin
+        if query is null or length(query) > 100000 or position(';' in query) > 0
+           or query !~* '^\s*(select|with)\s' then
+            raise exception 'explain_generic_plan explains one SELECT statement (no '';'')' using errcode = '22023';
+        end if;
+        perform set_config('transaction_read_only', 'on', true);
+        perform set_config('statement_timeout', '2000', true);
+        perform set_config('lock_timeout', '2000', true);
+        if current_setting('server_version_num')::int >= 160000 then
+            execute 'explain (generic_plan, format json) ' || query into result;
+        else
+            if exists (select 1 from pg_prepared_statements where name = 'aimatrix_explain_definer') then
+                deallocate aimatrix_explain_definer;
+            end if;
+            execute 'prepare aimatrix_explain_definer as ' || query;
+            select coalesce(cardinality(parameter_types), 0) into n
+            from pg_prepared_statements where name = 'aimatrix_explain_definer';
+            perform set_config('plan_cache_mode', 'force_generic_plan', true);
+            execute 'explain (format json) execute aimatrix_explain_definer'
+                || case when n > 0 then '(' || array_to_string(array_fill('null'::text, array[n]), ', ') || ')' else '' end
+                into result;
+            deallocate aimatrix_explain_definer;
+        end if;
+        return result;
+    end
+    $fn$;
+
+    create or replace function aimatrix_monitoring.column_stats()
+    returns table (schemaname text, relname text, attname text, null_frac float8, n_distinct float8,
+                   max_mcv_freq float8, avg_width int)
+    language sql security definer set search_path = pg_catalog, pg_temp as $fn$
+        select s.schemaname::text, s.tablename::text, s.attname::text, s.null_frac::float8, s.n_distinct::float8,
+               (select max(f) from unnest(s.most_common_freqs) f)::float8, s.avg_width::int
+        from pg_stats s
+        where s.schemaname not in ('pg_catalog', 'information_schema') and s.schemaname not like 'pg\_%'
+    $fn$;
+
+    revoke all on function aimatrix_monitoring.explain_generic_plan(text) from public;
+    revoke all on function aimatrix_monitoring.column_stats() from public;
+    if opted_in then
+        grant execute on function aimatrix_monitoring.explain_generic_plan(text) to aimatrix_monitor;
+        grant execute on function aimatrix_monitoring.column_stats() to aimatrix_monitor;
+    else
+        revoke all on function aimatrix_monitoring.explain_generic_plan(text) from aimatrix_monitor;
+        revoke all on function aimatrix_monitoring.column_stats() from aimatrix_monitor;
+    end if;
+end
+$$;

@@ -1,11 +1,14 @@
 -- Dashboard: the 10 highest-impact recommendations per project and for the fleet (project = '*'),
--- database findings and API findings together, with their paste-safe remediation SQL.
+-- database findings, index suggestions and API findings together, with their paste-safe remediation SQL.
 with recs as (
     select project, id, category, level, title, detail, remediation_sql, impact, effort, first_seen
     from analytics.optimization_recommendations
     union all
     select project, id, category, level, title, detail, remediation_sql, impact, effort, first_seen
     from analytics.api_recommendations
+    union all
+    select project, id, category, level, title, detail, remediation_sql, impact, effort, first_seen
+    from analytics.index_suggestions
 ),
 ranked as (
     select *,

@@ -1,0 +1,185 @@
+"""Index advice end to end: the workload's needed indexes are found, no decoy is, and the
+suggestions, created for real through `apply`, are used by the planner and make the workload faster.
+
+Verified advice runs on PG 15 with hypopg (Debian's postgresql-15-hypopg); the embedded PG 18 has
+no hypopg and covers the unverified path (pg_stats selectivity) and EXPLAIN (GENERIC_PLAN).
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from aimatrix_pipeline.demo import database as demo_db
+from aimatrix_pipeline.extract import explain
+from aimatrix_pipeline.extract.index_advice import advise as advise_mod
+from aimatrix_pipeline.remediation import apply as ap
+from tests.index_advice import helpers, workload
+
+PASSWORD = "monitor-secret"
+
+
+@pytest.fixture
+def pg15_hypopg(pg15):
+    from tests.conftest import make_source_db
+
+    db = make_source_db(pg15, "advice")
+    db.execute("create extension hypopg")
+    workload.install(db.url)
+    yield db
+    pg15.drop_database(db.name)
+
+
+@pytest.fixture
+def pg18_plain(pg18):
+    from tests.conftest import make_source_db
+
+    db = make_source_db(pg18, "advice")
+    workload.install(db.url)
+    yield db
+    pg18.drop_database(db.name)
+
+
+def _assert_needed_and_no_decoy(rows):
+    got = helpers.found(rows)
+    assert workload.EXPECTED <= got, got
+    assert any(t == "orders" and set(cols) == workload.TWO_COLUMNS for _s, t, cols in got), got
+    for _s, table, cols in got:
+        assert (table, cols[0]) not in workload.DECOY_COLUMNS, f"decoy suggested: {table}{cols}"
+        assert not (table == "orders" and "status" in cols), f"decoy suggested: {table}{cols}"
+    assert len(got) == 3, got
+
+
+@pytest.mark.pg15
+def test_verified_advice_finds_every_needed_index_and_no_decoy_then_delivers(pg15_hypopg, warehouse, monkeypatch):
+    db = pg15_hypopg
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    helpers.observe_workload(db.url, warehouse)
+    count_indexes = "select count(*) from pg_indexes where schemaname = 'public'"
+    indexes_before = db.execute(count_indexes)[0][0]
+    result = helpers.advise(warehouse)
+    assert result.success
+    rows = helpers.suggestions(warehouse)
+    _assert_needed_and_no_decoy(rows)
+    run = helpers.last_run(warehouse)
+    assert run["mode"] == "verified" and run["hypothetical_indexes"] > 0
+    for r in rows:
+        assert r["verification"] == "hypopg" and r["level"] == "warning"
+        assert r["cost_reduction"] >= 0.5 and r["size_bytes"] > 0 and r["net_benefit_ms_per_day"] > 0
+        assert r["remediation_sql"].startswith(f'CREATE INDEX CONCURRENTLY "{r["index_name"]}" ON "public".')
+        assert len(r["index_name"].encode()) <= 63
+        queries = json.loads(r["metadata"])["queries"]
+        assert queries and all(q["cost_after"] <= q["cost_before"] * 0.5 for q in queries)
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert [r["net_benefit_ms_per_day"] for r in rows] == sorted((r["net_benefit_ms_per_day"] for r in rows),
+                                                                reverse=True)
+    # hypothetical indexes never outlive the session, nothing real was created
+    assert db.execute(count_indexes)[0][0] == indexes_before
+    assert db.execute("select count(*) from hypopg_list_indexes")[0][0] == 0
+    meta = result.asset_materializations_for_node(helpers.index_suggestions.op.name)[0].metadata
+    assert meta["dagster/row_count"].value == 3 and "order_items" in meta["top_suggestions"].value
+
+    # created for real through `apply`: the planner uses them and the workload gets faster
+    before_ms = helpers.mean_ms_of(db.url, workload.NEEDED)
+    for r in rows:
+        rec = ap.load_recommendation(warehouse, r["id"])
+        assert rec is not None and rec.name == "index_suggestion"
+        outcome = ap.execute(db.url, ap.plan(rec), lock_timeout_ms=5000, statement_timeout_ms=120_000)
+        assert outcome.result == "succeeded", outcome.message
+    with psycopg.connect(db.url) as conn:
+        for r in rows:
+            for q in json.loads(r["metadata"])["queries"]:
+                assert r["index_name"] in explain.index_names(explain.generic_plan(conn, q["query"]))
+    after_ms = helpers.mean_ms_of(db.url, workload.NEEDED)
+    assert after_ms < before_ms * 0.5, (before_ms, after_ms)
+
+    # the next run has nothing left to suggest: the new indexes serve the workload by prefix
+    helpers.observe_workload(db.url, warehouse, rounds=5)
+    helpers.advise(warehouse)
+    assert helpers.found(helpers.suggestions(warehouse)) == set()
+
+
+def test_unverified_advice_on_pg18_judges_selectivity_and_says_how_to_verify(pg18_plain, warehouse, monkeypatch):
+    db = pg18_plain
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    helpers.observe_workload(db.url, warehouse)
+    assert helpers.advise(warehouse).success
+    rows = helpers.suggestions(warehouse)
+    _assert_needed_and_no_decoy(rows)
+    for r in rows:
+        assert r["verification"] == "unverified" and r["level"] == "info"
+        assert "create extension hypopg" in r["detail"]
+    assert helpers.last_run(warehouse)["mode"] == "unverified"
+    assert "create extension hypopg" in helpers.last_run(warehouse)["notes"]
+
+
+def test_default_role_gets_no_advice_and_the_finding_says_so(pg18_plain, warehouse, monkeypatch):
+    db = pg18_plain
+    demo_db.create_monitoring_role(db.url, PASSWORD)
+    monkeypatch.setenv("SUPABASE_DB_URL", db.server.url(db.name, user=demo_db.MONITOR_ROLE, password=PASSWORD))
+    helpers.observe_workload(db.url, warehouse)
+    assert helpers.advise(warehouse).success
+    (row,) = helpers.suggestions(warehouse)
+    assert row["name"] == "index_advice_unavailable" and row["remediation_sql"] is None
+    assert "aimatrix.grant_explain" in row["detail"] and "keeps working" in row["detail"]
+    assert helpers.last_run(warehouse)["mode"] == "unavailable"
+
+
+@pytest.mark.pg15
+def test_opt_in_definer_function_gives_verified_advice_to_the_monitoring_role(pg15_hypopg, warehouse, monkeypatch):
+    db = pg15_hypopg
+    demo_db.create_monitoring_role(db.url, PASSWORD, grant_explain=True)
+    monitor = db.server.url(db.name, user=demo_db.MONITOR_ROLE, password=PASSWORD)
+    with psycopg.connect(monitor, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from orders")  # still no table access
+        # the function explains one SELECT and nothing else
+        for hostile in ("select 1; drop table orders", "delete from orders", "explain analyze select 1",
+                        "  with x as (delete from orders returning 1) select 1; select 2"):
+            with pytest.raises(psycopg.errors.InvalidParameterValue):
+                conn.execute("select aimatrix_monitoring.explain_generic_plan(%s)", (hostile,))
+        plan = explain.generic_plan(conn, "select id from orders where customer_id = $1")
+        assert plan["Node Type"] == "Seq Scan" and plan["Relation Name"] == "orders"
+    assert db.execute("select count(*) from orders")[0][0] == 100_000
+    monkeypatch.setenv("SUPABASE_DB_URL", monitor)
+    helpers.observe_workload(db.url, warehouse)
+    assert helpers.advise(warehouse).success
+    _assert_needed_and_no_decoy(helpers.suggestions(warehouse))
+    assert helpers.last_run(warehouse)["mode"] == "verified"
+
+    # re-running the script without the setting takes the grant back
+    demo_db.create_monitoring_role(db.url, PASSWORD)
+    with psycopg.connect(monitor, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select aimatrix_monitoring.explain_generic_plan('select 1')")
+
+
+@pytest.mark.fails_check("analytics/index_suggestions:suggestions_well_formed")
+def test_suggestions_well_formed_fails_on_a_name_postgres_would_truncate(pg18_plain, warehouse, monkeypatch):
+    db = pg18_plain
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    # a regressed naming rule: 70 bytes, which PostgreSQL would silently cut to 63
+    monkeypatch.setattr(advise_mod, "index_name", lambda c: "i" * 70)
+    helpers.observe_workload(db.url, warehouse, rounds=5)
+    result = helpers.advise(warehouse, raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "suggestions_well_formed" and not evaluation.passed
+    assert evaluation.metadata["offending_rows"].value >= 3
+    assert "63 bytes" in evaluation.description
+
+
+def test_apply_refuses_a_suggestion_whose_sql_targets_other_columns(pg18_plain, warehouse, monkeypatch):
+    db = pg18_plain
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    helpers.observe_workload(db.url, warehouse, rounds=5)
+    helpers.advise(warehouse)
+    rec = ap.load_recommendation(warehouse, helpers.suggestions(warehouse)[0]["id"])
+    assert [a.kind for a in ap.plan(rec)] == ["create_index"]
+    rec.remediation_sql = rec.remediation_sql.replace(f'("{rec.metadata["columns"][0]}"', '("status"')
+    with pytest.raises(ap.Refused, match="suggestion's columns"):
+        ap.plan(rec)
+    rec.remediation_sql = 'CREATE INDEX CONCURRENTLY "x" ON "public"."countries" ("name");'
+    with pytest.raises(ap.Refused, match="not the finding's table"):
+        ap.plan(rec)
