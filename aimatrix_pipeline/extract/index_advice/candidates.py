@@ -146,7 +146,8 @@ class _Collector:
         owners = {(s or self._schema_for(t), t) for s, t in scope.relations.values()}
         if len(owners) == 1:
             schema, table = next(iter(owners))
-            return schema, table, column
+            known = self.columns_of.get((schema, table))
+            return (schema, table, column) if known is None or column in known else None
         having = [o for o in owners if column in self.columns_of.get(o, set())]
         if len(having) == 1:
             return having[0][0], having[0][1], column
