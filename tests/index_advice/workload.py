@@ -2,8 +2,10 @@
 
 Needed: `orders(customer_id)` (one selective column), `orders(region_id, channel_id)` (two columns,
 each matching 2 % of the rows, together 0.04 %), `order_items(order_id)` (a join key).
-Decoys: `orders.status` (half the rows match), `countries.name` (a tiny table), `orders.sku`
-(already indexed) and `orders.id` (the primary key).
+Decoys: `orders.status` (half the rows match), `orders.priority` (a fifth of the rows match: the
+planner would use an index, for a cost drop of about a quarter, which is what a one-query advisor
+keeps and a 50 % threshold does not), `countries.name` (a tiny table), `orders.sku` (already
+indexed) and `orders.id` (the primary key).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ create table orders (
     region_id integer not null,
     channel_id integer not null,
     status text not null,
+    priority integer not null,
     sku text not null,
     total numeric(10, 2) not null
 );
 insert into orders
 select g, (g * 7919) % 20000, g % 50, (g / 50) % 50, case when g % 2 = 0 then 'open' else 'closed' end,
+       (g * 7919) % 5,
        'sku-' || (g % 30000), (g % 1000) / 10.0
 from generate_series(1, 100000) g;
 create index orders_sku_idx on orders (sku);
@@ -42,6 +46,7 @@ NEEDED = {
 }
 DECOYS = {
     "orders(status)": ("select id, total from orders where status = %s", lambda i: ("open" if i % 2 else "closed",)),
+    "orders(priority)": ("select id, total from orders where priority = %s", lambda i: (i % 5,)),
     "countries(name)": ("select code from countries where name = %s", lambda i: (f"country {i % 20 + 1}",)),
     "orders(sku)": ("select id from orders where sku = %s", lambda i: (f"sku-{i}",)),
     "orders(id)": ("select customer_id from orders where id = %s", lambda i: (i + 1,)),
@@ -49,7 +54,7 @@ DECOYS = {
 EXPECTED = {("public", "orders", ("customer_id",)),
             ("public", "order_items", ("order_id",))}
 TWO_COLUMNS = {"region_id", "channel_id"}
-DECOY_COLUMNS = {("orders", "status"), ("countries", "name"), ("orders", "sku"), ("orders", "id")}
+DECOY_COLUMNS = {("orders", "status"), ("orders", "priority"), ("countries", "name"), ("orders", "sku"), ("orders", "id")}
 
 
 def install(url: str) -> None:
@@ -68,14 +73,3 @@ def run_workload(url: str, rounds: int = 20, statements=None) -> None:
                 conn.execute(query, params(i), prepare=False).fetchall()
 
 
-def found(suggestions) -> set[tuple[str, str, tuple[str, ...]]]:
-    return {(s.candidate.schema, s.candidate.table, s.candidate.columns) for s in suggestions}
-
-
-def assert_needed_found_and_no_decoy(suggestions) -> None:
-    got = found(suggestions)
-    assert EXPECTED <= got, got
-    assert any(t == "orders" and set(cols) == TWO_COLUMNS for _s, t, cols in got), got
-    for _s, table, cols in got:
-        assert (table, cols[0]) not in DECOY_COLUMNS, f"decoy suggested: {table}{cols}"
-        assert not (table == "orders" and "status" in cols), f"decoy suggested: {table}{cols}"

@@ -47,7 +47,7 @@ class AdviceSettings:
     top: int = 50
     min_rows: int = 10_000
     min_cost_reduction: float = 0.5
-    max_selectivity: float = 0.1
+    max_selectivity: float = 0.05
     write_ms_per_entry: float = 0.01
     timeout_ms: int = 2000
 

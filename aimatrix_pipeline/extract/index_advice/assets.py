@@ -40,7 +40,7 @@ class IndexAdviceConfig(dg.Config):
     """Tables with fewer estimated rows get no index (a sequential scan of them is cheap)."""
     min_cost_reduction: float = 0.5
     """Verified: keep a candidate when the generic plan's cost drops by at least this share (Dexter's 50 %)."""
-    max_selectivity: float = 0.1
+    max_selectivity: float = 0.05
     """Unverified: the leading equality column (and the whole key) must match at most this share of rows."""
     write_ms_per_entry: float = 0.01
     """Estimated cost of writing one index entry, to price an index's write overhead."""
