@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pglast
 import psycopg
 import pytest
 
@@ -183,3 +184,33 @@ def test_apply_refuses_a_suggestion_whose_sql_targets_other_columns(pg18_plain, 
     rec.remediation_sql = 'CREATE INDEX CONCURRENTLY "x" ON "public"."countries" ("name");'
     with pytest.raises(ap.Refused, match="not the finding's table"):
         ap.plan(rec)
+
+
+def test_hostile_names_never_shape_the_sql_or_the_text(pg18_plain, warehouse, monkeypatch):
+    """A table and a column whose names hold a newline, a quote, a bidi override and a comment
+    opener: the suggestion still names exactly them, and no raw control character reaches the
+    remediation SQL, the title, the detail or the index name."""
+    db = pg18_plain
+    table, column = 'evil\n"; drop table orders; --', "k\u202e\"ey"
+    t, c = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    db.execute(f"create table {t} (id bigint primary key, {c} integer not null)")
+    db.execute(f"insert into {t} select g, g % 5000 from generate_series(1, 20000) g")
+    db.execute(f"analyze {t}")
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    statements = {"hostile": (f"select id from {t} where {c} = %s", lambda i: (i,))}
+    helpers.snapshot(warehouse)
+    workload.run_workload(db.url, 20, statements)
+    helpers.snapshot(warehouse)
+    helpers.derive_deltas(warehouse)
+    assert helpers.advise(warehouse).success
+    (row,) = [r for r in helpers.suggestions(warehouse) if r["object_name"] == table]
+    assert row["columns"] == [column]
+    for text in (row["remediation_sql"], row["title"], row["detail"], row["index_name"], row["object_key"]):
+        assert not advise_mod._UNSAFE.search(text), repr(text)
+    assert len(pglast.parse_sql(row["remediation_sql"])) == 1
+    assert len(row["index_name"].encode()) <= 63
+    rec = ap.load_recommendation(warehouse, row["id"])
+    (action,) = ap.plan(rec)
+    assert (action.schema, action.table) == ("public", table)
+    assert ap.execute(db.url, [action], lock_timeout_ms=5000, statement_timeout_ms=60_000).result == "succeeded"
+    assert db.execute("select count(*) from orders")[0][0] == 100_000

@@ -60,6 +60,7 @@ class Statement:
     calls: int
     mean_ms: float
     calls_per_day: float
+    queryids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -130,10 +131,27 @@ def index_name(c: Candidate) -> str:
     return f"{base[:50].rstrip('_')}_{digest}_idx"
 
 
+# The characters analytics.unsafe_chars() (sql/warehouse/ddl/20_analytics.sql) never lets into SQL text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
 def quote_ident(name: str) -> str:
-    if "\x00" in name:
-        raise ValueError("identifier holds a NUL byte")
-    return '"' + name.replace('"', '""') + '"'
+    """Always quoted, like analytics.qi(): a name holding a control, bidi or invisible character
+    becomes a Unicode-escaped identifier (U&"a\\000Ab" names a<newline>b), so no such character
+    reaches the remediation SQL while the statement still names the same object."""
+    if not _UNSAFE.search(name):
+        return '"' + name.replace('"', '""') + '"'
+    out = []
+    for ch in name:
+        if _UNSAFE.match(ch):
+            out.append(f"\\{ord(ch):04X}" if ord(ch) <= 0xFFFF else f"\\+{ord(ch):06X}")
+        elif ch == '"':
+            out.append('""')
+        elif ch == "\\":
+            out.append("\\\\")
+        else:
+            out.append(ch)
+    return 'U&"' + "".join(out) + '"'
 
 
 def create_index_sql(c: Candidate) -> str:
@@ -183,6 +201,25 @@ def _has_definer(conn: psycopg.Connection, function: str) -> bool:
             "join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s and p.proname = %s",
             (explain.DEFINER_SCHEMA, function)).fetchone()
     return bool(row and row[0])
+
+
+def statement_texts(conn: psycopg.Connection, queryids: list[int]) -> dict[int, str]:
+    """The full normalised texts of these queryids, from pg_stat_statements: the warehouse keeps a
+    preview (whitespace collapsed, cut at 2,000 characters), which may not name the same objects."""
+    if not queryids:
+        return {}
+    with conn.transaction():
+        row = conn.execute("select n.nspname::text from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+                           "where e.extname = 'pg_stat_statements'").fetchone()
+    if not row:
+        return {}
+    query = load_sql("source/stats/pg_stat_statements_texts.sql").replace("{schema}", "{}")
+    try:
+        with conn.transaction():
+            rows = conn.execute(sql.SQL(query).format(sql.Identifier(row[0])), {"queryids": queryids}).fetchall()
+    except psycopg.errors.InsufficientPrivilege:
+        return {}
+    return {int(q): t for q, t in rows if isinstance(t, str)}
 
 
 def hypopg_schema(conn: psycopg.Connection) -> str | None:
@@ -318,6 +355,7 @@ def advise(conn: psycopg.Connection, workload: list[Statement], settings: Advice
     mode = VERIFIED if hypo_schema else UNVERIFIED
     run = AdviceRun(mode=mode, statements=len(workload))
     hypo = _Hypo(conn, hypo_schema) if hypo_schema else None
+    texts = statement_texts(conn, [q for st in workload for q in st.queryids])
     chosen: dict[Candidate, Suggestion] = {}
     alternatives: dict[str, dict[Candidate, float]] = {}  # fingerprint -> candidate -> cost after
     sizes: dict[Candidate, int | None] = {}
@@ -325,7 +363,9 @@ def advise(conn: psycopg.Connection, workload: list[Statement], settings: Advice
         if hypo:
             hypo.reset()
         for i, st in enumerate(workload):
-            text = explain.explainable_statement(st.query_text)
+            full = next((texts[q] for q in st.queryids if q in texts), None)
+            text = explain.explainable_statement(full) if full else None
+            text = text or explain.explainable_statement(st.query_text)
             if text is None:
                 run.skipped_unparseable += 1
                 continue

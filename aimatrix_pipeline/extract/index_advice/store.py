@@ -30,7 +30,7 @@ def read_workload(conn, project: str, since: datetime, until: datetime, top: int
     cur = conn.execute(load_sql("warehouse/index_advice/workload.sql"),
                        {"project": project, "since": since, "until": until, "top": int(top)})
     return [Statement(fingerprint=r[0], source=r[1], query_text=r[2] or "", calls=int(r[3]), mean_ms=float(r[5]),
-                      calls_per_day=float(r[6])) for r in cur.fetchall()]
+                      calls_per_day=float(r[6]), queryids=[int(q) for q in r[7] or []]) for r in cur.fetchall()]
 
 
 def read_write_rates(conn, project: str, since: datetime, until: datetime) -> dict[tuple[str, str], float | None]:

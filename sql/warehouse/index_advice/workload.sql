@@ -1,11 +1,13 @@
 -- The fingerprints that cost the most in the window, with a text to plan: pg_stat_statements
--- deltas (normalised texts with $n placeholders), and the app's query log where it has rows (its
+-- deltas (normalised texts with $n placeholders; the advice reads the full text of their queryids
+-- from the source, the preview is the fallback), and the app's query log where it has rows (its
 -- normalised previews). A fingerprint in both counts once, from pg_stat_statements.
 -- Parameters: $project, $since, $until, $top.
 with pgss as (
     select fingerprint, 'pg_stat_statements' as source,
            arg_max(query_preview, total_time_ms) as query_text,
-           sum(calls)::bigint as calls, sum(total_exec_time_ms) as total_ms
+           sum(calls)::bigint as calls, sum(total_exec_time_ms) as total_ms,
+           list(distinct queryid order by queryid) as queryids
     from analytics.pg_stat_statements_deltas
     where project = $project and snapshot_at > $since and snapshot_at <= $until
       and fingerprint is not null and coalesce(toplevel, true)
@@ -18,7 +20,7 @@ pgss_span as (
 ),
 app as (
     select t.fingerprint, 'app_log' as source, any_value(t.query_preview) as query_text,
-           count(*)::bigint as calls, sum(l.execution_time_ms) as total_ms
+           count(*)::bigint as calls, sum(l.execution_time_ms) as total_ms, []::bigint[] as queryids
     from raw.query_performance_logs l
     join raw.query_texts t on t.project = l.project and t.text_hash = l.text_hash
     where l.project = $project and l.created_at > $since and l.created_at <= $until
@@ -34,7 +36,7 @@ both_sources as (
     from app a
 )
 select fingerprint, source, query_text, calls, total_ms, total_ms / calls as mean_ms,
-       calls * 86400.0 / span_seconds as calls_per_day
+       calls * 86400.0 / span_seconds as calls_per_day, queryids
 from both_sources
 where calls > 0 and total_ms > 0
 order by total_ms desc, fingerprint
