@@ -63,5 +63,5 @@ def test_every_asset_is_documented_and_typed():
         node = graph.get(key)
         name = key.to_user_string()
         assert node.description, f"{name} has no description"
-        assert node.group_name in {"extract", "analytics", "cost", "alerts"}, name
+        assert node.group_name in {"extract", "analytics", "advisors", "cost", "alerts"}, name
         assert node.kinds, f"{name} has no kinds"

@@ -25,7 +25,7 @@ from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHO
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.tables import writes
 
-GROUP = "analytics"
+GROUP = "advisors"  # not `analytics`: analytics_job (derived location) selects that group; this asset plans on the source
 OWNERS = ["team:data-platform"]
 
 
