@@ -13,6 +13,7 @@ import pglast
 import psycopg
 import pytest
 
+from aimatrix_pipeline.dashboard import data as dashboard_data
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.extract import explain
 from aimatrix_pipeline.extract.index_advice import advise as advise_mod
@@ -114,6 +115,11 @@ def test_unverified_advice_on_pg18_judges_selectivity_and_says_how_to_verify(pg1
         assert "create extension hypopg" in r["detail"]
     assert helpers.last_run(warehouse)["mode"] == "unverified"
     assert "create extension hypopg" in helpers.last_run(warehouse)["notes"]
+    # the dashboard lists them with the other findings, with their SQL
+    with warehouse.reader() as conn:
+        top = dashboard_data.collect(conn).datasets["top_recommendations"].records()
+    shown = {r["remediation_sql"] for r in top if r["project"] == "default"}
+    assert {r["remediation_sql"] for r in rows} <= shown
 
 
 def test_default_role_gets_no_advice_and_the_finding_says_so(pg18_plain, warehouse, monkeypatch):
@@ -214,3 +220,29 @@ def test_hostile_names_never_shape_the_sql_or_the_text(pg18_plain, warehouse, mo
     assert (action.schema, action.table) == ("public", table)
     assert ap.execute(db.url, [action], lock_timeout_ms=5000, statement_timeout_ms=60_000).result == "succeeded"
     assert db.execute("select count(*) from orders")[0][0] == 100_000
+
+
+def test_the_app_query_log_alone_is_a_workload(pg18_plain, warehouse, monkeypatch):
+    """Without pg_stat_statements deltas, the app's query log (literals masked at extract time,
+    so the text has $n) names the statements to advise on; a text the parser rejected at extract
+    time (a truncated one) never becomes a statement to plan."""
+    from aimatrix_pipeline.extract import app_logs
+    from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+
+    db = pg18_plain
+    db.execute("delete from public.query_performance_logs")
+    db.execute("insert into public.query_performance_logs (query_hash, query_text, execution_time_ms, created_at) "
+               "select 'h1', 'select id, total from orders where customer_id = ' || (g % 977), 40, "
+               "now() - interval '1 hour' from generate_series(1, 30) g")
+    db.execute("insert into public.query_performance_logs (query_hash, query_text, execution_time_ms, created_at) "
+               "select 'h2', 'select id, total from orders where region_id = 4 and', 90, "
+               "now() - interval '1 hour' from generate_series(1, 30) g")
+    monkeypatch.setenv("SUPABASE_DB_URL", db.url)
+    app_logs.extract_app_log("query_performance_logs", SourcePostgresResource(), warehouse, helpers.PROJECT)
+    assert helpers.advise(warehouse).success
+    rows = helpers.suggestions(warehouse)
+    assert helpers.found(rows) == {("public", "orders", ("customer_id",))}
+    (query,) = json.loads(rows[0]["metadata"])["queries"]
+    assert query["source"] == "app_log" and query["mean_ms"] == 40 and "$1" in query["query"]
+    run = helpers.last_run(warehouse)
+    assert run["statements"] == 1 and run["explainable"] == 1
