@@ -83,8 +83,11 @@ def server_major(conn: psycopg.Connection) -> int:
 
 
 def _set_local_timeouts(conn: psycopg.Connection, timeout_ms: int) -> None:
-    ms = str(max(1, int(timeout_ms)))
-    conn.execute("select set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)", (ms, ms))
+    """statement_timeout = timeout_ms; lock_timeout half of it, so a wait for a lock is reported
+    as one (LockNotAvailable) rather than as a slow statement."""
+    ms = max(2, int(timeout_ms))
+    conn.execute("select set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+                 (str(ms), str(ms // 2)))
 
 
 def _top_plan(result) -> dict:

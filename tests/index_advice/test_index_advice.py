@@ -77,9 +77,9 @@ def test_verified_advice_finds_every_needed_index_and_no_decoy_then_delivers(pg1
     assert [r["rank"] for r in rows] == [1, 2, 3]
     assert [r["net_benefit_ms_per_day"] for r in rows] == sorted((r["net_benefit_ms_per_day"] for r in rows),
                                                                 reverse=True)
-    # hypothetical indexes never outlive the session, nothing real was created
+    # advice creates nothing real (hypothetical indexes live in its session and are reset there:
+    # test_locks_failures_and_write_overhead_leave_a_clean_session)
     assert db.execute(count_indexes)[0][0] == indexes_before
-    assert db.execute("select count(*) from hypopg_list_indexes")[0][0] == 0
     meta = result.asset_materializations_for_node(helpers.index_suggestions.op.name)[0].metadata
     assert meta["dagster/row_count"].value == 3 and "order_items" in meta["top_suggestions"].value
 
@@ -246,3 +246,66 @@ def test_the_app_query_log_alone_is_a_workload(pg18_plain, warehouse, monkeypatc
     assert query["source"] == "app_log" and query["mean_ms"] == 40 and "$1" in query["query"]
     run = helpers.last_run(warehouse)
     assert run["statements"] == 1 and run["explainable"] == 1
+
+
+def _statements(queries: dict, calls_per_day: float = 10_000.0) -> list[advise_mod.Statement]:
+    out = []
+    for label, (q, _p) in queries.items():
+        n, parts = 0, []
+        for part in q.split("%s"):
+            n += 1
+            parts += [part, f"${n}"]
+        out.append(advise_mod.Statement(label, "pg_stat_statements", "".join(parts[:-1]), 100, 5.0, calls_per_day))
+    return out
+
+
+@pytest.mark.pg15
+def test_locks_failures_and_write_overhead_leave_a_clean_session(pg15_hypopg):
+    """A table locked by someone else hits the lock timeout (that statement is skipped, the run goes
+    on); a statement on a table the catalog lacks yields no candidate and is never planned;
+    hypothetical indexes and prepared statements are gone from the session afterwards; an index
+    whose table writes cost more than it saves is not suggested."""
+    db = pg15_hypopg
+    statements = _statements({**workload.NEEDED, **workload.DECOYS})
+    statements.append(advise_mod.Statement("broken", "pg_stat_statements", "select * from no_such_table where a = $1",
+                                           10, 1.0, 100.0))
+    settings = advise_mod.AdviceSettings(timeout_ms=300)
+    with psycopg.connect(db.url) as locker, psycopg.connect(db.url) as conn:
+        locker.execute("lock table order_items in access exclusive mode")
+        run = advise_mod.advise(conn, statements, settings, {})
+        locker.rollback()
+        assert run.mode == "verified" and run.failed == 1 and run.explainable == len(statements), run.notes
+        assert run.notes == ["order_items(order_id): not planned (LockNotAvailable)"]
+        found = {(s.candidate.table, s.candidate.columns) for s in run.suggestions}
+        assert ("orders", ("customer_id",)) in found and not any(t == "order_items" for t, _c in found)
+        assert conn.execute("select count(*) from hypopg_list_indexes").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pg_prepared_statements").fetchone()[0] == 0
+
+        # the same workload, order_items written 10 M times a day: its index would cost more than it saves
+        heavy = advise_mod.advise(conn, statements, advise_mod.AdviceSettings(),
+                                  {("public", "order_items"): 1e7, ("public", "orders"): 10.0})
+        by_table = {s.candidate.table: s for s in heavy.suggestions}
+        assert "order_items" not in by_table
+        assert by_table["orders"].writes_per_day == 10.0 and by_table["orders"].write_overhead_ms_per_day > 0
+        light = advise_mod.advise(conn, statements, advise_mod.AdviceSettings(), {})
+        assert "order_items" in {s.candidate.table for s in light.suggestions}
+
+
+def test_managed_schemas_and_tiny_tables_get_no_index(pg18_plain):
+    db = pg18_plain
+    db.execute("create schema if not exists storage")
+    db.execute("create table storage.big_objects (id bigint, bucket int)")
+    db.execute("insert into storage.big_objects select g, g % 10000 from generate_series(1, 30000) g")
+    db.execute("analyze storage.big_objects")
+    statements = _statements({"managed": ("select id from storage.big_objects where bucket = %s", None),
+                              **workload.NEEDED})
+    with psycopg.connect(db.url) as conn:
+        run = advise_mod.advise(conn, statements, advise_mod.AdviceSettings(), {})
+        tables = {s.candidate.table for s in run.suggestions}
+        assert "orders" in tables and "big_objects" not in tables
+        # the same table outside a managed schema would get one; under min_rows it would not
+        db.execute("alter table storage.big_objects set schema public")
+        moved = _statements({"moved": ("select id from big_objects where bucket = %s", None)})
+        assert {s.candidate.table for s in advise_mod.advise(conn, moved, advise_mod.AdviceSettings(), {}).suggestions} \
+            == {"big_objects"}
+        assert advise_mod.advise(conn, moved, advise_mod.AdviceSettings(min_rows=50_000), {}).suggestions == []
