@@ -122,8 +122,15 @@ def test_unverified_advice_on_pg18_judges_selectivity_and_says_how_to_verify(pg1
     assert {r["remediation_sql"] for r in rows} <= shown
 
 
-def test_default_role_gets_no_advice_and_the_finding_says_so(pg18_plain, warehouse, monkeypatch):
-    db = pg18_plain
+@pytest.fixture(params=["pg18", pytest.param("pg15", marks=pytest.mark.pg15)])
+def advised_db(request):
+    """The fixture on PG 18 (no hypopg) and on PG 15 with hypopg."""
+    return request.getfixturevalue("pg18_plain" if request.param == "pg18" else "pg15_hypopg")
+
+
+def test_default_role_gets_no_advice_and_the_finding_says_so(advised_db, warehouse, monkeypatch):
+    """With or without hypopg: the default role may neither plan nor read the statistics."""
+    db = advised_db
     demo_db.create_monitoring_role(db.url, PASSWORD)
     monkeypatch.setenv("SUPABASE_DB_URL", db.server.url(db.name, user=demo_db.MONITOR_ROLE, password=PASSWORD))
     helpers.observe_workload(db.url, warehouse)

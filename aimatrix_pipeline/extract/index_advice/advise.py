@@ -107,6 +107,7 @@ class AdviceRun:
     statements: int = 0
     explainable: int = 0
     skipped_unparseable: int = 0
+    planned: int = 0
     not_permitted: int = 0
     failed: int = 0
     candidates: int = 0
@@ -392,6 +393,7 @@ def advise(conn: psycopg.Connection, workload: list[Statement], settings: Advice
                 continue
             picks: list[tuple[Candidate, float | None, float | None, float]] = []
             if run.mode == VERIFIED and hypo:
+                run.planned += 1
                 try:
                     good = _verify(conn, hypo, st, text, cands, run, settings, sizes)
                 except psycopg.errors.InsufficientPrivilege:
@@ -426,7 +428,7 @@ def advise(conn: psycopg.Connection, workload: list[Statement], settings: Advice
                 hypo.reset()
             except psycopg.Error:
                 pass
-    if run.mode == VERIFIED and run.explainable and run.not_permitted == run.explainable:
+    if run.mode == VERIFIED and run.planned and run.not_permitted == run.planned:
         run.notes.append("EXPLAIN is not permitted on the application's tables: " + ENABLE_PRIVILEGE)
         run.mode = UNAVAILABLE
     _fold_prefixes(chosen, alternatives)
