@@ -316,3 +316,23 @@ def test_managed_schemas_and_tiny_tables_get_no_index(pg18_plain):
         assert {s.candidate.table for s in advise_mod.advise(conn, moved, advise_mod.AdviceSettings(), {}).suggestions} \
             == {"big_objects"}
         assert advise_mod.advise(conn, moved, advise_mod.AdviceSettings(min_rows=50_000), {}).suggestions == []
+
+
+@pytest.mark.pg15
+def test_one_suggestion_for_an_index_several_fingerprints_need(pg15_hypopg):
+    db = pg15_hypopg
+    queries = {
+        "list": ("select id, total from orders where customer_id = %s", None),
+        "count": ("select count(*) from orders where customer_id = %s", None),
+        "update": ("update orders set total = total + %s where customer_id = %s", None),
+        "join": ("select i.line from orders o join order_items i on i.order_id = o.id where o.customer_id = %s", None),
+    }
+    statements = _statements(queries, calls_per_day=1000.0)
+    with psycopg.connect(db.url) as conn:
+        run = advise_mod.advise(conn, statements, advise_mod.AdviceSettings(), {})
+    by_index = {(s.candidate.table, s.candidate.columns): s for s in run.suggestions}
+    orders = by_index[("orders", ("customer_id",))]
+    assert sorted(q.fingerprint for q in orders.queries) == ["count", "join", "list", "update"]
+    assert orders.saving_ms_per_day == pytest.approx(sum(1000.0 * 5.0 * q.reduction for q in orders.queries))
+    assert run.suggestions[0] is orders  # it serves the most: the highest net benefit
+    assert db.execute("select count(*) from orders where total > 1000")[0][0] == 0  # the UPDATE never ran

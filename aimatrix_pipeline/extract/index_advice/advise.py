@@ -343,6 +343,33 @@ def _verify(conn: psycopg.Connection, hypo: _Hypo, st: Statement, text: str,
         run.explain_seconds += time.monotonic() - started
 
 
+def _with_best(conn: psycopg.Connection, hypo: _Hypo, text: str, best: Candidate, best_after: float,
+               cands: list[tuple[Candidate, list[str]]], run: AdviceRun,
+               settings: AdviceSettings) -> list[tuple[Candidate, float]]:
+    """A second round for statements over several tables (a join needs an index on each side):
+    with the winner present, each candidate of another table; kept when the planner uses it and
+    the cost drops by the threshold again. (candidate, cost after both)."""
+    others = [c for c, _eq in cands if (c.schema, c.table) != (best.schema, best.table)]
+    out: list[tuple[Candidate, float]] = []
+    started = time.monotonic()
+    try:
+        for c in others:
+            if any((c.schema, c.table) == (o.schema, o.table) for o, _a in out):
+                continue
+            try:
+                hypo.create(best)
+                _oid, name, _size = hypo.create(c)
+                run.hypothetical_indexes += 2
+                plan = explain.generic_plan(conn, text, timeout_ms=settings.timeout_ms)
+            finally:
+                hypo.reset()
+            if name in explain.index_names(plan) and plan["Total Cost"] <= best_after * (1 - settings.min_cost_reduction):
+                out.append((c, plan["Total Cost"]))
+        return out
+    finally:
+        run.explain_seconds += time.monotonic() - started
+
+
 def _unverified(catalog: Catalog, cands: list[tuple[Candidate, list[str]]],
                 settings: AdviceSettings) -> list[tuple[Candidate, float]]:
     """(candidate, estimated reduction) of the candidates whose equality columns are selective."""
@@ -409,6 +436,11 @@ def advise(conn: psycopg.Connection, workload: list[Statement], settings: Advice
                     alternatives[st.fingerprint] = {c: after for c, _b, after in good}
                     best = min(good, key=lambda g: (g[2], len(g[0].columns)))
                     picks.append((best[0], best[1], best[2], 1.0 - best[2] / best[1]))
+                    try:
+                        for c, after_both in _with_best(conn, hypo, text, best[0], best[2], cands, run, settings):
+                            picks.append((c, best[2], after_both, (best[2] - after_both) / best[1]))
+                    except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable) as exc:
+                        run.notes.append(f"{st.fingerprint}: second round not planned ({type(exc).__name__})")
             else:
                 per_table: dict[tuple[str, str], tuple[Candidate, float]] = {}
                 for c, reduction in _unverified(catalog, cands, settings):

@@ -65,7 +65,8 @@ def suggestion_row(project: str, rank: int, s: Suggestion, run_at: datetime) -> 
     if verified:
         lines.append("Verified with hypopg: under the generic plan the planner uses the hypothetical index and "
                      "the plan's cost drops by " + ", ".join(
-                         f"{q.reduction:.0%} ({q.cost_before:.0f} -> {q.cost_after:.0f})" for q in s.queries) + ".")
+                         f"{1 - q.cost_after / q.cost_before if q.cost_before else 0:.0%} "
+                         f"({q.cost_before:.0f} -> {q.cost_after:.0f})" for q in s.queries) + ".")
     else:
         lines.append("Unverified: judged from pg_stats selectivity only. To verify with the planner: "
                      + ENABLE_VERIFICATION + ".")
