@@ -79,8 +79,7 @@ f_seq_exhaustion as (
                          || chr(10) || 'ALTER TABLE ' || analytics.qi(column_schema) || '.' || analytics.qi(column_table)
                          || ' ALTER COLUMN ' || analytics.qi(column_name) || ' TYPE bigint;' end,
                case when data_type <> 'bigint'
-                    then '-- instant: changes only the sequence''s type and maximum' || chr(10)
-                         || 'ALTER SEQUENCE ' || analytics.qi(schemaname) || '.' || analytics.qi(sequencename) || ' AS bigint;'
+                    then 'ALTER SEQUENCE ' || analytics.qi(schemaname) || '.' || analytics.qi(sequencename) || ' AS bigint;'
                     when not column_narrow
                     then 'ALTER SEQUENCE ' || analytics.qi(schemaname) || '.' || analytics.qi(sequencename) || ' NO MAXVALUE;' end
            ) as remediation_sql,
