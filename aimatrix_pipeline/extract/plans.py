@@ -122,13 +122,15 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:500]
 
 
-def _previous_hashes(warehouse: WarehouseResource, project: str) -> dict[str, str]:
+def _previous_hashes(warehouse: WarehouseResource, project: str, before: datetime) -> dict[str, str]:
+    """fingerprint -> plan hash of its latest successful capture before `before`."""
     if not warehouse.file.exists():
         return {}
     with warehouse.writer() as conn:
         rows = conn.execute(
             "select fingerprint, arg_max(plan_hash, captured_at) from raw.query_plans "
-            "where project = ? and status = 'ok' group by fingerprint", [project]).fetchall()
+            "where project = ? and status = 'ok' and captured_at < ? group by fingerprint",
+            [project, before]).fetchall()
     return dict(rows)
 
 
@@ -196,14 +198,19 @@ def capture_plans(source: SourcePostgresResource, warehouse: WarehouseResource, 
                 raise explain_error(exc, f"raw.{TABLE}", project.name) from redacted(exc)
     seconds = time.perf_counter() - started
     data = pa.Table.from_pylist(rows, schema=_SCHEMA)
-    before = _previous_hashes(warehouse, project.name)
+    before = _previous_hashes(warehouse, project.name, captured_at)
     changed = sorted(r["fingerprint"] for r in rows
                      if r["status"] == OK and r["fingerprint"] in before and before[r["fingerprint"]] != r["plan_hash"])
+    # the JSON of a plan is stored once: a capture whose plan is the fingerprint's previous one
+    # keeps the hash (and costs) only, so an hourly capture adds a few hundred bytes per statement
+    stored = pa.Table.from_pylist(
+        [{**r, "plan_json": None} if r["status"] == OK and before.get(r["fingerprint"]) == r["plan_hash"] else r
+         for r in rows], schema=_SCHEMA)
     with warehouse.transaction() as wconn:
         wconn.execute(f"delete from raw.{TABLE} where project = ? and captured_at = ?",
                       [project.name, captured_at]).fetchall()
-        if data.num_rows:
-            wconn.register("_plan_rows", data)
+        if stored.num_rows:
+            wconn.register("_plan_rows", stored)
             try:
                 wconn.execute(f"insert into raw.{TABLE} by name select ?::varchar as project, "
                               "?::timestamptz as captured_at, * from _plan_rows",

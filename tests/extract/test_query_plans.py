@@ -153,9 +153,16 @@ def test_capture_keeps_the_top_statements_plans(source_db, warehouse, monkeypatc
     # the markdown the Dagster UI shows names the statement's plan
     md = plans.markdown(result, max_plans=50)
     assert mine[0]["plan_hash"] in md and f"using {INDEX}" in md
-    # a re-run capture at the same time replaces itself, and keeps only the top N asked for
+    # the next capture of the same plan keeps its hash, not its JSON again (stored once per plan)
+    later = capture(warehouse, project, t1 + timedelta(hours=1), top=50)
+    again = [r for r in _rows(warehouse, project.name) if r["captured_at"] > t1 and r["queryid"] == mine[0]["queryid"]]
+    assert again[0]["plan_hash"] == mine[0]["plan_hash"] and again[0]["plan_json"] is None
+    assert mine[0]["fingerprint"] not in later.changed
+    # a re-run capture at the same time replaces itself (JSON kept: no earlier capture of that
+    # time), and keeps only the top N asked for
     capture(warehouse, project, t1, top=3)
-    assert [r["rank"] for r in _rows(warehouse, project.name)] == [1, 2, 3]
+    first = [r for r in _rows(warehouse, project.name) if r["captured_at"] == t1]
+    assert [r["rank"] for r in first] == [1, 2, 3] and all(r["plan_json"] for r in first if r["status"] == "ok")
 
 
 def test_permission_denied_is_a_status_not_a_failure(source_db, warehouse, monkeypatch):

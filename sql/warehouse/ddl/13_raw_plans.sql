@@ -21,7 +21,8 @@ create table if not exists raw.query_plans (
     relations varchar[],            -- schema.table of every scanned relation
     indexes varchar[],              -- schema.index of every index the plan uses
     node_types varchar[],
-    plan_json varchar,              -- the top-level Plan object of EXPLAIN (FORMAT JSON)
+    plan_json varchar,              -- the top-level Plan object of EXPLAIN (FORMAT JSON); NULL when the
+                                    -- plan is the fingerprint's previous one (stored once per plan)
     explain_ms double,              -- time the EXPLAIN took on the monitored database
     server_version_num integer
 );
