@@ -136,7 +136,7 @@ VARIABLES: tuple[Variable, ...] = (
     # --- schedules and sensors ------------------------------------------------------------------
     Variable("AIMATRIX_STATS_CRON", _CRON, "*/5 * * * *", "cron", "schedule `snapshot_statistics`"),
     Variable("AIMATRIX_LOGS_CRON", _CRON, "*/2 * * * *", "cron", "schedule `load_app_logs`"),
-    Variable("AIMATRIX_PLANS_CRON", _CRON, "7 * * * *", "cron", "schedule `capture_query_plans` (plan "
+    Variable("AIMATRIX_PLANS_CRON", _CRON, "11 * * * *", "cron", "schedule `capture_query_plans` (plan "
              "history: generic plans of the top statements)"),
     Variable("AIMATRIX_PLAN_CAPTURE_TOP", "whole number", "50", f"1 to {MAX_PLAN_CAPTURE_TOP}", "how many "
              "statements (fingerprints, by total time) each plan capture explains"),
