@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from aimatrix_pipeline.shared.previews import preview_metadata
 from tests.analytics.helpers import project_for, run_analytics
 from tests.analytics.plan_workload import INDEX, capture, create_probe_table, probe, stats_snapshot
 
@@ -68,6 +69,11 @@ def test_dropped_index_is_a_plan_change_and_the_cause_of_the_regression(source_d
                                                                 "where project = ?", [project.name])}
     assert all(r["cause"] is None and not r["plan_changed"] for r in others if r["fingerprint"] not in unchanged)
     assert t0 < t1
+    # what the Dagster UI shows on analytics/plan_changes
+    with warehouse.reader() as conn:
+        meta = preview_metadata(conn, "plan_changes", {"project": project.name})
+    assert meta["plan_changes"].value >= 1 and meta["slower_after_change"].value >= 1
+    assert change["plan_hash_after"] in meta["preview"].value and INDEX in meta["preview"].value
 
 
 def test_changed_statistics_change_the_plan_without_an_index_change(source_db, warehouse, monkeypatch):
@@ -134,6 +140,10 @@ def test_index_built_by_hand_gets_a_verified_saving(source_db, warehouse, monkey
     assert r["mean_time_ms_after"] < r["mean_time_ms_before"]
     assert r["status"] == "saved" and 0 < r["saving_ratio"] <= 1
     assert r["saved_ms"] > 0 and r["index_scans"] >= 40
+    with warehouse.reader() as conn:
+        meta = preview_metadata(conn, "index_impact", {"project": project.name})
+    assert meta["new_indexes"].value >= 1 and meta["verified_saved_ms"].value >= r["saved_ms"]
+    assert INDEX in meta["preview"].value
     # a statement on another table is not measured against this index
     assert not [x for x in rows if x["query_preview"] and "plan_probe" not in x["query_preview"]
                 and x["reason"] == "uses_index"]
