@@ -65,9 +65,9 @@ deltas as (
     where project = $project
 ),
 texts as (
-    select fingerprint, min(query_preview) as query_preview,
-           list_distinct(flatten(list(regexp_split_to_array(lower(coalesce(query_preview, '')), '[^a-z0-9_$]+')))) as words
-    from deltas group by fingerprint
+    select fingerprint, query_preview,
+           regexp_split_to_array(lower(coalesce(query_preview, '')), '[^a-z0-9_$]+') as words
+    from (select fingerprint, min(query_preview) as query_preview from deltas group by fingerprint)
 ),
 targets as (
     select t.indexrelid, t.indexrelname, p.fingerprint,
