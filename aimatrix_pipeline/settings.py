@@ -61,6 +61,8 @@ _EXTRA_ENV_KEYS = ("service_role_key_env", "apply_db_url_env")
 _URL_RE = re.compile(r"^https?://[^\s]{1,2000}$")
 DEFAULT_COST_START_DATE = "2025-01-01"
 MAX_INTERVAL_S = 86_400
+MAX_PLAN_CAPTURE_TOP = 1000
+MAX_PLAN_WINDOW_HOURS = 8760
 MAX_RETENTION_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
 THRESHOLDS_FILE_ENV = "AIMATRIX_ANALYTICS_THRESHOLDS"
 THRESHOLD_ENV_PREFIX = "AIMATRIX_ANALYTICS_"  # + a threshold's name in upper case (thresholds.yaml)
@@ -134,6 +136,14 @@ VARIABLES: tuple[Variable, ...] = (
     # --- schedules and sensors ------------------------------------------------------------------
     Variable("AIMATRIX_STATS_CRON", _CRON, "*/5 * * * *", "cron", "schedule `snapshot_statistics`"),
     Variable("AIMATRIX_LOGS_CRON", _CRON, "*/2 * * * *", "cron", "schedule `load_app_logs`"),
+    Variable("AIMATRIX_PLANS_CRON", _CRON, "11 * * * *", "cron", "schedule `capture_query_plans` (plan "
+             "history: generic plans of the top statements)"),
+    Variable("AIMATRIX_PLAN_CAPTURE_TOP", "whole number", "50", f"1 to {MAX_PLAN_CAPTURE_TOP}", "how many "
+             "statements (fingerprints, by total time) each plan capture explains"),
+    Variable("AIMATRIX_PLAN_CAPTURE_WINDOW_HOURS", "whole number", "24", f"1 to {MAX_PLAN_WINDOW_HOURS}",
+             "the window of pg_stat_statements deltas (ending at the newest) that ranks the statements"),
+    Variable("AIMATRIX_PLAN_CAPTURE_TIMEOUT_MS", "whole number", "2000", "10 to 60000", "statement_timeout "
+             "and lock_timeout of each EXPLAIN a plan capture sends"),
     Variable("AIMATRIX_APPSIGNALS_CRON", _CRON, "*/15 * * * *", "cron", "schedule `load_app_signals`"),
     Variable("AIMATRIX_COST_DAILY_CRON", _CRON, "15 2 * * *", "cron", "schedule `price_yesterdays_usage`"),
     Variable("AIMATRIX_COST_REPORT_CRON", _CRON, "45 2 * * *", "cron", "schedule `rebuild_monthly_cost_report`"),
@@ -225,12 +235,23 @@ class Schedules:
     cost_report: str = _CRON_DEFAULTS["AIMATRIX_COST_REPORT_CRON"]
     retention: str = _CRON_DEFAULTS["AIMATRIX_RETENTION_CRON"]
     dashboard: str = _CRON_DEFAULTS["AIMATRIX_DASHBOARD_CRON"]
+    plans: str = _CRON_DEFAULTS["AIMATRIX_PLANS_CRON"]
 
 
 _CRON_FIELDS = {"statistics": "AIMATRIX_STATS_CRON", "app_logs": "AIMATRIX_LOGS_CRON",
                 "appsignals": "AIMATRIX_APPSIGNALS_CRON", "cost_daily": "AIMATRIX_COST_DAILY_CRON",
                 "cost_report": "AIMATRIX_COST_REPORT_CRON", "retention": "AIMATRIX_RETENTION_CRON",
-                "dashboard": "AIMATRIX_DASHBOARD_CRON"}
+                "dashboard": "AIMATRIX_DASHBOARD_CRON", "plans": "AIMATRIX_PLANS_CRON"}
+
+
+@dataclass(frozen=True)
+class PlanCaptureSettings:
+    """Plan history (extract/plans.py): how many statements each capture explains, the window of
+    deltas that ranks them, and the timeout of each EXPLAIN on the monitored database."""
+
+    top: int = 50
+    window_hours: int = 24
+    timeout_ms: int = 2000
 
 
 @dataclass(frozen=True)
@@ -273,6 +294,7 @@ class Settings:
     threshold_overrides: Mapping[str, str] = field(default_factory=dict)  # threshold name -> raw env text
     retention: RetentionDays = field(default_factory=RetentionDays)
     applied_by: str | None = None
+    plan_capture: PlanCaptureSettings = field(default_factory=PlanCaptureSettings)
 
     @functools.cached_property
     def thresholds(self):
@@ -508,6 +530,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention=RetentionDays(*(env_int(env, f"AIMATRIX_RETENTION_{n}_DAYS", 0, MAX_RETENTION_DAYS)
                                   for n in ("FULL", "HOURLY", "APP_LOG"))),
         applied_by=_text(env, "AIMATRIX_APPLIED_BY"),
+        plan_capture=PlanCaptureSettings(
+            top=env_int(env, "AIMATRIX_PLAN_CAPTURE_TOP", 1, MAX_PLAN_CAPTURE_TOP, default=50),
+            window_hours=env_int(env, "AIMATRIX_PLAN_CAPTURE_WINDOW_HOURS", 1, MAX_PLAN_WINDOW_HOURS, default=24),
+            timeout_ms=env_int(env, "AIMATRIX_PLAN_CAPTURE_TIMEOUT_MS", 10, 60_000, default=2000),
+        ),
     )
     projects_file = env.get("AIMATRIX_PROJECTS_FILE")
     if projects_file:

@@ -74,10 +74,27 @@ SPECS: tuple[AnalyticsSpec, ...] = (
         "text is literal-free.",
     ),
     AnalyticsSpec(
+        "plan_changes",
+        ("plan_changes",),
+        (raw("query_plans"), analytics("pg_stat_statements_deltas")),
+        "Plan history: every change of a top statement's generic plan (raw.query_plans hash), with the "
+        "indexes it stopped or started using and the statement's mean time before and after the change "
+        "(pg_stat_statements deltas).",
+    ),
+    AnalyticsSpec(
+        "index_impact",
+        ("index_impact",),
+        (raw("index_stats"), raw("query_plans"), analytics("pg_stat_statements_deltas")),
+        "The closed loop: each index built after monitoring began (by `aimatrix-pipeline apply` or by "
+        "anyone) with the statements it was meant to help (plans that use it or scan its table), their "
+        "mean time before and after it, and its scans: the verified saving.",
+    ),
+    AnalyticsSpec(
         "query_regressions",
         ("query_regressions",),
-        (analytics("pg_stat_statements_deltas"), raw("query_performance_logs")),
-        "Week over week: statements whose mean or total time grew past the regression thresholds.",
+        (analytics("pg_stat_statements_deltas"), raw("query_performance_logs"), analytics("plan_changes")),
+        "Week over week: statements whose mean or total time grew past the regression thresholds, with "
+        "the plan change that coincides with the regression as its cause.",
     ),
     AnalyticsSpec(
         "database_health",

@@ -28,6 +28,8 @@ DERIVATIONS: dict[str, str] = {
     "pg_stat_statements_intervals": "warehouse/analytics/pg_stat_statements_intervals.sql",
     "pg_stat_statements_deltas": "warehouse/analytics/pg_stat_statements_deltas.sql",
     "slow_queries_summary": "warehouse/analytics/slow_queries_summary.sql",
+    "plan_changes": "warehouse/analytics/plan_changes.sql",
+    "index_impact": "warehouse/analytics/index_impact.sql",
     "query_regressions": "warehouse/analytics/query_regressions.sql",
     "database_health": "warehouse/analytics/database_health.sql",
     "table_health": "warehouse/analytics/table_health.sql",

@@ -12,7 +12,7 @@ from typing import Optional
 
 import dagster as dg
 
-from aimatrix_pipeline.extract import app_logs, snapshots
+from aimatrix_pipeline.extract import app_logs, plans, snapshots
 from aimatrix_pipeline.extract.source_errors import SourceQueryError
 from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
@@ -234,8 +234,77 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
     return _app_log
 
 
+class PlanCaptureConfig(dg.Config):
+    """Run config for the plan capture (defaults: the AIMATRIX_PLAN_CAPTURE_* settings)."""
+
+    captured_at: Optional[str] = None
+    """ISO timestamp to store the capture under. Default: the schedule tick's time, or now."""
+    top: Optional[int] = None
+    """How many statements to explain. Default: AIMATRIX_PLAN_CAPTURE_TOP (50)."""
+    window_hours: Optional[float] = None
+    """Window of deltas that ranks the statements. Default: AIMATRIX_PLAN_CAPTURE_WINDOW_HOURS (24)."""
+    timeout_ms: Optional[int] = None
+    """statement_timeout and lock_timeout of each EXPLAIN. Default: AIMATRIX_PLAN_CAPTURE_TIMEOUT_MS."""
+
+
+@dg.asset(
+    name="query_plans",
+    key_prefix=["raw"],
+    group_name=GROUP,
+    partitions_def=PROJECTS_PARTITIONS,
+    kinds=KINDS,
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    # lineage only: the statements to explain are ranked from the deltas already derived
+    deps=[dg.AssetKey(["analytics", "pg_stat_statements_deltas"])],
+    description="Plan history: the generic plan (EXPLAIN, never ANALYZE) and plan hash of the project's "
+    "top statements by total time in the last window of pg_stat_statements deltas, on the "
+    "capture_query_plans cadence. A statement the monitoring role may not explain is a row with "
+    "its status (permission_denied, ...), not a failure. The plans show in this asset's metadata.",
+    metadata=writes(f"raw.{plans.TABLE}"),
+    tags={"aimatrix/kind": "snapshot"},
+)
+def query_plans(
+    context: dg.AssetExecutionContext,
+    config: PlanCaptureConfig,
+    source: SourcePostgresResource,
+    warehouse: WarehouseResource,
+    settings: SettingsResource,
+) -> dg.MaterializeResult:
+    project = _project(context, settings)
+    defaults = settings.get().plan_capture
+    captured_at = resolve_snapshot_at(context, SnapshotConfig(snapshot_at=config.captured_at))
+    started = time.monotonic()
+    try:
+        result = plans.capture_plans(
+            source, warehouse, project, captured_at,
+            top=config.top or defaults.top,
+            window_hours=config.window_hours or defaults.window_hours,
+            timeout_ms=config.timeout_ms or defaults.timeout_ms,
+        )
+    except EXPECTED as exc:
+        raise _failure(exc, project.name) from exc
+    with warehouse.writer() as conn:
+        meta = table_metadata(
+            conn, f"raw.{plans.TABLE}", result.rows, project=project.name,
+            captured_at=captured_at.isoformat(), seconds=round(time.monotonic() - started, 3),
+            seconds_on_source=round(result.seconds_on_source, 3),
+            plans_changed=len(result.changed),
+            **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
+        )
+    meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
+    for note in result.notes:
+        context.log.warning(f"[{project.name}] {note}")
+    if result.notes:
+        meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+    context.log.info(f"[{project.name}] plans {captured_at.isoformat()}: {result.statuses}, "
+                     f"{len(result.changed)} changed")
+    return dg.MaterializeResult(metadata=meta)
+
+
 SNAPSHOT_ASSETS = [build_snapshot_asset(spec) for spec in snapshots.SPECS.values()]
 APP_LOG_ASSETS = [build_app_log_asset(spec) for spec in app_logs.LOG_TABLES.values()]
-ALL_ASSETS = SNAPSHOT_ASSETS + APP_LOG_ASSETS
+PLAN_ASSETS = [query_plans]
+ALL_ASSETS = SNAPSHOT_ASSETS + APP_LOG_ASSETS + PLAN_ASSETS
 
-__all__ = ["ALL_ASSETS", "APP_LOG_ASSETS", "SNAPSHOT_ASSETS", "SETTINGS"]
+__all__ = ["ALL_ASSETS", "APP_LOG_ASSETS", "PLAN_ASSETS", "SNAPSHOT_ASSETS", "SETTINGS"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, SNAPSHOT_ASSETS
+from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, PLAN_ASSETS, SNAPSHOT_ASSETS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 # Every step of these jobs runs in the run's own process. With the default multiprocess executor
@@ -29,4 +29,13 @@ EXTRACT_APP_LOGS_JOB = dg.define_asset_job(
     partitions_def=PROJECTS_PARTITIONS,
     executor_def=EXECUTOR,
     description="Load new rows of the application's log tables of one monitored project into raw.*.",
+)
+
+CAPTURE_QUERY_PLANS_JOB = dg.define_asset_job(
+    "capture_query_plans",
+    selection=dg.AssetSelection.assets(*PLAN_ASSETS),
+    partitions_def=PROJECTS_PARTITIONS,
+    executor_def=EXECUTOR,
+    description="Explain the top statements of one monitored project (generic plans, never executed) "
+    "into raw.query_plans: the plan history.",
 )

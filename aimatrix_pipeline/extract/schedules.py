@@ -12,12 +12,17 @@ with the same static tags, so runs could not carry their own project's tag.
 
 from __future__ import annotations
 
-from aimatrix_pipeline.extract.jobs import EXTRACT_APP_LOGS_JOB, EXTRACT_STATISTICS_JOB
+from aimatrix_pipeline.extract.jobs import (
+    CAPTURE_QUERY_PLANS_JOB,
+    EXTRACT_APP_LOGS_JOB,
+    EXTRACT_STATISTICS_JOB,
+)
 from aimatrix_pipeline.settings import current_settings
 from aimatrix_pipeline.shared.schedules import per_project_schedule
 
 STATS_CRON = current_settings().schedules.statistics
 LOGS_CRON = current_settings().schedules.app_logs
+PLANS_CRON = current_settings().schedules.plans
 
 STATISTICS_SCHEDULE = per_project_schedule(
     EXTRACT_STATISTICS_JOB,
@@ -30,4 +35,10 @@ APP_LOGS_SCHEDULE = per_project_schedule(
     LOGS_CRON,
     "load_app_logs",
     "Load each project's new app-log rows (cron from AIMATRIX_LOGS_CRON).",
+)
+PLANS_SCHEDULE = per_project_schedule(
+    CAPTURE_QUERY_PLANS_JOB,
+    PLANS_CRON,
+    "capture_query_plans",
+    "Capture the generic plans of each project's top statements (cron from AIMATRIX_PLANS_CRON).",
 )

@@ -55,6 +55,8 @@ class Thresholds:
     regression_total_growth: float = _about(
         "Week-over-week: total time this many times last week's is a regression.")
     regression_min_calls: int = _about('Both weeks need at least this many calls before growth is judged.')
+    impact_window_hours: float = _about(
+        'Hours of deltas compared before and after a plan change (plan_changes) or a new index (index_impact).')
     # --- indexes and tables ------------------------------------------------------------------------
     unused_index_min_bytes: int = _about(
         'Unused indexes smaller than this are not worth a finding (PgHero: 10 MB).')

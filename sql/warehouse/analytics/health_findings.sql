@@ -17,7 +17,9 @@ latest as (
 ),
 seqs as (
     select *, least(max_value, coalesce(column_max_value, max_value)) as limit_value,
-           coalesce(column_max_value, max_value) < max_value as column_limits
+           coalesce(column_max_value, max_value) < max_value as column_limits,
+           -- the column is int2/int4: widening only the sequence would leave this limit in place
+           coalesce(column_max_value < 9223372036854775807, false) as column_narrow
     from raw.sequences
     where project = $project
       and snapshot_at = (select snap_at from latest where name = 'sequences')
@@ -47,10 +49,13 @@ slots as (
 
 -- sequence_exhaustion: last_value past $sequence_usage_max of the smaller of the sequence's
 -- maximum and the maximum of the column type it feeds (a bigint sequence feeding an integer
--- column fails at 2^31 - 1). One finding per sequence. The remediation widens whichever is the
--- limit: the column (ALTER COLUMN TYPE bigint rewrites the table under an ACCESS EXCLUSIVE lock)
--- and/or the sequence (AS bigint / NO MAXVALUE, instant). impact = 10 x usage; effort 6 when the
--- column must change, else 1.
+-- column fails at 2^31 - 1). One finding per sequence. The remediation widens every part that is
+-- narrower than bigint, so the finding does not come back once the SQL ran: the column (ALTER
+-- TABLE ... ALTER COLUMN ... TYPE bigint: rewrites the table and rebuilds its indexes under an
+-- ACCESS EXCLUSIVE lock, stated in the SQL and the detail) whenever it is int2/int4, also when the
+-- sequence is just as narrow (a serial: widening only the sequence moves the limit to the column),
+-- and the sequence (AS bigint, instant; NO MAXVALUE for a bigint one with a lower maximum).
+-- impact = 10 x usage; effort 6 when the column must change, else 1.
 f_seq_exhaustion as (
     select 'sequence_exhaustion' as name, 'schema' as category,
            case when last_value::double / limit_value >= 0.98 then 'critical' else 'warning' end as level,
@@ -61,22 +66,29 @@ f_seq_exhaustion as (
                        then ': the limit is column ' || column_schema || '.' || column_table || '.' || column_name
                             || ' (' || column_type || '), not the sequence''s own maximum ' || max_value || '.'
                        else '.' end
-               || ' Inserts fail once it is reached.' as detail,
+               || ' Inserts fail once it is reached.'
+               || case when column_narrow
+                       then ' Column ' || column_schema || '.' || column_table || '.' || column_name || ' (' || column_type
+                            || ') must become bigint too: ALTER COLUMN ... TYPE bigint rewrites the table and rebuilds'
+                            || ' its indexes under an ACCESS EXCLUSIVE lock (reads and writes wait until it ends).'
+                       else '' end as detail,
            concat_ws(chr(10),
-               case when column_limits
-                    then '-- rewrites the table under an ACCESS EXCLUSIVE lock: plan a maintenance window' || chr(10)
-                         || 'ALTER TABLE ' || analytics.qi(column_schema) || '.' || analytics.qi(column_table)
+               case when column_narrow
+                    then '-- rewrites the table and rebuilds its indexes under an ACCESS EXCLUSIVE lock (reads and'
+                         || chr(10) || '-- writes wait until it ends; time grows with the table): plan a maintenance window'
+                         || chr(10) || 'ALTER TABLE ' || analytics.qi(column_schema) || '.' || analytics.qi(column_table)
                          || ' ALTER COLUMN ' || analytics.qi(column_name) || ' TYPE bigint;' end,
                case when data_type <> 'bigint'
                     then 'ALTER SEQUENCE ' || analytics.qi(schemaname) || '.' || analytics.qi(sequencename) || ' AS bigint;'
-                    when not column_limits
+                    when not column_narrow
                     then 'ALTER SEQUENCE ' || analytics.qi(schemaname) || '.' || analytics.qi(sequencename) || ' NO MAXVALUE;' end
            ) as remediation_sql,
            analytics.score(10 * last_value::double / limit_value) as impact,
-           case when column_limits then 6 else 1 end as effort,
+           case when column_narrow then 6 else 1 end as effort,
            schemaname as object_schema, sequencename as object_name, schemaname || '.' || sequencename as object_key,
            json_object('last_value', last_value, 'limit', limit_value, 'sequence_max', max_value,
                        'data_type', data_type, 'column_type', column_type, 'column_limits', column_limits,
+                       'column_rewrite', column_narrow,
                        'usage', last_value::double / limit_value) as metadata
     from seqs
     where last_value::double / limit_value > $sequence_usage_max

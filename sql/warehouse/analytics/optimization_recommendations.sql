@@ -171,13 +171,49 @@ dup as (
         from dup_pairs
     ) where rn = 1
 ),
+-- Indexes gone since an earlier snapshot (dropped), with the first snapshot that missed them, and
+-- the indexes that covered them (same definition, or the dropped one's columns a leading prefix):
+-- while the dropped index existed the planner may have sent every scan to it, so its cover's
+-- idx_scan = 0 says nothing. A cover is judged unused only after a full observation window
+-- ($unused_index_warn_days) since the drop, counted from the drop (observed_since).
+idx_hist as (
+    select h.indexrelid, h.relid, h.access_method, h.indkey, h.opclasses, h.snapshot_at,
+           regexp_replace(regexp_replace(h.indexdef, '^CREATE (UNIQUE )?INDEX ("([^"]|"")*"|[^\s"]+) ON ', 'CREATE INDEX ON '), '\s+', ' ', 'g') as def_norm
+    from raw.index_stats h
+    where h.project = $project and coalesce(h.is_valid, true)
+      and h.schemaname not in (select schemaname from managed)
+),
+gone as (
+    select g.*,
+           (select min(s.snapshot_at) from raw.index_stats s
+            where s.project = $project and s.snapshot_at > g.last_seen) as dropped_at
+    from (
+        select indexrelid, arg_max(relid, snapshot_at) as relid, arg_max(access_method, snapshot_at) as access_method,
+               arg_max(indkey, snapshot_at) as indkey, arg_max(opclasses, snapshot_at) as opclasses,
+               arg_max(def_norm, snapshot_at) as def_norm, max(snapshot_at) as last_seen
+        from idx_hist group by indexrelid
+    ) g
+    where g.last_seen < (select max(snapshot_at) from idx) and g.indexrelid not in (select indexrelid from idx)
+),
+cover_since as (
+    select c.indexrelid, max(g.dropped_at) as since
+    from idx_norm c
+    join gone g on g.relid = c.relid and coalesce(g.access_method, '') = coalesce(c.access_method, '')
+     and (g.def_norm = c.def_norm
+          or (len(g.indkey) < len(c.indkey) and c.indkey[1:len(g.indkey)] = g.indkey
+              and c.opclasses[1:len(g.opclasses)] = g.opclasses))
+    group by c.indexrelid
+),
 -- unused_index: idx_scan = 0, valid, not unique/primary/constraint, >= $unused_index_min_bytes.
 -- impact = 1 + log2(size in MB + 1) (10 MB -> 4, 1 GB -> 10); effort = 2.
 unused as (
     select i.*,
-           coalesce(i.stats_reset, (select max(stats_reset) from db), (select first_snapshot from idx_first)) as observed_since
+           greatest(coalesce(i.stats_reset, (select max(stats_reset) from db), (select first_snapshot from idx_first)),
+                    cs.since) as observed_since
     from idx i
-    where coalesce(i.idx_scan, 0) = 0 and coalesce(i.is_valid, true)
+    left join cover_since cs on cs.indexrelid = i.indexrelid
+    where (cs.since is null or epoch(i.snapshot_at) - epoch(cs.since) >= $unused_index_warn_days * 86400)
+      and coalesce(i.idx_scan, 0) = 0 and coalesce(i.is_valid, true)
       and not coalesce(i.is_unique, false) and not coalesce(i.is_primary, false)
       and not coalesce(i.backs_constraint, false)
       and coalesce(i.index_bytes, 0) >= $unused_index_min_bytes
