@@ -61,7 +61,9 @@ dbh as (
 act as (
     select * from raw.activity
     where project = $project
-      and snapshot_at = (select max(snapshot_at) from raw.activity where project = $project)
+      and snapshot_at = greatest(
+          (select max(snapshot_at) from raw.snapshot_runs where project = $project and name = 'activity'),
+          (select max(snapshot_at) from raw.activity where project = $project))
 ),
 vec as (
     select * from analytics.vector_health
