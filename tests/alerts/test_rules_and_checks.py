@@ -210,3 +210,24 @@ def test_snapshot_rules_judge_the_latest_snapshot_taken_even_an_empty_one(wareho
     assert r.metadata["snapshot_at"].value.startswith(str(quiet.year))
     r = evaluate_rule(rules["pg_stat_statements_keys_present"], warehouse, "p1")
     assert r.passed and r.metadata["value"].value == 0
+
+
+def test_a_checks_description_does_not_go_stale_after_a_threshold_edit(warehouse):
+    """The UI's description is built when the code location loads; each run reads the rules
+    file afresh. A threshold in the description would disagree with what runs judge."""
+    before = {r.id: r for r in parse_rules(RULES_YAML).rules}
+    after = {r.id: r for r in parse_rules(RULES_YAML.replace("threshold: 1000", "threshold: 2500")).rules}
+    assert before["slow_query_avg"].threshold != after["slow_query_avg"].threshold
+
+    def description(rule):
+        (spec,) = checks_mod.build_rule_check(rule, None).check_specs
+        return spec.description
+
+    assert description(before["slow_query_avg"]) == description(after["slow_query_avg"])
+    assert "1000" not in description(before["slow_query_avg"])
+    freshness = checks_mod.build_fleet_freshness_check(_rules()["extraction_stale"], ["p1"])
+    (spec,) = freshness.check_specs
+    assert "90" not in spec.description
+    # the evaluation says which threshold it judged
+    r = evaluate_rule(after["slow_query_avg"], warehouse, "p1")
+    assert r.metadata["threshold"].value == 2500
