@@ -45,19 +45,20 @@ def check_connections(env: Mapping[str, str] | None = None) -> list[str]:
     Projects are probed in parallel (a fleet of unreachable hosts would otherwise take
     10 s each); the message names the first failing project in the projects file's order.
     """
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from aimatrix_pipeline.resources.source_postgres import probe_source
+    from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource, probe_source
     from aimatrix_pipeline.settings import ConfigError, load_settings
 
-    environ = os.environ if env is None else env
-    settings = load_settings(environ)
-    missing = [f"{p.db_url_env} (project {p.name})" for p in settings.projects if not environ.get(p.db_url_env)]
+    settings = load_settings(env)
+    # DSNs are secrets: read the way the extract reads them (dagster.EnvVar), or from `env`
+    dsn = (lambda name: env.get(name)) if env is not None else SourcePostgresResource().raw_dsn
+    dsns = {p.name: dsn(p.db_url_env) for p in settings.projects}
+    missing = [f"{p.db_url_env} (project {p.name})" for p in settings.projects if not dsns[p.name]]
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set: each project's db_url_env must hold its DSN")
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(settings.projects)))) as pool:
-        reasons = list(pool.map(lambda p: probe_source(environ[p.db_url_env], p.db_url_env), settings.projects))
+        reasons = list(pool.map(lambda p: probe_source(dsns[p.name], p.db_url_env), settings.projects))
     failed = [(p, r) for p, r in zip(settings.projects, reasons) if r]
     if failed:
         project, reason = failed[0]

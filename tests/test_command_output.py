@@ -134,7 +134,7 @@ def test_commands_print_no_dagster_or_platformdirs_warning_noise(pg18, tmp_path)
 def test_main_quiets_library_warnings_in_process(args, capsys):
     import warnings
 
-    from dagster_shared.utils.warnings import PreviewWarning
+    from dagster import PreviewWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

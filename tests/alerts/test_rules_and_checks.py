@@ -186,7 +186,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
 
 
 @pytest.mark.fails_check("raw/activity:long_running_query")
-@pytest.mark.fails_check("raw/pg_stat_statements_snapshots:pg_stat_statements_keys_present")
+@pytest.mark.fails_check("raw/pg_stat_statements:pg_stat_statements_keys_present")
 def test_snapshot_rules_judge_the_latest_snapshot_taken_even_an_empty_one(warehouse):
     """A quiet snapshot writes no raw.activity rows; the rule must judge it (and resolve), not
     the last busy snapshot. Same for an empty pg_stat_statements snapshot."""
