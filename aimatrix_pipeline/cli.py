@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from aimatrix_pipeline.shared.cli_output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_result
-from aimatrix_pipeline.terminal import safe_output
+from aimatrix_pipeline.terminal import quiet_library_warnings, safe_output
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "write_result"]
 
@@ -181,9 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# `sh`'s status for a command ended by SIGPIPE (128 + 13): what `cmd | head` reports for C tools.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: what is still buffered for stdout goes nowhere, so the interpreter's
+    flush at exit does not print "Exception ignored ... BrokenPipeError" (Python's documented
+    recipe, docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from aimatrix_pipeline.settings import ConfigError
 
+    quiet_library_warnings()
     with safe_output():  # nothing a command prints reaches the terminal with raw control characters
         try:
             parser = build_parser()  # imports modules that read the environment at import time
@@ -191,7 +209,13 @@ def main(argv: list[str] | None = None) -> int:
             if not getattr(args, "func", None):
                 parser.print_help()
                 return EXIT_USAGE
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()  # a reader that went away (`| head`) shows here, not at exit
+            return status
+        except BrokenPipeError:
+            # the reader (`head`, a pager) stopped reading: that is how such pipes end, not an error
+            _stdout_to_devnull()
+            return EXIT_BROKEN_PIPE
         except ConfigError as exc:
             # one line (a YAML parser's message spans several), whatever the bad value contained
             print(f"configuration error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -38,8 +38,39 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
             "price entries": len(prices)}
 
 
+def check_connections(env: Mapping[str, str] | None = None) -> list[str]:
+    """Log in to every configured source as the pipeline does; ConfigError naming the first that
+    fails (and how many more), one line, no secret. Returns the project names checked.
+
+    Projects are probed in parallel (a fleet of unreachable hosts would otherwise take
+    10 s each); the message names the first failing project in the projects file's order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource, probe_source
+    from aimatrix_pipeline.settings import ConfigError, load_settings
+
+    settings = load_settings(env)
+    # DSNs are secrets: read the way the extract reads them (dagster.EnvVar), or from `env`
+    dsn = (lambda name: env.get(name)) if env is not None else SourcePostgresResource().raw_dsn
+    dsns = {p.name: dsn(p.db_url_env) for p in settings.projects}
+    missing = [f"{p.db_url_env} (project {p.name})" for p in settings.projects if not dsns[p.name]]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set: each project's db_url_env must hold its DSN")
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(settings.projects)))) as pool:
+        reasons = list(pool.map(lambda p: probe_source(dsns[p.name], p.db_url_env), settings.projects))
+    failed = [(p, r) for p, r in zip(settings.projects, reasons) if r]
+    if failed:
+        project, reason = failed[0]
+        more = f" (and {len(failed) - 1} more project(s))" if len(failed) > 1 else ""
+        raise ConfigError(f"cannot connect to project {project.name} (${project.db_url_env}): {reason}{more}")
+    return [p.name for p in settings.projects]
+
+
 def cmd_check(args) -> int:
     counts = check_all()
+    if args.connect:
+        counts["sources connected"] = len(check_connections())
     print("configuration ok: " + ", ".join(f"{n} {what}" for what, n in counts.items()), file=sys.stdout)
     return EXIT_OK
 
@@ -63,6 +94,8 @@ def register(subparsers) -> None:
         "AIMATRIX_COST_START_DATE, the AIMATRIX_*_CRON schedules, the sensor intervals; see "
         "docs/reference/settings.md) and report the first problem, naming the file and the field.",
     )
+    q.add_argument("--connect", action="store_true",
+                   help="also log in to every monitored database as the pipeline does (exit 2 if one fails)")
     q.set_defaults(func=cmd_check)
     r = sub.add_parser(
         "reference",

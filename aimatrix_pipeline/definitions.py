@@ -13,7 +13,11 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from aimatrix_pipeline.resources import shared_resources
+from aimatrix_pipeline.terminal import quiet_library_warnings
+
+quiet_library_warnings()  # before the domains build their definitions (code servers, run workers)
+
+from aimatrix_pipeline.resources import shared_resources  # noqa: E402
 
 DOMAINS = (
     "aimatrix_pipeline.extract.definitions",

@@ -159,6 +159,10 @@ VARIABLES: tuple[Variable, ...] = (
              "`aimatrix-pipeline apply` (a project's `apply_db_url_env` names its own)", secret=True),
     Variable("AIMATRIX_APPLIED_BY", "text", "the OS user name", "text", "operator name recorded by "
              "`aimatrix-pipeline apply`"),
+    # --- analytics -------------------------------------------------------------------------------
+    Variable("AIMATRIX_SLOW_QUERIES_INCLUDE_OWN", "flag", "false", "true, false, 1, 0, yes, no",
+             "keep the pipeline's own statements (the monitoring role's, and those `apply` ran) in "
+             "analytics.slow_queries_summary; by default they are left out"),
     # --- read by Dagster and DuckDB (named here so the reference lists them) ------------------
     Variable("DAGSTER_HOME", "path", "unset (`watch`, `demo`: under the data directory)", "a directory",
              "Dagster's instance directory (with dagster.yaml); read by Dagster itself"),
@@ -274,6 +278,21 @@ class RetentionDays:
     app_log_days: int | None = None
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A yes/no variable: unset or empty is `default`; anything but the listed words is an error."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {shown(raw)}")
+
+
 @dataclass(frozen=True)
 class Settings:
     projects: tuple[Project, ...]
@@ -295,6 +314,7 @@ class Settings:
     retention: RetentionDays = field(default_factory=RetentionDays)
     applied_by: str | None = None
     plan_capture: PlanCaptureSettings = field(default_factory=PlanCaptureSettings)
+    slow_queries_include_own: bool = False
 
     @functools.cached_property
     def thresholds(self):
@@ -535,6 +555,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             window_hours=env_int(env, "AIMATRIX_PLAN_CAPTURE_WINDOW_HOURS", 1, MAX_PLAN_WINDOW_HOURS, default=24),
             timeout_ms=env_int(env, "AIMATRIX_PLAN_CAPTURE_TIMEOUT_MS", 10, 60_000, default=2000),
         ),
+        slow_queries_include_own=_flag(env, "AIMATRIX_SLOW_QUERIES_INCLUDE_OWN"),
     )
     projects_file = env.get("AIMATRIX_PROJECTS_FILE")
     if projects_file:

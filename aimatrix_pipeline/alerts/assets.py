@@ -102,6 +102,7 @@ def alert_events(context: AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["alert_events"],
         "dagster/column_schema": ALERT_EVENTS_SCHEMA,
+        "open_alerts": counts["open_alerts"],
         "history_rows": counts["alert_event_history"],
         "delivery_rows": counts["notification_deliveries"],
     })

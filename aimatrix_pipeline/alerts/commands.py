@@ -146,7 +146,10 @@ def cmd_rules(args) -> int:
     write_result(["id", "severity", "metric_or_check", "op", "threshold", "channels", "suppression"], rows,
                  args.format)
     for c in rules.channels:
-        state = "enabled" if c.enabled() else "disabled (set " + ", ".join(c.env.values()) + ")"
+        optional = c.optional_env()
+        state = "enabled" if c.enabled() else "disabled (set " + ", ".join(c.required_env()) + ")"
+        if optional:
+            state += "; optional: " + ", ".join(optional)
         print(f"channel {c.name} ({c.type}): {state}", file=sys.stderr)
     return EXIT_OK
 

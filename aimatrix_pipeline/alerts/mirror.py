@@ -33,6 +33,7 @@ TS = pa.timestamp("us", tz="UTC")
 
 
 def mirror_to_warehouse(store: AlertStore, warehouse: WarehouseResource) -> dict[str, int]:
+    version = store.state_version()  # read first: a change made while mirroring is mirrored next time
     incidents = store.query("select * from incidents order by detected_at, id")
     history = store.query("select * from incident_history order by at, rowid")
     deliveries = store.query("select * from outbox order by created_at, event_id, channel")
@@ -69,5 +70,7 @@ def mirror_to_warehouse(store: AlertStore, warehouse: WarehouseResource) -> dict
         conn.execute(load_sql("warehouse/alerts/mirror.sql"))
         for name in ("src_events", "src_history", "src_deliveries"):
             conn.unregister(name)
-    return {"alert_events": events.num_rows, "alert_event_history": hist.num_rows,
+    store.set_mirrored_version(version)
+    open_alerts = sum(1 for r in incidents if r["status"] in ("pending", "firing"))
+    return {"open_alerts": open_alerts, "alert_events": events.num_rows, "alert_event_history": hist.num_rows,
             "notification_deliveries": deliv.num_rows}

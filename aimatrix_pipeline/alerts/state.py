@@ -19,6 +19,9 @@ The rules this module enforces (numbers from docs/alerting-guarantees.md):
 7  a check that could not run opens its own `could_not_evaluate` alert and leaves the data
    alert untouched; the next real evaluation resolves it;
 8  the suppression window holds repeats back (same mechanism as 4);
+9  an alert already firing when a channel is enabled (its variables set, or the rule names it)
+   is sent to that channel once, marked "already open when this channel was added", and its
+   RESOLVED goes there too; the FIRING's event id is the original one, so never twice;
 16 silences hold FIRINGs and reminders back while state keeps updating; one FIRING goes out
    when the silence ends if the problem is still there. Resolutions are not silenced: an
    incident that paged must be able to close (PagerDuty would otherwise stay triggered).
@@ -45,6 +48,8 @@ from aimatrix_pipeline.sql_files import load_sql
 
 CNE = "could_not_evaluate"
 DATA = "data"
+ALREADY_OPEN_NOTE = "already open when this channel was added"
+EMPTY_STATE_VERSION = "0:0:0"
 SEVERITY_TO_PAGERDUTY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}
 
 
@@ -144,6 +149,32 @@ class AlertStore:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
+    # --- the warehouse mirror ----------------------------------------------------------------
+    def state_version(self) -> str:
+        """What the alerts.* mirror must reflect: changes whenever an incident or its history does.
+
+        Open alerts must reach the warehouse (dashboard, catalog) also when no notification is
+        due, e.g. with no channel configured; the sensor compares this with `mirrored_version`.
+        """
+        row = self.query("select (select count(*) from incidents), (select coalesce(max(updated_at), 0) "
+                         "from incidents), (select count(*) from incident_history)")[0]
+        return f"{row[0]}:{row[1]!r}:{row[2]}"
+
+    def mirrored_version(self) -> str | None:
+        rows = self.query("select version from mirror_state where id = 1")
+        return rows[0]["version"] if rows else None
+
+    def set_mirrored_version(self, version: str) -> None:
+        with self.tx() as conn:
+            conn.execute("insert into mirror_state (id, version, mirrored_at) values (1, ?, ?) "
+                         "on conflict (id) do update set version = excluded.version, "
+                         "mirrored_at = excluded.mirrored_at", (version, self.clock.now()))
+
+    def mirror_due(self) -> bool:
+        """True when alerts.* lags the store (a store that never had an incident needs no mirror)."""
+        current = self.state_version()
+        return current != (self.mirrored_version() or EMPTY_STATE_VERSION)
+
     # --- cursors -----------------------------------------------------------------------------
     def cursor_for(self, check_key: str, default: int | None = 0) -> int | None:
         rows = self.query("select last_id from check_cursor where check_key = ?", (check_key,))
@@ -217,12 +248,14 @@ class AlertStateMachine:
             parts.append(f"{g}={inc[g]}")
         return "|".join(parts) or "all"
 
-    def _enqueue(self, conn, inc: sqlite3.Row, action: str, channels: list[str], seq: int) -> int:
+    def _enqueue(self, conn, inc: sqlite3.Row, action: str, channels: list[str], seq: int,
+                 already_open: bool = False) -> int:
         """Queue one notification per channel, keyed by a deterministic event id."""
         from aimatrix_pipeline.alerts import outbox
 
         now = self.clock.now()
         event_id = _hid(inc["id"], action, seq, prefix="evt_", n=32)
+        message = f"{inc['message']} ({ALREADY_OPEN_NOTE})" if already_open else inc["message"]
         payload = {
             "event_id": event_id,
             "alert_id": inc["id"],
@@ -231,7 +264,8 @@ class AlertStateMachine:
             "rule_id": inc["rule_id"],
             "kind": inc["kind"],
             "title": inc["title"],
-            "message": inc["message"],
+            "message": message,
+            "already_open": already_open,
             "severity": inc["severity"],
             "project": inc["project"],
             "check": inc["check_key"],
@@ -372,12 +406,41 @@ class AlertStateMachine:
                              (metrics, now, inc["id"]))
                 self._resolve(conn, st, self._incident(conn, inc["id"]), None, None)
 
+    def _catch_up_new_channels(self, conn: sqlite3.Connection) -> int:
+        """Send alerts that are already firing (and were announced) to channels enabled since.
+
+        Without this, a channel configured while alerts are open would hear of them only at
+        their next state change, or never (a RESOLVED is sent only where the FIRING went). The
+        FIRING keeps its original event id, so the outbox key (event id, channel) makes a second
+        catch-up a no-op, and the channel joins the incident's channels (so it gets the RESOLVED).
+        """
+        now = self.clock.now()
+        queued = 0
+        rows = conn.execute(
+            "select s.fingerprint, s.rule_id, i.id from alert_state s join incidents i on i.id = s.alert_id "
+            "where s.status = 'firing' and i.status = 'firing' and i.notified = 1").fetchall()
+        for row in rows:
+            rule = self.rules.rule(row["rule_id"].split(":" + CNE)[0])
+            inc = self._incident(conn, row["id"])
+            have = json.loads(inc["channels"] or "[]")
+            new = [c for c in self._channels(rule) if c not in have]
+            if not new or self._silenced(conn, inc["rule_id"], now):
+                continue
+            queued += self._enqueue(conn, inc, "firing", new, 0, already_open=True)
+            conn.execute("update incidents set channels = ?, updated_at = ? where id = ?",
+                         (json.dumps(have + new), now, inc["id"]))
+            self._history(conn, inc["id"], "notified",
+                          f"FIRING queued to {', '.join(new)} ({ALREADY_OPEN_NOTE})")
+        return queued
+
     # --- time --------------------------------------------------------------------------------
     def advance(self) -> int:
-        """Apply the passage of time: held FIRINGs whose window or silence ended, reminders."""
+        """Apply the passage of time: held FIRINGs whose window or silence ended, reminders,
+        open alerts to channels enabled since they fired."""
         now = self.clock.now()
         queued = 0
         with self.store.tx() as conn:
+            queued += self._catch_up_new_channels(conn)
             rows = conn.execute(
                 "select s.*, i.notified from alert_state s join incidents i on i.id = s.alert_id "
                 "where s.status = 'firing'"

@@ -167,6 +167,7 @@ def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
     params = derive.base_params(
         project, settings.thresholds, as_of=as_of or datetime.now(timezone.utc),
         compute_size=_compute_size(settings, project),
+        include_own_statements=settings.slow_queries_include_own,
     )
     counts: dict[str, int] = {}
     with warehouse.transaction() as conn:

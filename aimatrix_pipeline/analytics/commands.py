@@ -10,6 +10,7 @@ keeps its sub-command registry on the parser (`aimatrix_reports`); the others re
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 LEVELS = ("info", "warning", "critical")
@@ -58,7 +59,7 @@ def cmd_recommendations(args) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.sql:
+    if args.no_sql:
         keep = [i for i, c in enumerate(columns) if c != "remediation_sql"]
         columns = [columns[i] for i in keep]
         rows = [tuple(r[i] for i in keep) for r in rows]
@@ -84,7 +85,10 @@ def register(subparsers) -> None:
     p = reports.add_parser("recommendations", help="current findings by impact (analytics.optimization_recommendations)")
     p.add_argument("--project", help="one project (default: all)")
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--sql", action="store_true", help="include the remediation SQL column")
+    # the SQL to fix each finding is what the report is for (README: "findings with the SQL to fix
+    # them"); --sql, which once had to be asked for, is still accepted
+    p.add_argument("--no-sql", action="store_true", help="leave out the remediation SQL column")
+    p.add_argument("--sql", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--fail-on", choices=LEVELS, help="exit 1 if a finding at this level or worse exists")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_recommendations)

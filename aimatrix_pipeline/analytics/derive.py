@@ -62,9 +62,17 @@ def base_params(
     *,
     as_of: datetime | None = None,
     compute_size: str | None = None,
+    include_own_statements: bool | None = None,
 ) -> dict[str, object]:
-    """Parameters every derivation may use: project, thresholds, the clock, the compute size."""
+    """Parameters every derivation may use: project, thresholds, the clock, the compute size,
+    whether the pipeline's own statements count as slow queries (default: the setting
+    `AIMATRIX_SLOW_QUERIES_INCLUDE_OWN`)."""
     params: dict[str, object] = as_params(thresholds or load_thresholds())
+    if include_own_statements is None:
+        from aimatrix_pipeline.settings import current_settings
+
+        include_own_statements = current_settings().slow_queries_include_own
+    params["include_own_statements"] = bool(include_own_statements)
     params["project"] = project
     params["as_of"] = as_of or datetime.now(timezone.utc)
     params["compute_size"] = (compute_size or "").lower()

@@ -21,6 +21,7 @@ monitoring role's password, Dagster's run history and the warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -575,18 +576,47 @@ def wait_for_stop(child: subprocess.Popen, stop: threading.Event, out: TextIO) -
     return 0 if child.returncode in (None, 0) else 1
 
 
+def _descendants(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
 def _stop_process_group(child: subprocess.Popen, out: TextIO) -> None:
-    """What a terminal's Ctrl-C does (SIGINT to the whole group), then escalate if needed."""
+    """What a terminal's Ctrl-C does (SIGINT to the whole group), then escalate if needed, until
+    `dagster dev` AND everything it started are gone.
+
+    Waiting for `dagster dev` alone is not enough: its code server (`dagster api grpc`) and that
+    server's multiprocessing resource tracker outlive it, reparented to init, and keep retrying
+    Dagster's storage ("Retrying failed database connection ... Connection refused") once the
+    embedded PostgreSQL stops. So the descendants are collected before and during the stop (an
+    orphan is no longer anyone's child), signalled with the group (also those that moved to a
+    session of their own), and waited for; only then may the caller stop the cluster.
+    """
+    import psutil
+
+    known = {p.pid: p for p in _descendants(child.pid)}
     for sig, wait_s in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
+        known.update({p.pid: p for p in _descendants(child.pid)})
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
+        for proc in known.values():
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getpgid(proc.pid) != child.pid:
+                    proc.send_signal(sig)
         try:
             child.wait(wait_s)
-            return
         except subprocess.TimeoutExpired:
-            _say(out, f"dagster dev still running after {wait_s}s; sending {sig.name}")
+            _say(out, f"dagster dev still running after {wait_s}s; sending the next signal")
+            continue
+        _, alive = psutil.wait_procs(list(known.values()), timeout=wait_s)
+        if not alive:
+            return
+        _say(out, f"{len(alive)} process(es) dagster dev started still running after {wait_s}s "
+                  f"({', '.join(str(p.pid) for p in alive)}); sending the next signal")
 
 
 def _terminate_as_interrupt(signum, frame) -> None:

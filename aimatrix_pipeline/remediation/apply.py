@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,62 @@ from aimatrix_pipeline.sql_files import load_sql
 
 DEFAULT_APPLY_ENV = "AIMATRIX_APPLY_DB_URL"
 APPLICATION_NAME = "aimatrix_pipeline_apply"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
+
+
+def own_fingerprint(query: str) -> str | None:
+    """The fingerprint pg_stat_statements' text of a statement we sent will get (psycopg sends
+    `%(name)s` / `%s` as `$1`, `$2`, ...), as the extract computes it (libpg_query)."""
+    from aimatrix_pipeline.querytext import analyse
+
+    names: dict[str, int] = {}
+    counter = iter(range(1, 10_000))
+
+    def number(m: re.Match) -> str:
+        key = m.group(1) or f"_{len(names)}"
+        if key not in names:
+            names[key] = next(counter)
+        return f"${names[key]}"
+
+    result = analyse(_PLACEHOLDER.sub(number, query))
+    return result.fingerprint if result.parse_ok else None
+
+
+class OwnStatementsConnection(psycopg.Connection):
+    """A psycopg connection that remembers every statement text it sent.
+
+    Their fingerprints are recorded with the attempt (`verification.own_fingerprints`), and
+    analytics.slow_queries_summary leaves them out: an index build `apply` ran must not become
+    the top slow query it was meant to fix.
+    """
+
+    def execute(self, query, params=None, **kwargs):
+        text = query if isinstance(query, str) else query.as_string(self)
+        self.__dict__.setdefault("own_statements", []).append(text)
+        return super().execute(query, params, **kwargs)
+
+
+def _seq_scans(conn: psycopg.Connection, schema: str | None, table: str) -> int | None:
+    """The table's seq_scan counter as the server has it now (our own pending counts flushed)."""
+    try:
+        conn.execute("select pg_stat_clear_snapshot()")
+        row = conn.execute("select seq_scan from pg_stat_user_tables where relname = %(table)s "
+                           "and schemaname = coalesce(%(schema)s, current_schema())",
+                           {"schema": schema, "table": table}).fetchone()
+    except psycopg.Error:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def _flush_own_stats(conn: psycopg.Connection) -> None:
+    """Make this session's table counters visible at once (PG 15+; older servers flush on idle).
+
+    `pg_stat_force_next_flush()` makes the flush at the end of this very statement unconditional,
+    where it is otherwise rate-limited to once a second."""
+    try:
+        conn.execute("select pg_stat_force_next_flush()")
+    except psycopg.Error:
+        pass
 
 
 class ApplyConfigError(ConfigError):
@@ -191,6 +248,7 @@ def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, i
         message = (f"an INVALID index {before['schema']}.{action.name} already exists (left by an earlier "
                    "failed build); drop it first (DROP INDEX CONCURRENTLY) or apply the invalid_index finding")
         return False, message, None
+    scans_before = _seq_scans(conn, action.schema, action.table) if action.table else None
     try:
         conn.execute(action.sql)
     except psycopg.Error as exc:
@@ -199,6 +257,14 @@ def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, i
         verification[action.name] = after or {"exists": False}
         cleanup = _drop_invalid(conn, after, timeouts) if after is not None and not after["valid"] else None
         return False, f"CREATE INDEX CONCURRENTLY failed: {reason}", cleanup
+    if scans_before is not None:
+        # the heap scans of the build itself (and of anything that scanned the table meanwhile):
+        # the seq-scan finding subtracts them (optimization_recommendations.sql, seq_window)
+        _flush_own_stats(conn)
+        scans_after = _seq_scans(conn, action.schema, action.table)
+        if scans_after is not None and scans_after >= scans_before:
+            verification.setdefault("own_seq_scans", []).append(
+                {"schema": action.schema, "table": action.table, "scans": scans_after - scans_before})
     after = index_state(conn, action.schema, action.name)
     verification[action.name] = after or {"exists": False}
     if after is None:
@@ -261,7 +327,8 @@ def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_
     outcome = Outcome("succeeded", "", actions=actions, started_at=datetime.now(UTC))
     messages, cleanups = [], []
     try:
-        conn = psycopg.connect(dsn, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10)
+        conn = OwnStatementsConnection.connect(dsn, autocommit=True, application_name=APPLICATION_NAME,
+                                               connect_timeout=10)
     except psycopg.Error as exc:
         outcome.result, outcome.message = "failed", f"cannot connect with the write DSN: {_describe(exc)}"
         outcome.finished_at = datetime.now(UTC)
@@ -286,6 +353,9 @@ def execute(dsn: str, actions: list[Action], *, lock_timeout_ms: int, statement_
                 break
     finally:
         conn.close()
+        sent = conn.__dict__.get("own_statements", [])
+        outcome.verification["own_fingerprints"] = sorted(
+            {fp for fp in (own_fingerprint(q) for q in sent) if fp})
     outcome.message = "; ".join(messages)
     outcome.cleanup = "; ".join(cleanups) or None
     outcome.finished_at = datetime.now(UTC)

@@ -335,3 +335,25 @@ class SourcePostgresResource(dg.ConfigurableResource):
                     conn.close()
                 except (adbc.Error, OSError):  # a dead connection may fail to close
                     pass
+
+
+def probe_source(dsn: str, env_name: str, connect_timeout_s: int = 10) -> str | None:
+    """None when a session as the pipeline opens it works (log in, `select 1`), else the reason
+    in one line, with the DSN's credentials masked.
+
+    `watch` and `config check --connect` call this before anything starts: a role that cannot
+    log in (e.g. created by sql/demo/06_monitoring_role.sql without a password) must be a clear
+    message at once, not failed runs minutes later.
+    """
+    try:
+        bounded = bounded_dsn(dsn, statement_timeout_ms=10_000, lock_timeout_ms=1_000,
+                              connect_timeout_s=connect_timeout_s)
+    except SourceConfigError as exc:
+        return str(exc)
+    try:
+        with psycopg.connect(bounded, autocommit=True) as conn:
+            conn.execute("select 1").fetchall()
+    except (psycopg.Error, OSError) as exc:
+        text = " ".join(redact_dsn(str(exc), dsn).split()) or type(exc).__name__
+        return text[:300] + unencoded_password_hint(dsn, env_name)
+    return None

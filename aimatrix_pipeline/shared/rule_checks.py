@@ -98,9 +98,16 @@ def evaluate_rule(rule: AlertRule, warehouse: WarehouseResource, project: str) -
 
 
 def _description(rule: AlertRule) -> str:
+    """The check's description in the UI, without the rule's threshold or severity.
+
+    The code server builds it once when the code location loads, while every run loads the rules
+    file afresh: a threshold written here would go stale after an edit (the UI saying "> 5"
+    while runs judge "> 10"). The threshold each evaluation used is in its metadata.
+    """
     metric = METRICS[rule.metric]
-    return (f"{rule.title}: {metric.description} {rule.operator} {rule.threshold:g} "
-            f"({metric.unit}) alerts ({rule.severity}). From the alert rules file.")
+    return (f"{rule.title}: alerts when {metric.description} ({metric.unit}) is {rule.operator} the "
+            f"threshold of rule {rule.id} in the alert rules file, as each run reads it; every "
+            f"evaluation records the threshold and value it judged in its metadata.")
 
 
 def _metadata(rule: AlertRule) -> dict:
@@ -206,8 +213,9 @@ def build_fleet_freshness_check(rule: AlertRule, project_names: list[str]) -> dg
     @dg.asset_check(
         asset=metric.key,
         name=FLEET_FRESHNESS_CHECK,
-        description=f"Every configured project was extracted within the last {rule.threshold:g} minutes "
-        f"(rule {rule.id}); run by alert_freshness_schedule.",
+        # no threshold here: the UI's description is built once, the rules file is read per run
+        description=f"Every configured project was extracted within the threshold (minutes) of rule "
+        f"{rule.id} in the alert rules file; run by alert_freshness_schedule.",
         blocking=False,
         metadata={"aimatrix/rule_id": rule.id},
     )

@@ -115,6 +115,15 @@ class ChannelConfig:
         """All required secret variables are set (in `environ`, default the process environment)."""
         return all(secret_is_set(self.env[k], environ) for k in _REQUIRED_ENV[self.type])
 
+    def required_env(self) -> list[str]:
+        """Names of the variables that enable the channel (values are never read here)."""
+        return [self.env[k] for k in _REQUIRED_ENV[self.type] if k in self.env]
+
+    def optional_env(self) -> list[str]:
+        """Names of the variables the channel reads when set, but does not need."""
+        required = set(_REQUIRED_ENV[self.type])
+        return [v for k, v in self.env.items() if k not in required]
+
 
 @dataclass(frozen=True)
 class AlertRule:

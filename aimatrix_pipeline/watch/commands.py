@@ -12,7 +12,7 @@ from aimatrix_pipeline.watch.runner import DEFAULT_DATA_DIR
 def cmd_watch(args) -> int:
     from aimatrix_pipeline.watch.runner import watch
 
-    return watch(Path(args.data_dir), args.port)
+    return watch(Path(args.data_dir), args.port, connect_check=not args.no_connect_check)
 
 
 def cmd_dagster(args) -> int:
@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                    help=f"Dagster home, embedded cluster and warehouse (default: {DEFAULT_DATA_DIR})")
     p.add_argument("--port", type=int, default=3000, help="Dagster UI port (default: 3000)")
+    p.add_argument("--no-connect-check", action="store_true",
+                   help="start even if a monitored database cannot be logged in to now (by default "
+                   "that is one line and exit code 2)")
     p.set_defaults(func=cmd_watch)
 
     p = subparsers.add_parser(

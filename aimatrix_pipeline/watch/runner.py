@@ -130,9 +130,17 @@ def dagster_instance(data_dir: Path, out: TextIO, environ: Mapping[str, str] | N
             pg.stop()
 
 
-def watch(data_dir: Path = DEFAULT_DATA_DIR, port: int = 3000, out: TextIO = sys.stdout) -> int:
-    """`dagster dev` on the user's database until Ctrl-C/SIGTERM; 0 when stopped, 1 if it died."""
+def watch(data_dir: Path = DEFAULT_DATA_DIR, port: int = 3000, out: TextIO = sys.stdout,
+          connect_check: bool = True) -> int:
+    """`dagster dev` on the user's database until Ctrl-C/SIGTERM; 0 when stopped, 1 if it died.
+
+    Before anything starts, every source is logged in to (`connect_check`): a database the
+    pipeline cannot log in to is one line and exit code 2, not a UI full of failed runs."""
     projects = check_sources(os.environ)
+    if connect_check:
+        from aimatrix_pipeline.config_commands import check_connections
+
+        check_connections(os.environ)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     child: subprocess.Popen | None = None

@@ -3,7 +3,10 @@
 -- (or postgres). It grants pg_monitor (statistics views, other roles' statement texts) and SELECT
 -- on exactly the columns the pipeline reads, only on schemas and tables that exist here; nothing
 -- else. No password hashes, emails, phone numbers, session IPs or user agents are readable.
--- The password is set by the caller (a parameter), never stored here. Safe to re-run: what the
+-- The role is created WITHOUT a password (it cannot log in with password authentication until
+-- one is set): set it as the owner with psql's `\password aimatrix_monitor` (sent hashed) or
+-- `ALTER ROLE aimatrix_monitor PASSWORD '...'`, then `aimatrix-pipeline config check --connect`
+-- (docs/getting-started.md). The password is never stored here. Safe to re-run: what the
 -- role may read is reset to this list each time (a table created later is covered by re-running).
 --
 -- What each grant serves (the files under sql/source/ that read it):

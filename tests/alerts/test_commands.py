@@ -76,3 +76,15 @@ def test_rules_command_validates_the_file(cli_env, capsys, monkeypatch):
     monkeypatch.setenv("AIMATRIX_ALERT_RULES", str(bad))
     assert main(["alerts", "rules"]) == 2
     assert "'severity'" in capsys.readouterr().err
+
+
+def test_rules_command_hint_names_only_the_variables_a_channel_needs(cli_env, capsys, monkeypatch):
+    for name in ("T_SMTP_HOST", "T_SMTP_CA", "T_HOOK_URL", "T_HOOK_SECRET", "T_HOOK_SECRET_OLD"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["alerts", "rules"]) == 0
+    err = capsys.readouterr().err
+    email = next(line for line in err.splitlines() if line.startswith("channel email"))
+    assert email == "channel email (email): disabled (set T_SMTP_HOST); optional: T_SMTP_CA"
+    hook = next(line for line in err.splitlines() if line.startswith("channel webhook"))
+    assert hook == ("channel webhook (webhook): disabled (set T_HOOK_URL, T_HOOK_SECRET); "
+                    "optional: T_HOOK_SECRET_OLD")

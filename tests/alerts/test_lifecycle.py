@@ -7,6 +7,8 @@ HTTP receivers on 127.0.0.1. Time is a controllable clock.
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 
 from aimatrix_pipeline.alerts.state import fingerprint
@@ -336,3 +338,34 @@ def test_p07_a_run_that_never_finishes_holds_the_check_back_only_for_a_while(har
     assert kinds == {"data": "firing", "could_not_evaluate": "firing"}
     msg = h.store.query("select message from incidents where kind = 'could_not_evaluate'")[0][0]
     assert "still STARTED" in msg
+
+
+def test_p09_an_alert_firing_before_a_channel_is_enabled_reaches_it_once_marked_as_already_open(harness):
+    # webhook and pagerduty are configured; slack is not (its variable is unset)
+    slack_url = harness.env.pop("T_SLACK_URL")
+    harness.report(CACHE_CHECK, "p1", passed=False)
+    harness.tick()
+    harness.deliver()
+    assert harness.http.on("/slack") == [] and len(harness.http.on("/hook")) == 1
+    # slack is configured while the alert is firing: it hears of it once, marked as such
+    harness.env["T_SLACK_URL"] = slack_url
+    for _ in range(3):
+        harness.report(CACHE_CHECK, "p1", passed=False)
+        harness.tick()
+        harness.clock.advance(61)
+        harness.deliver()
+    slack = harness.http.on("/slack")
+    assert _actions(slack, "/slack") == ["FIRING"]
+    assert "already open when this channel was added" in json.dumps(slack[0].json())
+    # the channels that had it are not told again
+    assert _actions(harness.http.requests, "/hook") == ["firing"]
+    assert _actions(harness.http.requests, "/pd") == ["trigger"]
+    hook = harness.http.on("/hook")[0].json()["alerts"][0]
+    assert hook["already_open"] is False
+    # the RESOLVED goes to the new channel too
+    harness.report(CACHE_CHECK, "p1", passed=True)
+    harness.tick()
+    harness.clock.advance(61)
+    harness.deliver()
+    assert _actions(harness.http.on("/slack"), "/slack") == ["FIRING", "RESOLVED"]
+    assert _actions(harness.http.requests, "/hook") == ["firing", "resolved"]

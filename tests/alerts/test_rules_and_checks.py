@@ -183,3 +183,51 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
         for e in res.get_asset_check_evaluations():
             assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN
             assert e.metadata[CNE_METADATA_KEY].value is True and "metric registry broken" in e.description
+
+
+@pytest.mark.fails_check("raw/activity:long_running_query")
+@pytest.mark.fails_check("raw/pg_stat_statements:pg_stat_statements_keys_present")
+def test_snapshot_rules_judge_the_latest_snapshot_taken_even_an_empty_one(warehouse):
+    """A quiet snapshot writes no raw.activity rows; the rule must judge it (and resolve), not
+    the last busy snapshot. Same for an empty pg_stat_statements snapshot."""
+    busy = datetime.now(UTC) - timedelta(minutes=5)
+    quiet = busy + timedelta(minutes=1)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.activity (project, snapshot_at, pid, state, query_seconds, query_preview, "
+                     "application_name) values ('p1', ?, 7, 'active', 900, 'select pg_sleep($1)', 'app')", [busy])
+        conn.execute("insert into raw.pg_stat_statements_snapshots (project, snapshot_at, queryid, dbid, userid) "
+                     "values ('p1', ?, null, 1, 1)", [busy])
+        conn.execute("insert into raw.snapshot_runs values ('p1', 'activity', ?, 1), "
+                     "('p1', 'pg_stat_statements', ?, 1)", [busy, busy])
+    rules = _rules()
+    assert not evaluate_rule(rules["long_running_query"], warehouse, "p1").passed
+    assert not evaluate_rule(rules["pg_stat_statements_keys_present"], warehouse, "p1").passed
+    with warehouse.transaction() as conn:  # the source went quiet: snapshots with no rows
+        conn.execute("insert into raw.snapshot_runs values ('p1', 'activity', ?, 0), "
+                     "('p1', 'pg_stat_statements', ?, 0)", [quiet, quiet])
+    r = evaluate_rule(rules["long_running_query"], warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 0
+    assert r.metadata["snapshot_at"].value.startswith(str(quiet.year))
+    r = evaluate_rule(rules["pg_stat_statements_keys_present"], warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 0
+
+
+def test_a_checks_description_does_not_go_stale_after_a_threshold_edit(warehouse):
+    """The UI's description is built when the code location loads; each run reads the rules
+    file afresh. A threshold in the description would disagree with what runs judge."""
+    before = {r.id: r for r in parse_rules(RULES_YAML).rules}
+    after = {r.id: r for r in parse_rules(RULES_YAML.replace("threshold: 1000", "threshold: 2500")).rules}
+    assert before["slow_query_avg"].threshold != after["slow_query_avg"].threshold
+
+    def description(rule):
+        (spec,) = checks_mod.build_rule_check(rule, None).check_specs
+        return spec.description
+
+    assert description(before["slow_query_avg"]) == description(after["slow_query_avg"])
+    assert "1000" not in description(before["slow_query_avg"])
+    freshness = checks_mod.build_fleet_freshness_check(_rules()["extraction_stale"], ["p1"])
+    (spec,) = freshness.check_specs
+    assert "90" not in spec.description
+    # the evaluation says which threshold it judged
+    r = evaluate_rule(after["slow_query_avg"], warehouse, "p1")
+    assert r.metadata["threshold"].value == 2500

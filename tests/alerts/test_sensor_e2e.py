@@ -168,3 +168,28 @@ def test_the_delivery_run_is_never_held_by_the_warehouse_pool():
     pools = {node.name: node.definition.pool for node in job.graph.nodes}
     assert set(pools) == {"alerts__notification_deliveries", "alerts__alert_events"}
     assert all(p is None for p in pools.values()), pools
+
+
+def test_open_alerts_reach_the_warehouse_and_the_dashboard_with_no_channel_configured(
+        tmp_path, warehouse, monkeypatch):
+    """No channel variable set: nothing is due for delivery, yet the open alert must show in
+    alerts.alert_events (the catalog) and in the dashboard's open alerts."""
+    from aimatrix_pipeline.sql_files import load_sql
+
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES_YAML)
+    monkeypatch.setenv("AIMATRIX_ALERT_RULES", str(rules_path))
+    monkeypatch.setenv("AIMATRIX_ALERT_STATE", str(tmp_path / "alerts_outbox.sqlite"))
+    defs = _defs(warehouse, rules_path)
+    with dg.instance_for_test() as instance:
+        _set_health(warehouse, "p1", 0.42)
+        _materialize(defs, instance, [["analytics", "database_health"]], "p1")
+        first = _tick_and_deliver(defs, instance)
+        assert isinstance(first, dg.RunRequest)
+        with warehouse.reader() as conn:
+            rows = conn.execute(load_sql("warehouse/dashboard/open_alerts.sql")).fetchall()
+        assert [(r[0], r[3], r[6]) for r in rows] == [("p1", "firing", "cache_hit_ratio_low")]
+        mat = instance.get_latest_materialization_event(dg.AssetKey(["alerts", "alert_events"]))
+        assert mat.asset_materialization.metadata["open_alerts"].value == 1
+        # nothing changed since: no further run
+        assert isinstance(_tick_and_deliver(defs, instance), dg.SkipReason)

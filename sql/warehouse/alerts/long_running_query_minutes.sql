@@ -1,8 +1,13 @@
--- Longest-running active statement (minutes) in the newest raw.activity snapshot. Our own
+-- Longest-running active statement (minutes) in the newest raw.activity snapshot TAKEN. Our own
 -- monitoring sessions (application_name aimatrix_pipeline) are excluded.
 -- Parameters: $project. Returns value = 0 when the snapshot has no active statement.
+-- "Newest taken" comes from raw.snapshot_runs, which records every snapshot, also one that found
+-- no session: raw.activity alone has no row for a quiet snapshot, so its max(snapshot_at) would
+-- judge the last busy snapshot forever and the alert would never resolve.
 with latest as (
-    select max(snapshot_at) as ts from raw.activity where project = $project
+    select greatest(
+        (select max(snapshot_at) from raw.snapshot_runs where project = $project and name = 'activity'),
+        (select max(snapshot_at) from raw.activity where project = $project)) as ts
 )
 select
     coalesce(max(a.query_seconds) filter (where a.state = 'active'

@@ -108,3 +108,11 @@ create table if not exists group_state (
     last_sent_at real not null,
     primary key (channel, group_key)
 );
+
+-- What the alerts.* warehouse mirror last reflected (AlertStore.state_version): the sensor
+-- requests a mirror when the state changed, also when no notification is due (no channel).
+create table if not exists mirror_state (
+    id integer primary key check (id = 1),
+    version text not null,
+    mirrored_at real not null
+);

@@ -61,7 +61,9 @@ dbh as (
 act as (
     select * from raw.activity
     where project = $project
-      and snapshot_at = (select max(snapshot_at) from raw.activity where project = $project)
+      and snapshot_at = greatest(
+          (select max(snapshot_at) from raw.snapshot_runs where project = $project and name = 'activity'),
+          (select max(snapshot_at) from raw.activity where project = $project))
 ),
 vec as (
     select * from analytics.vector_health
@@ -356,16 +358,37 @@ f_nopk as (
 -- also count e.g. the heap scan of every CREATE INDEX) >= $seq_scan_min_scans sequential scans
 -- and seq / (seq + index) scans >= $seq_scan_min_ratio. A table needs two snapshots to be
 -- judged. impact = log10(rows read sequentially); effort = 3 (find the filter columns, add an index).
+-- The pipeline's own sequential scans are subtracted: the heap scans of each index build
+-- `aimatrix-pipeline apply` ran, as it measured them on the table (pg_stat_user_tables before and
+-- after, ops.applied_recommendations.verification.own_seq_scans), within the window.
+own_seq as (
+    select o.schema as schemaname, o.table as relname, sum(o.scans) as scans
+    from (
+        select unnest(from_json(json_extract(verification, '$.own_seq_scans'),
+                                '[{"schema":"VARCHAR","table":"VARCHAR","scans":"BIGINT"}]')) as o
+        from ops.applied_recommendations
+        where project = $project
+          and started_at > (select max(snapshot_at) from analytics.table_health where project = $project)
+                           - to_microseconds(cast($seq_scan_window_hours * 3600000000 as bigint))
+    )
+    group by all
+),
 seq_window as (
-    select schemaname, relname,
-           sum(seq_scan_delta) as seq_scans, sum(idx_scan_delta) as idx_scans,
-           count(seq_scan_delta) as intervals, min(snapshot_at) as window_start
-    from analytics.table_health
-    where project = $project
-      and snapshot_at > (select max(snapshot_at) from analytics.table_health where project = $project)
-                        - to_microseconds(cast($seq_scan_window_hours * 3600000000 as bigint))
-      and seq_scan_delta is not null
-    group by schemaname, relname
+    select w.schemaname, w.relname,
+           greatest(w.seq_scans - coalesce(own.scans, 0), 0) as seq_scans, w.idx_scans, w.intervals,
+           w.window_start
+    from (
+        select schemaname, relname,
+               sum(seq_scan_delta) as seq_scans, sum(idx_scan_delta) as idx_scans,
+               count(seq_scan_delta) as intervals, min(snapshot_at) as window_start
+        from analytics.table_health
+        where project = $project
+          and snapshot_at > (select max(snapshot_at) from analytics.table_health where project = $project)
+                            - to_microseconds(cast($seq_scan_window_hours * 3600000000 as bigint))
+          and seq_scan_delta is not null
+        group by schemaname, relname
+    ) w
+    left join own_seq own on own.schemaname = w.schemaname and own.relname = w.relname
 ),
 seq as (
     select th.schemaname, th.relname, th.estimated_rows, w.seq_scans, w.idx_scans, w.window_start,

@@ -15,7 +15,22 @@
 --   up to 294276.
 -- share_of_total_time: the group's total / all time of the project, source and hour (computed
 --   before the app_log filter, so shares are of all logged time).
-with pgss as (
+-- The pipeline's own statements are left out unless $include_own_statements
+--   (AIMATRIX_SLOW_QUERIES_INCLUDE_OWN): those of the role it reads as (raw.pg_stat_statements_info
+--   .monitor_userid, recorded only for a dedicated role: not a superuser, not the database owner,
+--   whose statements could be the app's), and those `aimatrix-pipeline apply` sent (fingerprints
+--   recorded in ops.applied_recommendations.verification.own_fingerprints).
+with own_roles as (
+    select distinct monitor_userid as userid from raw.pg_stat_statements_info
+    where project = $project and monitor_userid is not null
+),
+own_fingerprints as (
+    select distinct fp as fingerprint from (
+        select unnest(from_json(json_extract(verification, '$.own_fingerprints'), '["VARCHAR"]')) as fp
+        from ops.applied_recommendations where project = $project
+    ) where fp is not null
+),
+pgss as (
     select 'pg_stat_statements' as source,
            coalesce(fingerprint, 'queryid:' || queryid) as fingerprint,
            min(query_preview) as query_preview,
@@ -32,6 +47,10 @@ with pgss as (
     from analytics.pg_stat_statements_deltas
     where project = $project
       and snapshot_at >= $as_of - to_hours(cast($summary_window_hours as bigint))
+      and ($include_own_statements
+           or (not exists (select 1 from own_roles o where o.userid = pg_stat_statements_deltas.userid)
+               and not exists (select 1 from own_fingerprints o
+                               where o.fingerprint = pg_stat_statements_deltas.fingerprint)))
     group by all
 ),
 app_texts as (

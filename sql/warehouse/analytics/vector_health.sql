@@ -6,7 +6,11 @@
 with latest as (
     select * from raw.vector_indexes
     where project = $project
-      and snapshot_at = (select max(snapshot_at) from raw.vector_indexes where project = $project)
+      -- the newest snapshot taken (raw.snapshot_runs records empty ones too): a column dropped
+      -- since leaves this snapshot, instead of the last non-empty snapshot being judged forever
+      and snapshot_at = greatest(
+          (select max(snapshot_at) from raw.snapshot_runs where project = $project and name = 'vector_indexes'),
+          (select max(snapshot_at) from raw.vector_indexes where project = $project))
 ),
 logs as (
     select table_name,

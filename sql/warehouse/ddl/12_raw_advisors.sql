@@ -80,6 +80,9 @@ create table if not exists raw.extensions (
 -- pg_stat_statements_info: the schema the extension is installed in (diagnostic queries in
 -- remediation SQL qualify pg_stat_statements with it).
 alter table raw.pg_stat_statements_info add column if not exists extension_schema varchar;
+-- The monitoring role's own oid (pg_stat_statements' userid of the pipeline's statements), so the
+-- slow-query summary can leave the pipeline's own statements out.
+alter table raw.pg_stat_statements_info add column if not exists monitor_userid bigint;
 
 -- sequences: the column a sequence feeds whose type has the smallest maximum (DEFAULT nextval()
 -- or identity), so exhaustion is judged against the column, not only the sequence.
