@@ -182,8 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aimatrix_pipeline.settings import ConfigError
+    from aimatrix_pipeline.settings import ConfigError, make_paths_absolute
 
+    # relative paths in settings mean this working directory, also for the children we start
+    make_paths_absolute()
     with safe_output():  # nothing a command prints reaches the terminal with raw control characters
         try:
             parser = build_parser()  # imports modules that read the environment at import time

@@ -57,6 +57,22 @@ def prepare(conn, settings: Settings, entries: list[PriceEntry]) -> None:
     write_price_book(conn, entries)
 
 
+PRICE_BOOK_ASSET = "cost/price_book"
+
+
+def price_book_missing(conn) -> str | None:
+    """Why nothing could be priced, or None when the price book and the billing configuration are
+    there. Pricing without them writes no rows and would succeed silently (a backfill of the usage
+    and daily cost alone, on a fresh warehouse): the assets fail with this instead."""
+    entries = conn.execute("select count(*) from cost.price_book").fetchone()[0]
+    organizations = conn.execute("select count(*) from cost.organizations").fetchone()[0]
+    if entries and organizations:
+        return None
+    what = "cost.price_book is empty" if not entries else "cost.organizations is empty"
+    return (f"{what}: materialize {PRICE_BOOK_ASSET} first (select it with this asset: the cost_daily and "
+            f"cost_monthly_report jobs and `aimatrix-pipeline backfill` do); nothing was priced")
+
+
 def price_days(conn, start: dt.date, end: dt.date) -> int:
     """Replace cost.cost_breakdown_daily for start..end (inclusive); returns rows written."""
     if end < start:
