@@ -24,6 +24,17 @@ def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def _plan_may_be_null(conn) -> None:
+    """Warehouses created before "no plan configured" existed have cost.organizations.plan NOT
+    NULL; the DDL's CREATE IF NOT EXISTS leaves them so. Dropped here, by the table's one writer,
+    only when present (DuckLake refuses to drop a constraint that is not there)."""
+    nullable = conn.execute(
+        "select is_nullable from information_schema.columns where table_schema = 'cost' "
+        "and table_name = 'organizations' and column_name = 'plan'").fetchone()
+    if nullable and nullable[0] == "NO":
+        conn.execute("alter table cost.organizations alter column plan drop not null")
+
+
 def write_billing_config(conn, settings: Settings) -> None:
     """Refresh cost.organizations / cost.projects from the configured fleet (plans, budgets)."""
     orgs = pa.Table.from_pylist(
@@ -39,6 +50,7 @@ def write_billing_config(conn, settings: Settings) -> None:
         schema=pa.schema([("project", pa.string()), ("organization", pa.string()), ("ref", pa.string()),
                           ("compute_size", pa.string()), ("monthly_budget_usd", pa.float64())]),
     )
+    _plan_may_be_null(conn)
     conn.execute("delete from cost.organizations")
     conn.execute("delete from cost.projects")
     conn.register("cfg_orgs", orgs)
