@@ -108,6 +108,51 @@ def backfill_range(month: str | None, day_from: str | None, day_to: str | None, 
                          last_day.replace(day=1).isoformat())
 
 
+DAILY_ASSETS = frozenset({"raw/usage_daily", "cost/cost_breakdown_daily", "cost/query_cost_daily"})
+MONTHLY_ASSETS = frozenset({"cost/monthly_cost_report"})
+UNPARTITIONED_COST = frozenset({"cost/price_book"})
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def dagster_partition_problem(args: list[str], start_date: str, today: dt.date) -> str | None:
+    """For `aimatrix-pipeline dagster -- asset materialize --select <cost assets> --partition ...`:
+    the reason a partition key cannot be one of the selected assets' keys (Dagster's own answer is
+    a DagsterUnknownPartitionError traceback), or None when it can, or when the selection is not
+    only daily or only monthly cost assets (then Dagster judges)."""
+    selection = _option(args, "--select")
+    keys = [_option(args, "--partition")] if _option(args, "--partition") else \
+        (_option(args, "--partition-range") or "").split("...")
+    if not selection or not any(keys) or args[:2] != ["asset", "materialize"]:
+        return None
+    selected = {s.strip() for s in selection.split(",") if s.strip()} - UNPARTITIONED_COST
+    start = dt.date.fromisoformat(start_date)
+    if selected and selected <= DAILY_ASSETS:
+        first, last, what = start, today - dt.timedelta(days=1), "daily"
+    elif selected and selected <= MONTHLY_ASSETS:
+        first, last, what = start.replace(day=1), today.replace(day=1), "monthly"
+    else:
+        return None
+    for key in keys:
+        try:
+            day = dt.datetime.strptime(key, "%Y-%m-%d").date()
+        except ValueError:
+            day = None
+        if day is None or not first <= day <= last or (what == "monthly" and day.day != 1):
+            form = "YYYY-MM-DD" if what == "daily" else "the month's first day, YYYY-MM-01"
+            month_hint = f" (for a month: aimatrix-pipeline backfill --month {key[:7]})" if len(key) >= 7 else ""
+            return (f"partition key {key!r} is not a key of {', '.join(sorted(selected))}: {what} keys are {form}, "
+                    f"from {first} to {last}{month_hint}")
+    return None
+
+
 def run_backfill(selection: list[str], month: str | None, day_from: str | None, day_to: str | None,
                  data_dir: Path, out: TextIO = sys.stderr, today: dt.date | None = None) -> int:
     """Check the range, then run the backfill's runs on the instance in `data_dir`; 0 when every

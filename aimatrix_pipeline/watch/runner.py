@@ -171,8 +171,15 @@ def instance_environment(data_dir: Path, out: TextIO, environ: Mapping[str, str]
 
 def run_dagster(args: list[str], data_dir: Path = DEFAULT_DATA_DIR, out: TextIO = sys.stderr) -> int:
     """`dagster ARGS` on the same instance as `watch` (e.g. a backfill); its exit code."""
+    import datetime as dt
+
+    from aimatrix_pipeline.watch.backfill import dagster_partition_problem
+
     env = instance_environment(data_dir, out)
     check_sources(env)
+    problem = dagster_partition_problem(args, load_settings(env).cost_start_date, dt.datetime.now(dt.UTC).date())
+    if problem:
+        raise ConfigError(problem)
     with dagster_instance(data_dir, out, env) as inst:
         proc = subprocess.Popen([*_dagster_cli(), *args], cwd=inst.dagster_home, env=inst.env)
         try:

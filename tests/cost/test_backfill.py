@@ -146,3 +146,32 @@ def test_backfill_on_a_fresh_demo_instance_lands_the_invoice_where_the_export_po
     assert wrong.returncode == 2
     assert "give YYYY-MM" in wrong.stderr and "months run from" in wrong.stderr
     assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["asset", "materialize", "--select", "raw/usage_daily,cost/price_book,cost/cost_breakdown_daily",
+      "--partition", "2026-10"], "partition key '2026-10' is not a key of cost/cost_breakdown_daily, raw/usage_daily: "
+                                  "daily keys are YYYY-MM-DD, from 2025-01-01 to 2026-12-06 (for a month: "
+                                  "aimatrix-pipeline backfill --month 2026-10)"),
+    (["asset", "materialize", "--select", "cost/monthly_cost_report", "--partition", "2026-10-05"],
+     "monthly keys are the month's first day, YYYY-MM-01"),
+    (["asset", "materialize", "--select", "raw/usage_daily", "--partition-range", "2026-03-01...2027-01-01"],
+     "'2027-01-01' is not a key"),
+    (["asset", "materialize", "--select", "raw/usage_daily", "--partition", "2026-10-01"], None),
+    (["asset", "materialize", "--select", "cost/monthly_cost_report", "--partition", "2026-10-01"], None),
+    (["asset", "materialize", "--select", "raw/table_stats", "--partition", "default"], None),  # Dagster judges
+])
+def test_the_dagster_passthrough_names_valid_cost_keys(args, problem):
+    from aimatrix_pipeline.watch.backfill import dagster_partition_problem
+
+    found = dagster_partition_problem(args, "2025-01-01", TODAY)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_a_wrong_key_through_the_dagster_command_is_one_line(tmp_path):
+    proc = _run(["dagster", "--data-dir", str(tmp_path / "d"), "--", "asset", "materialize", "-m",
+                 "aimatrix_pipeline.definitions", "--select", "raw/usage_daily,cost/cost_breakdown_daily",
+                 "--partition", "2026-10"], tmp_path, SUPABASE_DB_URL="postgresql://u@127.0.0.1:1/x")
+    assert proc.returncode == 2
+    assert "configuration error: partition key '2026-10' is not a key of" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "d" / "pg").exists()  # nothing started
