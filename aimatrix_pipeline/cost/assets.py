@@ -141,6 +141,9 @@ def _unknown_reasons_md(rows: usage.UsageRows) -> str:
 @dg.asset(
     key=PRICE_BOOK_KEY,
     group_name=GROUP,
+    # not partitioned, but selected with the daily assets in range backfills (`dagster asset
+    # materialize --partition-range` takes only single-run assets): it runs once in that run
+    backfill_policy=SINGLE_RUN,
     kinds={"duckdb", "yaml"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
