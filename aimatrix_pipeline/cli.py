@@ -97,6 +97,7 @@ MAIN_EPILOG = """quick start:
 examples:
   aimatrix-pipeline sql "select * from analytics.slow_queries_summary order by total_time_ms desc limit 10"
   aimatrix-pipeline report recommendations --sql --fail-on critical
+  aimatrix-pipeline backfill --month 2026-10              # price a past month and build its report
   aimatrix-pipeline report cost --month 2026-11 --format csv > cost.csv
   aimatrix-pipeline alerts list
 

@@ -228,7 +228,7 @@ def execute(selection: list[str], rng: BackfillRange) -> int:
     failed = 0
     with dg.DagsterInstance.get() as instance:
         for keys, first, last in runs:
-            names = ", ".join(k.to_user_string() for k in [*keys, *plain])
+            names = ", ".join(k.to_user_string() for k in [*plain, *keys])
             _say(f"run: {names} for {first}...{last} (partition keys, one run)")
             result = dg.materialize(assets_defs, instance=instance, raise_on_error=False,
                                     selection=dg.AssetSelection.assets(*plain, *keys),
