@@ -97,6 +97,7 @@ MAIN_EPILOG = """quick start:
 examples:
   aimatrix-pipeline sql "select * from analytics.slow_queries_summary order by total_time_ms desc limit 10"
   aimatrix-pipeline report recommendations --sql --fail-on critical
+  aimatrix-pipeline backfill --month 2026-10              # price a past month and build its report
   aimatrix-pipeline report cost --month 2026-11 --format csv > cost.csv
   aimatrix-pipeline alerts list
 
@@ -199,9 +200,11 @@ def _stdout_to_devnull() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aimatrix_pipeline.settings import ConfigError
+    from aimatrix_pipeline.settings import ConfigError, make_paths_absolute
 
     quiet_library_warnings()
+    # relative paths in settings mean this working directory, also for the children we start
+    make_paths_absolute()
     with safe_output():  # nothing a command prints reaches the terminal with raw control characters
         try:
             parser = build_parser()  # imports modules that read the environment at import time

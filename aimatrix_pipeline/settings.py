@@ -43,8 +43,8 @@ from aimatrix_pipeline.config_checks import (
     shown,
 )
 
-__all__ = ["ConfigError", "Organization", "Project", "Settings", "VARIABLES", "current_settings",
-           "load_settings", "parse_projects_file"]
+__all__ = ["ConfigError", "Organization", "Project", "Settings", "VARIABLES", "absolute_paths",
+           "current_settings", "load_settings", "make_paths_absolute", "parse_projects_file"]
 
 PLANS = ("free", "pro", "team", "enterprise")
 DEFAULT_PROJECT = "default"
@@ -89,7 +89,8 @@ VARIABLES: tuple[Variable, ...] = (
              "projects); takes precedence over the SUPABASE_* single-database variables"),
     Variable("SUPABASE_DB_URL", "DSN", "unset", "postgresql://...", "the monitored database in "
              "single-database mode (a project's `db_url_env` names its own variable)", secret=True),
-    Variable("SUPABASE_PLAN", "choice", "pro", ", ".join(PLANS), "single-database mode: the organization's plan"),
+    Variable("SUPABASE_PLAN", "choice", "unset", ", ".join(PLANS), "single-database mode: the organization's "
+             "plan; unset: no plan, so nothing is priced (a database that is not on Supabase gets no bill)"),
     Variable("SUPABASE_COMPUTE_SIZE", "text", "micro", "micro, small, ..., 16xl", "single-database mode: the "
              "project's compute size"),
     Variable("SUPABASE_MONTHLY_BUDGET_USD", "number", "unset", f"0 to {MAX_BUDGET_USD:g}", "single-database "
@@ -184,7 +185,7 @@ def warehouse_in(data_dir: str | Path) -> str:
 @dataclass(frozen=True)
 class Organization:
     slug: str
-    plan: str = "pro"
+    plan: str | None = None  # None: no plan configured, nothing priced (not on Supabase, or not told)
     monthly_budget_usd: float | None = None
 
 
@@ -430,7 +431,9 @@ def parse_projects_file(path: str | Path) -> tuple[tuple[Project, ...], tuple[Or
                            pattern_text="must be 1-63 letters, digits, '_', '.', '-'", numbers_ok=True)
         if any(o.slug == slug for o in orgs):
             raise ConfigError(f"{where}: duplicate organization slug {shown(slug)}")
-        plan = require_choice(raw.get("plan", "pro"), f"{where}: 'plan'", PLANS, lower=True)
+        plan = raw.get("plan")
+        if plan is not None:
+            plan = require_choice(plan, f"{where}: 'plan'", PLANS, lower=True)
         orgs.append(Organization(slug, plan, _budget(raw.get("monthly_budget_usd"), f"{where}: 'monthly_budget_usd'")))
     org_slugs = {o.slug for o in orgs}
     declared = bool(org_slugs)  # with an organizations section, projects must name one of them
@@ -562,8 +565,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         projects, orgs = parse_projects_file(projects_file)
         return Settings(projects, orgs, warehouse, api_url, "projects_file", **common)
 
-    plan = (env.get("SUPABASE_PLAN") or "pro").lower()
-    if plan not in PLANS:
+    plan = (env.get("SUPABASE_PLAN") or "").lower() or None
+    if plan is not None and plan not in PLANS:
         raise ConfigError(f"SUPABASE_PLAN must be one of {', '.join(PLANS)}, got {shown(plan)}")
     budget = env_finite(env, "SUPABASE_MONTHLY_BUDGET_USD", 0, MAX_BUDGET_USD)
     org = Organization(DEFAULT_PROJECT, plan, budget)
@@ -614,6 +617,41 @@ def secret_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
     """Whether the secret variable `name` is set (`env`, default the process environment). Only
     the fact is read here, never kept: the value is resolved through `dagster.EnvVar` when used."""
     return bool((os.environ if env is None else env).get(name))
+
+
+PATH_VARIABLES = tuple(v.name for v in VARIABLES if v.type == "path" and "," not in v.name)
+
+
+def absolute_paths(env: Mapping[str, str], cwd: str | Path | None = None) -> dict[str, str]:
+    """The path settings of `env` that are relative, made absolute against `cwd` (default: the
+    working directory), as {variable: absolute path}.
+
+    Why: a relative path means the user's working directory, but a child process may run
+    elsewhere (`aimatrix-pipeline dagster` runs Dagster in the instance folder), and it would
+    then read and write a second warehouse or miss the projects file. The command line makes
+    them absolute once, before anything reads them or starts a child. A DuckLake catalog
+    (`ducklake:...`) and a URL (`s3://...`) are not local paths and are left as they are."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    changed: dict[str, str] = {}
+    for name in PATH_VARIABLES:
+        value = env.get(name)
+        if not value or value.startswith("ducklake:") or "://" in value:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            changed[name] = os.path.normpath(base / path)
+        elif str(path) != value:
+            changed[name] = str(path)
+    return changed
+
+
+def make_paths_absolute(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Rewrite the relative path settings of `env` (default: this process's environment) in place,
+    so this process and every child it starts read the same files; returns what changed."""
+    env = os.environ if env is None else env
+    changed = absolute_paths(env)
+    env.update(changed)
+    return changed
 
 
 def environment_for_subprocess() -> dict[str, str]:

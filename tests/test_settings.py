@@ -117,9 +117,35 @@ def test_single_database_mode_defaults():
     assert s.source == "single_database"
     (p,) = s.projects
     assert (p.name, p.organization, p.db_url_env, p.compute_size) == ("default", "default", "SUPABASE_DB_URL", "micro")
-    assert s.organization("default").plan == "pro"
+    assert s.organization("default").plan is None  # no plan configured: nothing invented, nothing priced
     s = load_settings({"SUPABASE_PLAN": "team", "SUPABASE_COMPUTE_SIZE": "Large"})
     assert s.source == "unconfigured" and s.projects[0].compute_size == "large"
+    assert s.organization("default").plan == "team"
+
+
+def test_organization_without_a_plan_has_none(tmp_path):
+    path = tmp_path / "projects.yaml"
+    path.write_text("organizations:\n  - slug: acme\n  - slug: paid\n    plan: Team\n"
+                    "projects:\n  - {name: a, organization: acme, db_url_env: A}\n"
+                    "  - {name: b, organization: paid, db_url_env: B}\n")
+    s = load_settings({"AIMATRIX_PROJECTS_FILE": str(path)})
+    assert (s.organization("acme").plan, s.organization("paid").plan) == (None, "team")
+
+
+def test_relative_path_settings_mean_the_working_directory(tmp_path):
+    """Made absolute once, where the command line reads the environment, so a child process
+    running in another folder (Dagster in the instance folder) reads the same files."""
+    from aimatrix_pipeline.settings import PATH_VARIABLES, absolute_paths
+
+    assert {"AIMATRIX_WAREHOUSE", "AIMATRIX_PROJECTS_FILE", "AIMATRIX_PRICE_BOOK_OVERRIDES",
+            "AIMATRIX_ALERT_RULES", "DAGSTER_HOME"} <= set(PATH_VARIABLES)
+    env = {"AIMATRIX_WAREHOUSE": ".aimatrix-demo/warehouse.duckdb", "AIMATRIX_PROJECTS_FILE": "./projects.yaml",
+           "AIMATRIX_ALERT_STATE": str(tmp_path / "abs.sqlite"), "AIMATRIX_WAREHOUSE_DATA_PATH": "s3://bucket/lake",
+           "AIMATRIX_DASHBOARD_DIR": "", "SUPABASE_DB_URL": "postgresql://x"}
+    changed = absolute_paths(env, cwd=tmp_path)
+    assert changed == {"AIMATRIX_WAREHOUSE": str(tmp_path / ".aimatrix-demo" / "warehouse.duckdb"),
+                       "AIMATRIX_PROJECTS_FILE": str(tmp_path / "projects.yaml")}
+    assert absolute_paths({"AIMATRIX_WAREHOUSE": "ducklake:postgres:dbname=lake"}, cwd=tmp_path) == {}
 
 
 def test_bounded_dsn_sets_read_only_timeouts_and_label():
@@ -159,4 +185,4 @@ def test_organizations_section_is_optional_for_several_organizations(tmp_path):
     s = load_settings(write(tmp_path, "projects:\n  - {name: a, db_url_env: A, organization: one}\n"
                                       "  - {name: b, db_url_env: B, organization: two}\n"))
     assert [p.organization for p in s.projects] == ["one", "two"]
-    assert {o.slug: o.plan for o in s.organizations} == {"one": "pro", "two": "pro"}
+    assert {o.slug: o.plan for o in s.organizations} == {"one": None, "two": None}  # no plan configured

@@ -51,6 +51,13 @@ def _prices(settings: SettingsResource) -> list:
     return load_price_book(overrides_path=settings.get().price_book_overrides or "")
 
 
+def _require_price_book(conn) -> None:
+    """Fail, naming the asset to materialize, rather than price nothing and succeed."""
+    missing = pricing.price_book_missing(conn)
+    if missing:
+        raise dg.Failure(description=missing, metadata={"materialize_first": pricing.PRICE_BOOK_ASSET})
+
+
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -134,6 +141,9 @@ def _unknown_reasons_md(rows: usage.UsageRows) -> str:
 @dg.asset(
     key=PRICE_BOOK_KEY,
     group_name=GROUP,
+    # not partitioned, but selected with the daily assets in range backfills (`dagster asset
+    # materialize --partition-range` takes only single-run assets): it runs once in that run
+    backfill_policy=SINGLE_RUN,
     kinds={"duckdb", "yaml"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
@@ -176,6 +186,7 @@ def cost_breakdown_daily(context: dg.AssetExecutionContext, warehouse: Warehouse
                          settings: SettingsResource) -> dg.MaterializeResult:
     start, end = day_range(context)
     with warehouse.transaction() as conn:
+        _require_price_book(conn)
         written = pricing.price_days(conn, start, end)
         total, unknown = conn.execute(
             "select coalesce(sum(cost_usd), 0), count(*) filter (where status = 'unknown') "
@@ -214,6 +225,7 @@ def monthly_cost_report(context: dg.AssetExecutionContext, warehouse: WarehouseR
                         settings: SettingsResource) -> dg.MaterializeResult:
     first, last = month_range(context)
     with warehouse.transaction() as conn:
+        _require_price_book(conn)
         written = pricing.report_months(conn, first, last, _today())
         totals = conn.execute(
             "select organization, strftime(month, '%Y-%m'), round(sum(cost_usd), 2), "

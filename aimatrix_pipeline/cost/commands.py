@@ -38,6 +38,36 @@ def _month(text: str) -> dt.date:
         raise ValueError(f"--month must look like 2026-03, got {text!r}") from None
 
 
+MAX_REASONS = 4
+
+
+def incomplete_reasons(rows: list[tuple]) -> dict[str, str]:
+    """Why each incomplete organization's month is incomplete, from its lines (REPORT_COLUMNS):
+    the days never extracted, if any, then the distinct reasons of its unknown lines (e.g. no
+    Supabase project ref, no plan configured), most frequent first. Never "missing days" when
+    none are missing."""
+    out: dict[str, str] = {}
+    for total in (r for r in rows if r[1] == "TOTAL" and r[8] != "known"):
+        org, missing = total[0], total[9]
+        counts: dict[str, int] = {}
+        for r in rows:
+            if r[0] == org and r[1] != "TOTAL" and r[8] != "known" and r[10]:
+                for reason in str(r[10]).split("; "):
+                    if reason and not reason.startswith(f"{missing} day(s) with no usage extracted"):
+                        counts[reason] = counts.get(reason, 0) + 1
+        parts = []
+        if missing:
+            parts.append(f"{missing} finished day(s) of usage never extracted (materialize raw/usage_daily "
+                         "and cost/cost_breakdown_daily for them: aimatrix-pipeline backfill)")
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))
+        if ranked:
+            shown_reasons = "; ".join(ranked[:MAX_REASONS])
+            more = f"; and {len(ranked) - MAX_REASONS} more" if len(ranked) > MAX_REASONS else ""
+            parts.append(f"unknown items: {shown_reasons}{more}")
+        out[org] = "; ".join(parts or ["some items are unknown"]) + " (see the status and detail columns)"
+    return out
+
+
 def cmd_report_cost(args) -> int:
     from aimatrix_pipeline.cost.budgets import evaluate_budgets
     from aimatrix_pipeline.resources.warehouse import warehouse_from_env
@@ -63,12 +93,8 @@ def cmd_report_cost(args) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     write_result(REPORT_COLUMNS, rows, args.format)
-    incomplete = {r[0]: r[9] for r in rows if r[1] == "TOTAL" and r[8] != "known"}
-    for org, missing in incomplete.items():
-        why = f"{missing} finished day(s) of usage never extracted" if missing else "some usage is unknown"
-        print(f"incomplete: {org} {month:%Y-%m}: {why}; see the status and detail columns "
-              "(materialize raw/usage_daily and cost/cost_breakdown_daily for the missing days)",
-              file=sys.stderr)
+    for org, why in incomplete_reasons(rows).items():
+        print(f"incomplete: {org} {month:%Y-%m}: {why}", file=sys.stderr)
     over = [b for b in budgets if b["over"] and (not args.organization or b["scope"] == "project"
                                                  or b["name"] == args.organization)]
     for b in over:

@@ -24,6 +24,17 @@ def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def _plan_may_be_null(conn) -> None:
+    """Warehouses created before "no plan configured" existed have cost.organizations.plan NOT
+    NULL; the DDL's CREATE IF NOT EXISTS leaves them so. Dropped here, by the table's one writer,
+    only when present (DuckLake refuses to drop a constraint that is not there)."""
+    nullable = conn.execute(
+        "select is_nullable from information_schema.columns where table_schema = 'cost' "
+        "and table_name = 'organizations' and column_name = 'plan'").fetchone()
+    if nullable and nullable[0] == "NO":
+        conn.execute("alter table cost.organizations alter column plan drop not null")
+
+
 def write_billing_config(conn, settings: Settings) -> None:
     """Refresh cost.organizations / cost.projects from the configured fleet (plans, budgets)."""
     orgs = pa.Table.from_pylist(
@@ -39,6 +50,7 @@ def write_billing_config(conn, settings: Settings) -> None:
         schema=pa.schema([("project", pa.string()), ("organization", pa.string()), ("ref", pa.string()),
                           ("compute_size", pa.string()), ("monthly_budget_usd", pa.float64())]),
     )
+    _plan_may_be_null(conn)
     conn.execute("delete from cost.organizations")
     conn.execute("delete from cost.projects")
     conn.register("cfg_orgs", orgs)
@@ -55,6 +67,22 @@ def prepare(conn, settings: Settings, entries: list[PriceEntry]) -> None:
     """Config and price book the pricing SQL reads; written only by the price_book asset."""
     write_billing_config(conn, settings)
     write_price_book(conn, entries)
+
+
+PRICE_BOOK_ASSET = "cost/price_book"
+
+
+def price_book_missing(conn) -> str | None:
+    """Why nothing could be priced, or None when the price book and the billing configuration are
+    there. Pricing without them writes no rows and would succeed silently (a backfill of the usage
+    and daily cost alone, on a fresh warehouse): the assets fail with this instead."""
+    entries = conn.execute("select count(*) from cost.price_book").fetchone()[0]
+    organizations = conn.execute("select count(*) from cost.organizations").fetchone()[0]
+    if entries and organizations:
+        return None
+    what = "cost.price_book is empty" if not entries else "cost.organizations is empty"
+    return (f"{what}: materialize {PRICE_BOOK_ASSET} first (select it with this asset: the cost_daily and "
+            f"cost_monthly_report jobs and `aimatrix-pipeline backfill` do); nothing was priced")
 
 
 def price_days(conn, start: dt.date, end: dt.date) -> int:

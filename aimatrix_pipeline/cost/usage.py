@@ -151,8 +151,8 @@ def sign_ins_query(conn: psycopg.Connection, name: str) -> str:
     return load_sql(f"source/usage/{name}.sql").replace(SIGN_INS_MARKER, source)
 
 
-def _database_usage(conn: psycopg.Connection, project: Project, start: dt.date, end: dt.date,
-                    today: dt.date, out: UsageRows, report: ExtractReport) -> None:
+def _mau_usage(conn: psycopg.Connection, project: Project, start: dt.date, end: dt.date,
+               out: UsageRows, report: ExtractReport) -> None:
     for c_start, c_end in _month_chunks(start, end):
         params = {"cycle_start": _ts(c_start.replace(day=1)), "start": _ts(c_start),
                   "end_exclusive": _ts(c_end + dt.timedelta(days=1))}
@@ -169,6 +169,9 @@ def _database_usage(conn: psycopg.Connection, project: Project, start: dt.date, 
             out.add(project, day, "anonymous_mau", "", anon, "users", "database", method,
                     "included in mau (anonymous sign-ins are billed as MAU)")
 
+
+def _storage_usage(conn: psycopg.Connection, project: Project, start: dt.date, end: dt.date,
+                   out: UsageRows, report: ExtractReport) -> None:
     storage = conn.execute(load_sql("source/usage/storage_by_bucket.sql"),
                            {"start_day": start, "end_day": end}).fetchall()
     per_day: dict[dt.date, list] = {}
@@ -185,7 +188,34 @@ def _database_usage(conn: psycopg.Connection, project: Project, start: dt.date, 
             out.add(project, day, "storage_size_bytes", bucket, size, "bytes", "database",
                     "objects_created_by_day", detail)
 
-    recent = [d for d in _days(start, end) if d >= today - dt.timedelta(days=1)]
+
+# each database item is read on its own: one that cannot be read (a database without Supabase's
+# auth or storage schema, a role without the grant) is unknown with ITS reason, the others known
+DB_PARTS = (
+    ("MAU from auth.audit_log_entries / auth.users", ("mau", "sso_mau", "anonymous_mau"), _mau_usage),
+    ("storage from storage.objects", ("storage_size_bytes",), _storage_usage),
+)
+
+
+def _database_usage(conn: psycopg.Connection, project: Project, start: dt.date, end: dt.date,
+                    today: dt.date, out: UsageRows, report: ExtractReport) -> None:
+    days = _days(start, end)
+    for what, metrics, read in DB_PARTS:
+        kept = len(out.rows)
+        try:
+            read(conn, project, start, end, out, report)
+        except psycopg.Error as exc:
+            conn.rollback()  # a lost connection raises here: the caller marks every item unknown
+            del out.rows[kept:]
+            reason = f"database ({what}): {redact_dsn(str(exc)).strip().splitlines()[0][:300]}"
+            report.project_errors.setdefault(project.name, []).append(reason)
+            units = dict(DB_METRICS)
+            for metric in metrics:
+                out.unknown(project, days, metric, "", units[metric], "database", reason)
+        else:
+            conn.rollback()  # end the read's transaction: the next part starts clean
+
+    recent = [d for d in days if d >= today - dt.timedelta(days=1)]
     if recent:
         size = conn.execute(load_sql("source/usage/database_size.sql")).fetchone()[0]
         for day in recent:
@@ -217,8 +247,13 @@ def _day_of(value) -> dt.date | None:
     return None
 
 
+NO_PLAN = "no plan configured"
+NO_PLAN_HINT = (f"{NO_PLAN} (set the organization's plan in the projects file, or SUPABASE_PLAN): "
+                "not priced as a Supabase project")
+
+
 def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt.date, today: dt.date,
-               out: UsageRows, report: ExtractReport) -> None:
+               out: UsageRows, report: ExtractReport, plan: str | None = "pro") -> None:
     days = _days(start, end)
     in_range = set(days)
 
@@ -287,6 +322,9 @@ def _api_usage(api: SupabaseApiClient, project: Project, start: dt.date, end: dt
     if compute_from_api:
         for metric, size in compute_from_api:
             from_usage_api(metric, size, "hour")
+    elif addons is None and plan is None:
+        # nothing says this database runs on Supabase compute: no size is assumed for it
+        out.unknown(project, days, "compute_hours", project.compute_size, "hour", "config", NO_PLAN_HINT)
     else:
         size, source, method = project.compute_size, "config", "configured_size"
         if addons is not None:
@@ -391,7 +429,8 @@ def collect_usage(settings: Settings, source: SourcePostgresResource, api: Supab
                         if not (r["project"] == project.name and r["source"] == "database")]
             for metric, unit in DB_METRICS:
                 out.unknown(project, days, metric, "", unit, "database", reason)
-        _api_usage(api, project, start, end, today, out, report)
+        _api_usage(api, project, start, end, today, out, report,
+                   settings.organization(project.organization).plan)
     report.rows = len(out.rows)
     report.unknown_rows = sum(1 for r in out.rows if r["status"] == "unknown")
     return out, report

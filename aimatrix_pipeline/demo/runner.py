@@ -40,6 +40,7 @@ from psycopg import sql
 import aimatrix_pipeline
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo import seed_data
+from aimatrix_pipeline.demo.instance_settings import save_instance_settings
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
 from aimatrix_pipeline.demo.workload import Workload
 from aimatrix_pipeline.settings import warehouse_in
@@ -47,6 +48,7 @@ from aimatrix_pipeline.settings import warehouse_in
 DEMO_DATABASE = "supabase_demo"
 DAGSTER_DATABASE = "dagster"
 DEMO_PROJECT = "default"  # single-database mode names its project "default"
+DEMO_PLAN = "pro"  # the demo's organization's plan unless SUPABASE_PLAN names another
 SEED_MARKER = "aimatrix demo database, seeded"
 PASSWORD_FILE = "monitor_password"
 ALERT_RULE_CANDIDATES = ("alert_rules.yaml", "config/alert_rules.yaml", "examples/alert_rules.yaml")
@@ -216,6 +218,15 @@ def apply_environment(demo: DemoEnvironment) -> None:
 METRICS_KEY_ENV = "AIMATRIX_DEMO_SERVICE_ROLE_KEY"
 
 
+def config_dir(demo: DemoEnvironment) -> str:
+    """The data directory as the user can type it (relative to the working directory if inside)."""
+    data_dir = demo.dagster_home.parent
+    try:
+        return str(data_dir.relative_to(Path.cwd()))
+    except ValueError:
+        return str(data_dir)
+
+
 def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
     """Serve the demo project's metrics endpoint on 127.0.0.1 (Prometheus text computed from the
     live database and this host) and point the demo's project at it through a projects file, so
@@ -224,12 +235,15 @@ def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
     from aimatrix_pipeline.settings import current_settings
 
     demo_settings = current_settings()  # single-database mode: apply_environment removed a fleet file
+    # the demo plays a Supabase project, so it is priced: on the plan SUPABASE_PLAN names, else Pro
+    # (a database outside Supabase gets no plan, and no invented bill, unless one is configured)
+    plan = demo_settings.organizations[0].plan or DEMO_PLAN
     key = secrets.token_urlsafe(24)
     endpoint = LocalMetricsEndpoint(demo.monitor_dsn, key).start()
     projects_file = demo.dagster_home.parent / "projects.yaml"
     projects_file.write_text(
         "# written by `aimatrix-pipeline demo` at each start (the metrics port changes)\n"
-        f"organizations:\n  - slug: {DEMO_PROJECT}\n    plan: {demo_settings.organizations[0].plan}\n"
+        f"organizations:\n  - slug: {DEMO_PROJECT}\n    plan: {plan}\n"
         f"projects:\n  - name: {DEMO_PROJECT}\n    organization: {DEMO_PROJECT}\n"
         "    db_url_env: SUPABASE_DB_URL\n"
         f"    compute_size: {demo_settings.projects[0].compute_size}\n"
@@ -238,6 +252,8 @@ def start_metrics_endpoint(demo: DemoEnvironment, out: TextIO):
     demo.env.update({"AIMATRIX_PROJECTS_FILE": str(projects_file), METRICS_KEY_ENV: key})
     os.environ.update({"AIMATRIX_PROJECTS_FILE": str(projects_file), METRICS_KEY_ENV: key})
     _say(out, f"metrics endpoint for the demo project: {endpoint.url}")
+    saved = save_instance_settings(demo.dagster_home.parent, demo.env)
+    _say(out, f"instance settings for `aimatrix-pipeline dagster/backfill --data-dir {config_dir(demo)}`: {saved}")
     return endpoint
 
 

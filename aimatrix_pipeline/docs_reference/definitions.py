@@ -16,12 +16,13 @@ from aimatrix_pipeline.docs_reference import GENERATED_NOTE, cell, first_paragra
 def _partitions(partitions_def) -> str:
     if partitions_def is None:
         return "–"
+    # with the partition key format: what `--partition` / `--partition-range` take
     if isinstance(partitions_def, dg.StaticPartitionsDefinition):
-        return "per project"
+        return "per project (key: the project name, `default` in single-database mode)"
     if isinstance(partitions_def, dg.DailyPartitionsDefinition):
-        return "daily (UTC)"
+        return "daily (UTC; key `YYYY-MM-DD`)"
     if isinstance(partitions_def, dg.MonthlyPartitionsDefinition):
-        return "monthly (UTC)"
+        return "monthly (UTC; key: the month's first day, `YYYY-MM-01`)"
     return type(partitions_def).__name__
 
 

@@ -26,6 +26,18 @@ def cmd_dagster(args) -> int:
     return run_dagster(rest, Path(args.data_dir))
 
 
+def cmd_backfill(args) -> int:
+    from aimatrix_pipeline.shared.cli_output import EXIT_USAGE
+    from aimatrix_pipeline.watch.backfill import BackfillKeyError, run_backfill
+
+    selection = [s.strip() for s in args.select.split(",") if s.strip()]
+    try:
+        return run_backfill(selection, args.month, args.day_from, args.day_to, Path(args.data_dir))
+    except BackfillKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "watch",
@@ -58,3 +70,29 @@ def register(subparsers) -> None:
                    help=f"as for watch (default: {DEFAULT_DATA_DIR})")
     p.add_argument("dagster_args", nargs=argparse.REMAINDER, help="the Dagster command and its options")
     p.set_defaults(func=cmd_dagster)
+
+    from aimatrix_pipeline.watch.backfill import DEFAULT_SELECTION
+
+    p = subparsers.add_parser(
+        "backfill",
+        help="price past days and build their months' cost reports (one run per partitions definition)",
+        description="Backfill the cost report assets for a month or a range of days on the instance `watch` "
+        "(or, with --data-dir .aimatrix-demo, the demo) uses: usage, price book and daily cost for the days "
+        "in one run, then the months' reports in one run (BackfillPolicy.single_run()). Days are UTC; a day "
+        "is priced once it is over, so the running month is priced through yesterday. Partition keys: "
+        "a day is YYYY-MM-DD, a month's key is its first day (2026-10-01).",
+        epilog="examples:\n  aimatrix-pipeline backfill --month 2026-10\n"
+        "  aimatrix-pipeline backfill --from 2026-03-01 --to 2026-05-31\n"
+        "  aimatrix-pipeline backfill --data-dir .aimatrix-demo --month 2026-11\n\n"
+        "exit codes: 0 every run succeeded, 1 a run failed (its reason on stderr), 2 a wrong month, day or "
+        "asset, or a configuration error (one line on stderr)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--month", help="YYYY-MM: every finished day of that month, and its report")
+    when.add_argument("--from", dest="day_from", metavar="YYYY-MM-DD", help="first day (UTC)")
+    p.add_argument("--to", dest="day_to", metavar="YYYY-MM-DD", help="last day (default: yesterday)")
+    p.add_argument("--select", default=",".join(DEFAULT_SELECTION),
+                   help=f"comma-separated asset keys (default: {','.join(DEFAULT_SELECTION)})")
+    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help=f"as for watch (default: {DEFAULT_DATA_DIR})")
+    p.set_defaults(func=cmd_backfill)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from aimatrix_pipeline.demo.instance_settings import load_instance_settings
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
 from aimatrix_pipeline.demo.runner import (
     DAGSTER_DATABASE,
@@ -163,10 +164,31 @@ def watch(data_dir: Path = DEFAULT_DATA_DIR, port: int = 3000, out: TextIO = sys
             signal.signal(sig, handler)
 
 
+def instance_environment(data_dir: Path, out: TextIO, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for commands on the instance in `data_dir`: this process's, with the
+    settings a demo saved there (its source, projects file and warehouse) in place of the user's,
+    as the demo itself runs (a user's fleet is never contacted through the demo's instance)."""
+    env = dict(os.environ if environ is None else environ)
+    saved = load_instance_settings(data_dir)
+    if saved:
+        env.update(saved)
+        env.pop("DAGSTER_PG_URL", None)  # the demo's run history is in its own cluster, found below
+        _say(out, f"settings of the demo instance in {data_dir}: {', '.join(sorted(saved))}")
+    return env
+
+
 def run_dagster(args: list[str], data_dir: Path = DEFAULT_DATA_DIR, out: TextIO = sys.stderr) -> int:
     """`dagster ARGS` on the same instance as `watch` (e.g. a backfill); its exit code."""
-    check_sources(os.environ)
-    with dagster_instance(data_dir, out) as inst:
+    import datetime as dt
+
+    from aimatrix_pipeline.watch.backfill import dagster_partition_problem
+
+    env = instance_environment(data_dir, out)
+    check_sources(env)
+    problem = dagster_partition_problem(args, load_settings(env).cost_start_date, dt.datetime.now(dt.UTC).date())
+    if problem:
+        raise ConfigError(problem)
+    with dagster_instance(data_dir, out, env) as inst:
         proc = subprocess.Popen([*_dagster_cli(), *args], cwd=inst.dagster_home, env=inst.env)
         try:
             return proc.wait()

@@ -14,7 +14,9 @@
 -- * compute credits offset compute cost cycle-to-date up to the plan's credit; the plan fee is
 --   prorated per day. Both are organization rows with project NULL;
 -- * a source that could not be read (status 'unknown') yields an unknown row, never a zero cost,
---   with the reasons raw.usage_daily recorded (`detail`).
+--   with the reasons raw.usage_daily recorded (`detail`);
+-- * an organization without a plan (cost.organizations.plan NULL) is not priced at all: its items
+--   are unknown with 'no plan configured', and its plan fee is one unknown line, never a fee.
 --
 -- The cycle-to-date sums start at the cycle of $start_date, so the first days of the range are
 -- priced with the usage of earlier days of their cycle already counted.
@@ -23,6 +25,10 @@ params as (
     select cast($start_date as date) as start_date,
            cast($end_date as date) as end_date,
            cast(date_trunc('month', cast($start_date as date)) as date) as cycle_start
+),
+no_plan(detail) as (
+    values ('no plan configured (set the organization''s plan in the projects file, or SUPABASE_PLAN): '
+            || 'not priced as a Supabase project')
 ),
 metric_map(metric, line_item, append_dimension, factor, unit, aggregation) as (
     values
@@ -78,6 +84,7 @@ priced as (
     left join cost.price_book pb
       on pb.line_item = q.line_item
      and pb.kind = 'usage'
+     and o.plan is not null  -- no plan configured: nothing is priced (not even '*' entries)
      and pb.plan in (o.plan, '*')
      and pb.organization in (q.organization, '*')
      and pb.effective_from <= q.date
@@ -132,9 +139,11 @@ project_rows as (
                 when s.day_q > 0 then s.day_cost * p.q / s.day_q else 0 end as cost_usd,
            case when p.any_unknown or p.price_usd is null then 'unknown' else 'known' end as status,
            p.aggregation,
-           case when p.price_usd is null and not p.any_unknown then p.source || ' (no price book entry)'
+           case when p.price_usd is null and not p.any_unknown and p.plan is null then p.source || ' (no plan configured)'
+                when p.price_usd is null and not p.any_unknown then p.source || ' (no price book entry)'
                 else p.source end as source,
            case when p.any_unknown then coalesce(p.unknown_detail, 'usage unknown')
+                when p.price_usd is null and p.plan is null then (select detail from no_plan)
                 when p.price_usd is null then 'no price book entry for this line item and plan' end as detail,
            p.plan, p.price_usd, p.per_quantity, p.price_effective_from
     from priced p
@@ -154,6 +163,7 @@ org_priced as (
     from org_days od
     join cost.price_book pb
       on pb.kind in ('plan_fee', 'compute_credit')
+     and od.plan is not null
      and pb.plan in (od.plan, '*')
      and pb.organization in (od.organization, '*')
      and pb.effective_from <= od.date
@@ -192,6 +202,13 @@ org_rows as (
            -(least(credit, cum_compute) - least(credit, cum_compute - day_compute)),
            'known', 'sum', 'price_book', null, plan, credit, 1.0, price_effective_from
     from credits
+    union all
+    -- an organization without a plan (a database that is not on Supabase, or a plan not given):
+    -- no invented plan fee, one unknown line that says why
+    select null, organization, date, 'plan_fee', null, 'month', null, null, 'unknown', 'sum',
+           'config', (select detail from no_plan), null, null, 1.0, null
+    from org_days
+    where plan is null
 )
 -- rounded to 1e-9 so re-runs give identical rows whatever order parallel sums took
 select r.project, r.organization, r.date, r.line_item, round(r.usage, 9) as usage, r.unit,

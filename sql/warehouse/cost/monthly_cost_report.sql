@@ -105,6 +105,7 @@ with_price as (
     left join cost.price_book pb
       on pb.line_item = po.line_item
      and pb.kind = 'usage'
+     and o.plan is not null
      and pb.plan in (o.plan, '*')
      and pb.organization in (po.organization, '*')
      and pb.effective_from <= op.last_day
@@ -157,6 +158,7 @@ plan_fee as (
     cross join generate_series(m.month, m.next_month - interval 1 day, interval 1 day) as d(day)
     join cost.price_book pb
       on pb.kind = 'plan_fee'
+     and o.plan is not null
      and pb.plan in (o.plan, '*')
      and pb.organization in (o.organization, '*')
      and pb.effective_from <= cast(d.day as date)
@@ -172,6 +174,18 @@ plan_fee_rows as (
            any_value(days_in_month) as known_days, 0 as unknown_days,
            any_value(days_in_month) as days_in_month, any_value(plan) as plan
     from plan_fee group by organization, month
+),
+no_plan_rows as (
+    -- no plan configured: the daily table's unknown plan-fee line, never a fee
+    select d.organization, d.month, 'plan_fee' as line_item, null::double as usage, 'month' as unit,
+           null::double as included, null::double as billable, null::double as cost_usd,
+           null::double as projected_usage, null::double as projected_cost_usd, 'unknown' as status,
+           0 as known_days, count(distinct d.date) as unknown_days, any_value(d.days_in_month) as days_in_month,
+           null as plan, any_value(d.detail) as detail
+    from daily d
+    join cost.organizations o on o.organization = d.organization
+    where d.line_item = 'plan_fee' and d.project is null and o.plan is null
+    group by d.organization, d.month
 ),
 not_extracted_rows as (
     -- an organization with finished days in the cycle but no usage at all: one explicit line
@@ -208,6 +222,12 @@ select f.organization, f.month, f.line_item, f.usage, f.unit, f.included, f.bill
        f.projected_usage, round(f.projected_cost_usd, 9), f.status, f.known_days, f.unknown_days,
        f.days_in_month, f.plan, now(), coalesce(cov.missing_days, 0), null
 from plan_fee_rows f
+left join coverage cov on cov.organization = f.organization and cov.month = f.month
+union all
+select f.organization, f.month, f.line_item, f.usage, f.unit, f.included, f.billable, f.cost_usd,
+       f.projected_usage, f.projected_cost_usd, f.status, f.known_days, f.unknown_days, f.days_in_month,
+       f.plan, now(), coalesce(cov.missing_days, 0), f.detail
+from no_plan_rows f
 left join coverage cov on cov.organization = f.organization and cov.month = f.month
 union all
 select organization, month, line_item, usage, unit, included, billable, cost_usd, projected_usage,

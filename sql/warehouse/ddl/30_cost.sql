@@ -5,7 +5,7 @@ create schema if not exists cost;
 -- every cost run: plan decides the price book entries, budgets feed the budget check.
 create table if not exists cost.organizations (
     organization varchar not null,
-    plan varchar not null,
+    plan varchar,                     -- NULL: no plan configured, nothing priced
     monthly_budget_usd double
 );
 create table if not exists cost.projects (
