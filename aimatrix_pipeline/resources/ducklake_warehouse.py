@@ -23,6 +23,7 @@ says exactly that.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -51,6 +52,7 @@ EXTENSION_PACKAGES = {
     "httpfs": "duckdb_extension_httpfs",  # s3:// data paths
 }
 COMMIT_LOCK_KEY = 0x61696D6C616B65  # pg_advisory_lock key: "aimlake"
+INIT_LOCK_KEY = 0x61696D696E6974  # pg_advisory_lock key: "aiminit" (first attach of an empty catalog)
 
 
 class WarehouseConfigError(RuntimeError):
@@ -159,7 +161,8 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if read_only:
                 options.append("READ_ONLY")
             self.file.mkdir(parents=True, exist_ok=True)
-            conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
+            with contextlib.nullcontext() if read_only else self._init_lock():
+                conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
             conn.execute(f"use {CATALOG_ALIAS}")
         except WarehouseConfigError:
             conn.close()
@@ -173,6 +176,41 @@ class DuckLakeWarehouseResource(WarehouseResource):
                 ) from None
             raise WarehouseConfigError(f"cannot attach the DuckLake catalog: {exc}") from None
         return conn
+
+    @contextmanager
+    def _init_lock(self) -> Iterator[None]:
+        """Held around a writer's attach while the catalog database holds no DuckLake yet.
+
+        The first attach of an empty catalog creates DuckLake's tables. On the first tick of a new
+        deployment the queue starts several runs at once, and two concurrent initialisations
+        collide in PostgreSQL (`duplicate key value violates unique constraint
+        "pg_type_typname_nsp_index"` on CREATE TABLE ducklake_metadata). Under this lock one
+        process initialises; the others wait for it and then attach the catalog it made. Once the
+        catalog exists, attaching takes no lock (one catalog query decides)."""
+        conninfo = self.catalog_conninfo
+        if conninfo is None:
+            yield
+            return
+        try:
+            pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-init-lock")
+        except psycopg.Error as exc:
+            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
+        try:
+            if pg.execute("select to_regclass('ducklake_metadata') is not null").fetchone()[0]:
+                pg.close()
+                yield
+                return
+            pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
+            try:
+                pg.execute("select pg_advisory_lock(%s)", [INIT_LOCK_KEY])
+            except psycopg.errors.LockNotAvailable:
+                raise WarehouseLockTimeout(
+                    f"could not get the DuckLake initialisation lock within {self.lock_timeout_s:.0f}s; "
+                    "another writer is still creating the catalog"
+                ) from None
+            yield
+        finally:
+            pg.close()  # ends the session: releases the lock
 
     @contextmanager
     def _commit_lock(self) -> Iterator[None]:
