@@ -55,6 +55,11 @@ COMMIT_LOCK_KEY = 0x61696D6C616B65  # pg_advisory_lock key: "aimlake"
 INIT_LOCK_KEY = 0x61696D696E6974  # pg_advisory_lock key: "aiminit" (first attach of an empty catalog)
 
 
+# One attached read-write session per process and warehouse (DuckLakeWarehouseResource._session).
+_sessions: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_sessions_guard = threading.Lock()
+
+
 class WarehouseConfigError(RuntimeError):
     """The configured warehouse cannot be used; the message says why and what to install."""
 
@@ -251,14 +256,56 @@ class DuckLakeWarehouseResource(WarehouseResource):
         with _schema_guard:
             ensure_schema(conn, lock=self._commit_lock())
 
+    def _session_key(self) -> tuple:
+        return (os.getpid(), self.catalog, self._data_location, self.remote, self.s3_endpoint,
+                self.s3_url_style, self.s3_use_ssl, self.s3_region, self.memory_limit, self.threads)
+
+    def _session(self) -> duckdb.DuckDBPyConnection:
+        """The run process's one attached DuckLake session (extensions loaded, catalog attached,
+        schema brought to this version), opened by the first writer and kept for the process.
+
+        Opening a session costs more than most transactions: a DuckDB instance, three extensions
+        loaded from disk, the catalog attached (a PostgreSQL connection and a read of DuckLake's
+        metadata) and the schema-version check. Every writer of the process takes a cursor of it
+        instead (a connection to the same DuckDB instance, so the same attached catalog); each
+        transaction still starts on the latest snapshot the catalog holds, committed by any host.
+        Keyed by process id, so a forked child opens its own."""
+        key = self._session_key()
+        with _sessions_guard:
+            conn = _sessions.get(key)
+            if conn is None:
+                conn = self._connect(read_only=False)
+                try:
+                    self._apply_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                _sessions[key] = conn
+            return conn
+
+    def _drop_session(self) -> None:
+        with _sessions_guard:
+            conn = _sessions.pop(self._session_key(), None)
+        if conn is not None:
+            try:
+                conn.close()
+            except duckdb.Error:
+                pass
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write session with the schema applied. Write through `transaction()`: its
-        commits are serialised across processes and hosts (see `_commit_lock`)."""
-        conn = self._connect(read_only=False)
+        """A read-write connection with the schema applied: a cursor of the process's attached
+        session (`_session`). Write through `transaction()`: its commits are serialised across
+        processes and hosts (see `_commit_lock`). A session whose catalog connection broke (the
+        catalog's PostgreSQL restarted) is dropped, and the next writer attaches again."""
+        conn = self._session().cursor()
         try:
-            self._apply_schema(conn)
+            conn.execute(f"use {CATALOG_ALIAS}")
             yield conn
+        except (duckdb.IOException, duckdb.ConnectionException, duckdb.FatalException, duckdb.InternalException):
+            conn.close()
+            self._drop_session()
+            raise
         finally:
             conn.close()
 
@@ -312,6 +359,18 @@ class DuckLakeWarehouseResource(WarehouseResource):
     def publish_snapshot(self) -> Path:
         """Nothing to copy: every DuckLake commit is a snapshot readers attach to directly."""
         return self.file
+
+
+def close_sessions() -> None:
+    """Close this process's attached sessions (before its catalog database goes away)."""
+    with _sessions_guard:
+        conns = list(_sessions.values())
+        _sessions.clear()
+    for conn in conns:
+        try:
+            conn.close()
+        except duckdb.Error:
+            pass
 
 
 def _quote(value: str) -> str:
