@@ -339,9 +339,19 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.snapshot_file
 
 
+_FROM_ENV: list = []  # [(settings, resource)] of the last call: settings objects are per environment
+
+
 def warehouse_from_env() -> WarehouseResource:
     """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`: file or DuckLake),
-    from the current settings."""
+    from the current settings. Built once per settings object (the source slots ask for it on
+    every connection; building a resource validates its whole configuration)."""
     from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
+    from aimatrix_pipeline.settings import current_settings
 
-    return warehouse_for()
+    settings = current_settings()
+    if _FROM_ENV and _FROM_ENV[0][0] is settings:
+        return _FROM_ENV[0][1]
+    resource = warehouse_for(settings=settings)
+    _FROM_ENV[:] = [(settings, resource)]
+    return resource
