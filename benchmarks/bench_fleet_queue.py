@@ -74,6 +74,11 @@ def _parse_time(text: str | None) -> float | None:
         return None
 
 
+def _tick(record) -> str | None:
+    """The tick a scheduled run serves (the daemon's hidden tag)."""
+    return record.dagster_run.tags.get(".dagster/scheduled_execution_time")
+
+
 def run_size(args, projects: int, work: Path) -> dict:
     """One fleet size: fresh clusters, storage and warehouse; the daemon for --minutes."""
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "shared_buffers": "32MB"})
@@ -149,9 +154,9 @@ def run_size(args, projects: int, work: Path) -> dict:
         waiting = [r for r in stats if r.dagster_run.status.value in ("QUEUED", "NOT_STARTED")]
         durations = [r.end_time - r.start_time for r in finished if r.start_time]
         lags = [r.end_time - t for r in succeeded
-                if (t := _parse_time(r.dagster_run.tags.get("dagster/scheduled_execution_time"))) is not None]
+                if (t := _parse_time(_tick(r))) is not None]
         unserved = [stopped - t for r in waiting
-                    if (t := _parse_time(r.dagster_run.tags.get("dagster/scheduled_execution_time"))) is not None]
+                    if (t := _parse_time(_tick(r))) is not None]
         window_min = (stopped - started) / 60
         instance.dispose()
     finally:

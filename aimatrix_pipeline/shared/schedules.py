@@ -21,6 +21,8 @@ from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 PROJECT_TAG = "aimatrix/project"
 PRIORITY_TAG = "dagster/priority"
+# The tick time the scheduler daemon stamps on every run it launches (a hidden system tag).
+SCHEDULED_TIME_TAG = ".dagster/scheduled_execution_time"
 # Higher runs first (Dagster's run queue orders by this tag, then by queue time).
 STATISTICS_PRIORITY = 10
 APP_LOGS_PRIORITY = 0
@@ -35,7 +37,7 @@ def still_queued(instance: dg.DagsterInstance, job_name: str) -> dict[str, str]:
     for record in records:
         tags = record.dagster_run.tags
         if PROJECT_TAG in tags:
-            waiting[tags[PROJECT_TAG]] = tags.get("dagster/scheduled_execution_time", "?")
+            waiting[tags[PROJECT_TAG]] = tags.get(SCHEDULED_TIME_TAG) or tags.get("dagster/scheduled_execution_time", "?")
     return waiting
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 
 from aimatrix_pipeline.extract.schedules import APP_LOGS_SCHEDULE, STATISTICS_SCHEDULE
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
-from aimatrix_pipeline.shared.schedules import PRIORITY_TAG, PROJECT_TAG
+from aimatrix_pipeline.shared.schedules import PRIORITY_TAG, PROJECT_TAG, SCHEDULED_TIME_TAG, still_queued
 
 WHEN = dt.datetime(2026, 3, 2, 12, 5, tzinfo=dt.UTC)
 
@@ -40,11 +40,12 @@ def test_a_project_whose_earlier_run_is_still_queued_is_skipped_and_reported():
     with dg.instance_for_test() as instance:
         instance.add_run(dg.DagsterRun(
             job_name=STATISTICS_SCHEDULE.job_name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.NOT_STARTED,
-            tags={PROJECT_TAG: project, "dagster/scheduled_execution_time": "2026-03-02T12:00:00+00:00"}))
+            tags={PROJECT_TAG: project, SCHEDULED_TIME_TAG: "2026-03-02T12:00:00+00:00"}))
         # a queued run of another job does not hold this schedule's project back
         instance.add_run(dg.DagsterRun(
             job_name=APP_LOGS_SCHEDULE.job_name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.NOT_STARTED,
             tags={PROJECT_TAG: project}))
+        assert still_queued(instance, STATISTICS_SCHEDULE.job_name) == {project: "2026-03-02T12:00:00+00:00"}
         stats = _requests(STATISTICS_SCHEDULE, instance)
         logs = _requests(APP_LOGS_SCHEDULE, instance)
     others = [p for p in PROJECTS_PARTITIONS.get_partition_keys() if p != project]

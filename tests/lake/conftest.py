@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from aimatrix_pipeline.demo.local_postgres import free_port
-from aimatrix_pipeline.resources.ducklake_warehouse import DuckLakeWarehouseResource, close_sessions, warehouse_for
+from aimatrix_pipeline.resources.ducklake_warehouse import (
+    DuckLakeWarehouseResource,
+    close_sessions,
+    warehouse_for,
+)
 
 _counter = itertools.count()
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "aimatrix-test", "AWS_SECRET_ACCESS_KEY": "aimatrix-test-secret",
