@@ -8,6 +8,7 @@ import uuid
 
 import dagster as dg
 
+from aimatrix_pipeline.appsignals.schedules import APPSIGNALS_SCHEDULE
 from aimatrix_pipeline.extract.schedules import APP_LOGS_SCHEDULE, STATISTICS_SCHEDULE
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.schedules import PRIORITY_TAG, PROJECT_TAG, SCHEDULED_TIME_TAG, still_queued
@@ -27,10 +28,12 @@ def test_statistics_runs_outrank_app_log_runs():
     with dg.instance_for_test() as instance:
         stats = _requests(STATISTICS_SCHEDULE, instance).run_requests
         logs = _requests(APP_LOGS_SCHEDULE, instance).run_requests
+        signals = _requests(APPSIGNALS_SCHEDULE, instance).run_requests
     projects = PROJECTS_PARTITIONS.get_partition_keys()
     assert [r.partition_key for r in stats] == projects
     assert {int(r.tags[PRIORITY_TAG]) for r in stats} == {10}
     assert {int(r.tags[PRIORITY_TAG]) for r in logs} == {0}
+    assert {int(r.tags[PRIORITY_TAG]) for r in signals} == {0}
 
 
 def test_a_project_whose_earlier_run_is_still_queued_is_skipped_and_reported():
