@@ -1,17 +1,23 @@
-"""Benchmark: how many project runs one machine gets through, with the real daemon and run queue.
+"""Benchmark: how many projects one machine carries, with the real daemon and run queue.
 
 Where bench_fleet_tick.py measures the work of a tick, this measures what Dagster makes of it on
-one machine: the repository's dagster.yaml (PostgreSQL storage, run queue, the single
-`duckdb_warehouse` pool slot at run granularity), `dagster-daemon run` on the code location, the
-statistics schedule ticking every minute for --projects monitored databases (app-log schedule
-effectively off), for --minutes minutes. Runs are real processes (default run launcher).
-Everything the daemon does in that time counts, including analytics runs its automation launches.
+one machine: the repository's dagster.yaml (PostgreSQL storage, run queue with its priorities, the
+single `duckdb_warehouse` pool slot at run granularity), `dagster-daemon run` on the code
+location, the statistics schedule on --stats-cron and the app-log schedule on --logs-cron (off by
+default) for each fleet size in --sizes, --minutes each. Runs are real processes (default run
+launcher). Everything the daemon does in that time counts, including analytics runs its
+automation launches.
 
-Reported: statistics runs requested, finished and still queued; finished runs per minute (the
-machine's throughput through the warehouse slot); the mean run duration; and how many projects
-that throughput sustains at a 5-minute statistics cadence (throughput x 5, before other jobs).
+Reported per fleet size: runs finished per minute (all jobs and statistics alone); project-ticks
+per minute (successful statistics runs: one project's snapshot each); the backlog over time (runs
+queued, sampled every --sample-s seconds); the machine's CPU share over the window (all processes,
+from /proc/stat: the machine is usually shared, so read it with the load average beside it); the
+worst lag from a tick to its project's statistics materialization, and the age of the oldest tick
+still unserved at the end; statistics runs requested, finished and still queued; and how many
+projects the statistics throughput sustains at a 5-minute cadence.
 
-Usage: python benchmarks/bench_fleet_queue.py [--projects 50] [--minutes 4] [--statements 300]
+Usage: python benchmarks/bench_fleet_queue.py [--sizes 16,50,100,200] [--minutes 4]
+           [--stats-cron "* * * * *"] [--logs-cron "0 0 1 1 *"] [--statements 300]
 Results: benchmarks/results/fleet_queue.json
 """
 
@@ -52,26 +58,38 @@ def _stop_leftovers(work: Path) -> None:
             pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--projects", type=int, default=50)
-    parser.add_argument("--minutes", type=float, default=4.0)
-    parser.add_argument("--statements", type=int, default=300)
-    parser.add_argument("--dbs-per-cluster", type=int, default=10)
-    parser.add_argument("--pool-limit", type=int, default=0,
-                        help="override concurrency.pools.default_limit of the copied dagster.yaml (0: as is)")
-    parser.add_argument("--workdir", default=None)
-    args = parser.parse_args()
+def _cpu_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
 
-    work = workdir(args.workdir, "aimatrix-queue-")
+
+def _parse_time(text: str | None) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
+
+
+def _tick(record) -> str | None:
+    """The tick a scheduled run serves (the daemon's hidden tag)."""
+    return record.dagster_run.tags.get(".dagster/scheduled_execution_time")
+
+
+def run_size(args, projects: int, work: Path) -> dict:
+    """One fleet size: fresh clusters, storage and warehouse; the daemon for --minutes."""
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "shared_buffers": "32MB"})
     storage = LocalPostgres(work / "pg-dagster", settings=settings)
     clusters = [LocalPostgres(work / f"pg{i}", settings=settings)
-                for i in range(math.ceil(args.projects / args.dbs_per_cluster))]
+                for i in range(math.ceil(projects / args.dbs_per_cluster))]
     daemon = None
     env = dict(os.environ)
     for key in ("DAGSTER_HOME", "SUPABASE_DB_URL"):
         env.pop(key, None)
+    backlog: list[tuple[float, int]] = []
     try:
         for c in [storage, *clusters]:
             c.start()
@@ -84,7 +102,7 @@ def main() -> None:
             return f"  - {{name: project-{i:03d}, organization: org-{i % 5}, db_url_env: BENCH_QUEUE_{i:03d}_DB_URL}}"
 
         with ThreadPoolExecutor(4) as pool:
-            lines = list(pool.map(make, range(args.projects)))
+            lines = list(pool.map(make, range(projects)))
         orgs = "".join(f"  - {{slug: org-{i}}}\n" for i in range(5))
         (work / "projects.yaml").write_text("organizations:\n" + orgs + "projects:\n" + "\n".join(lines) + "\n")
         home = work / "dagster_home"
@@ -101,35 +119,45 @@ def main() -> None:
             "DAGSTER_PG_URL": dagster_url,
             "AIMATRIX_PROJECTS_FILE": str(work / "projects.yaml"),
             "AIMATRIX_WAREHOUSE": str(work / "warehouse.duckdb"),
-            "AIMATRIX_STATS_CRON": "* * * * *",
-            "AIMATRIX_LOGS_CRON": "0 0 1 1 *",
+            "AIMATRIX_STATS_CRON": args.stats_cron,
+            "AIMATRIX_LOGS_CRON": args.logs_cron,
         })
-        print(f"{args.projects} databases ready; daemon runs for {args.minutes:.0f} min", flush=True)
-        with open(work / "daemon.log", "w") as log:
-            started = time.time()
-            daemon = subprocess.Popen(
-                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "aimatrix_pipeline.definitions"],
-                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            time.sleep(args.minutes * 60)
-            stopped = time.time()
-            os.killpg(daemon.pid, signal.SIGTERM)
-            daemon.wait(60)
-            daemon = None
-
         os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_PG_URL")})
         import dagster as dg
 
         instance = dg.DagsterInstance.get()
+        print(f"{projects} databases ready; daemon runs for {args.minutes:g} min", flush=True)
+        with open(work / "daemon.log", "w") as log:
+            started = time.time()
+            cpu_start = _cpu_busy()
+            daemon = subprocess.Popen(
+                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "aimatrix_pipeline.definitions"],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            while time.time() < started + args.minutes * 60:
+                time.sleep(min(args.sample_s, max(0.0, started + args.minutes * 60 - time.time())))
+                queued = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+                backlog.append((round(time.time() - started), queued))
+            stopped = time.time()
+            cpu_end = _cpu_busy()
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(60)
+            daemon = None
+
         records = instance.get_run_records()
         by_job = Counter((r.dagster_run.job_name, r.dagster_run.status.value) for r in records)
+        done = [r for r in records if r.end_time and r.dagster_run.status.value in ("SUCCESS", "FAILURE")]
         stats = [r for r in records if r.dagster_run.job_name == "extract_statistics"]
-        finished = [r for r in stats if r.end_time and r.dagster_run.status.value in ("SUCCESS", "FAILURE")]
+        done_ids = {r.dagster_run.run_id for r in done}
+        finished = [r for r in stats if r.dagster_run.run_id in done_ids]
+        succeeded = [r for r in finished if r.dagster_run.status.value == "SUCCESS"]
+        waiting = [r for r in stats if r.dagster_run.status.value in ("QUEUED", "NOT_STARTED")]
         durations = [r.end_time - r.start_time for r in finished if r.start_time]
+        lags = [r.end_time - t for r in succeeded
+                if (t := _parse_time(_tick(r))) is not None]
+        unserved = [stopped - t for r in waiting
+                    if (t := _parse_time(_tick(r))) is not None]
         window_min = (stopped - started) / 60
-        first_start = min((r.start_time for r in finished if r.start_time), default=stopped)
-        busy_min = (max((r.end_time for r in finished), default=stopped) - first_start) / 60
-        per_minute = len(finished) / busy_min if busy_min > 0 else 0.0
         instance.dispose()
     finally:
         if daemon is not None:
@@ -141,27 +169,64 @@ def main() -> None:
                 print(f"could not stop {c.data_dir}: {exc}", file=sys.stderr)
         _stop_leftovers(work)
 
-    results = {
-        "projects": args.projects, "minutes": window_min, "pool_limit": args.pool_limit or "as configured",
+    busy, total = cpu_end[0] - cpu_start[0], cpu_end[1] - cpu_start[1]
+    return {
+        "projects": projects, "minutes": window_min, "stats_cron": args.stats_cron, "logs_cron": args.logs_cron,
+        "pool_limit": args.pool_limit or "as configured",
         "runs_by_job_and_status": {f"{j}:{s}": n for (j, s), n in sorted(by_job.items())},
+        "runs_finished_per_minute": len(done) / window_min,
         "statistics_runs_requested": len(stats),
         "statistics_runs_finished": len(finished),
-        "statistics_runs_succeeded": sum(1 for r in finished if r.dagster_run.status.value == "SUCCESS"),
-        "finished_per_minute": per_minute,
+        "statistics_runs_succeeded": len(succeeded),
+        "statistics_runs_still_queued": len(waiting),
+        "statistics_finished_per_minute": len(finished) / window_min,
+        "project_ticks_per_minute": len(succeeded) / window_min,
+        "backlog_queued_runs": backlog,
+        "cpu_share": busy / total if total else None,
+        "worst_tick_to_materialization_s": max(lags, default=None),
+        "oldest_unserved_tick_s": max(unserved, default=None),
         "mean_run_seconds": sum(durations) / len(durations) if durations else None,
-        "projects_sustained_at_5_min": per_minute * 5,
+        "projects_sustained_at_5_min": len(succeeded) / window_min * 5,
         "load_average": os.getloadavg(),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="", help="fleet sizes, e.g. 16,50,100,200 (default: --projects)")
+    parser.add_argument("--projects", type=int, default=50)
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--stats-cron", default="* * * * *")
+    parser.add_argument("--logs-cron", default="0 0 1 1 *", help="default: effectively off")
+    parser.add_argument("--sample-s", type=float, default=15.0, help="backlog sampling interval")
+    parser.add_argument("--statements", type=int, default=300)
+    parser.add_argument("--dbs-per-cluster", type=int, default=10)
+    parser.add_argument("--pool-limit", type=int, default=0,
+                        help="override concurrency.pools.default_limit of the copied dagster.yaml (0: as is)")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()] or [args.projects]
+    results = {"load_average_start": os.getloadavg(), "sizes": {}}
+    for n in sizes:
+        work = workdir(args.workdir and f"{args.workdir}/{n}", f"aimatrix-queue-{n}-")
+        r = results["sizes"][str(n)] = run_size(args, n, work)
+        print(json.dumps(r["runs_by_job_and_status"], indent=1))
+        print(f"{'projects':52s}{n:>10}")
+        print(f"{'runs finished per minute (all jobs)':52s}{r['runs_finished_per_minute']:>10.1f}")
+        print(f"{'statistics runs requested / finished / succeeded / queued':52s}{r['statistics_runs_requested']:>6} / "
+              f"{r['statistics_runs_finished']} / {r['statistics_runs_succeeded']} / {r['statistics_runs_still_queued']}")
+        print(f"{'project-ticks per minute (statistics)':52s}{r['project_ticks_per_minute']:>10.1f}")
+        print(f"{'backlog (s: queued runs)':52s}{' '.join(f'{t}:{q}' for t, q in r['backlog_queued_runs'])}")
+        print(f"{'CPU share of the machine (all processes)':52s}{(r['cpu_share'] or 0):>10.0%}")
+        print(f"{'worst tick -> materialization, s':52s}{r['worst_tick_to_materialization_s'] or 0:>10.0f}")
+        print(f"{'oldest unserved tick at the end, s':52s}{r['oldest_unserved_tick_s'] or 0:>10.0f}")
+        print(f"{'mean run duration, s':52s}{r['mean_run_seconds'] or 0:>10.1f}")
+        print(f"{'projects sustained at a 5-minute cadence (stats)':52s}{r['projects_sustained_at_5_min']:>10.0f}")
+        print(f"load average {r['load_average']}", flush=True)
     out = ROOT / "benchmarks" / "results" / "fleet_queue.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results["runs_by_job_and_status"], indent=1))
-    print(f"{'statistics runs requested / finished / succeeded':52s}{len(stats):>6} / {len(finished)} / "
-          f"{results['statistics_runs_succeeded']}")
-    print(f"{'finished statistics runs per minute':52s}{per_minute:>10.1f}")
-    print(f"{'mean run duration, s':52s}{results['mean_run_seconds'] or 0:>10.1f}")
-    print(f"{'projects sustained at a 5-minute cadence (stats only)':52s}{per_minute * 5:>10.0f}")
-    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -119,13 +119,12 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
         )
     except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
         raise _failure(exc, project.name) from exc
-    with warehouse.writer() as conn:
-        meta = table_metadata(
-            conn, "raw.api_request_logs", result.rows_loaded, project=project.name,
-            rows_quarantined=result.rows_quarantined, windows=result.windows, api_requests=result.requests_made,
-            high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
-            skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
-        )
+    meta = warehouse.table_metadata(
+        "raw.api_request_logs", result.rows_loaded, project=project.name,
+        rows_quarantined=result.rows_quarantined, windows=result.windows, api_requests=result.requests_made,
+        high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+        skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
+    )
     return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
 
 
@@ -147,9 +146,8 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
     except EXPECTED as exc:
         raise _failure(exc, project.name) from exc
-    with warehouse.writer() as conn:
-        meta = table_metadata(conn, "raw.api_counts", result.rows_loaded, project=project.name,
-                              rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+    meta = warehouse.table_metadata("raw.api_counts", result.rows_loaded, project=project.name,
+                                    rows_quarantined=result.rows_quarantined, skipped=result.skipped)
     return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
 
 
@@ -176,9 +174,8 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
     except EXPECTED as exc:
         raise _failure(exc, project.name) from exc
-    with warehouse.writer() as conn:
-        meta = table_metadata(conn, "raw.project_metrics", result.samples, project=project.name,
-                              rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+    meta = warehouse.table_metadata("raw.project_metrics", result.samples, project=project.name,
+                                    rows_quarantined=result.rows_quarantined, skipped=result.skipped)
     return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
 
 

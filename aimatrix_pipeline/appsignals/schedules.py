@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aimatrix_pipeline.appsignals.jobs import APPSIGNALS_JOB
 from aimatrix_pipeline.settings import current_settings
-from aimatrix_pipeline.shared.schedules import per_project_schedule
+from aimatrix_pipeline.shared.schedules import APPSIGNALS_PRIORITY, per_project_schedule
 
 APPSIGNALS_CRON = current_settings().schedules.appsignals
 
@@ -14,4 +14,5 @@ APPSIGNALS_SCHEDULE = per_project_schedule(
     "load_app_signals",
     "Load each project's API logs, API counts and metrics and derive their tables "
     "(cron from AIMATRIX_APPSIGNALS_CRON, default every 15 minutes).",
+    priority=APPSIGNALS_PRIORITY,
 )

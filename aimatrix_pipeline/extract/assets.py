@@ -14,7 +14,6 @@ import dagster as dg
 
 from aimatrix_pipeline.extract import app_logs, plans, snapshots
 from aimatrix_pipeline.extract.source_errors import SourceQueryError
-from aimatrix_pipeline.metadata import table_metadata
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
@@ -109,16 +108,14 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
             result = snapshots.take_snapshot(spec.name, source, warehouse, project, snapshot_at)
         except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
             raise _failure(exc, project.name) from exc
-        with warehouse.writer() as conn:
-            meta = table_metadata(
-                conn,
-                f"raw.{spec.table}",
-                result.rows[spec.table],
-                project=project.name,
-                snapshot_at=snapshot_at.isoformat(),
-                seconds=round(time.monotonic() - started, 3),
-                **{f"rows/{t}": n for t, n in result.rows.items()},
-            )
+        meta = warehouse.table_metadata(
+            f"raw.{spec.table}",
+            result.rows[spec.table],
+            project=project.name,
+            snapshot_at=snapshot_at.isoformat(),
+            seconds=round(time.monotonic() - started, 3),
+            **{f"rows/{t}": n for t, n in result.rows.items()},
+        )
         for note in result.notes:
             context.log.warning(f"[{project.name}] {note}")
         if result.notes:
@@ -194,8 +191,7 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
             context.log.info(f"[{project.name}] {spec.name}: {result.source_note}")
         if result.source_status != app_logs.SOURCE_PRESENT:
             # Not a failure: the run stays green and downstream assets do not wait on this one.
-            with warehouse.writer() as conn:
-                meta = table_metadata(conn, f"raw.{spec.name}", 0, project=project.name, **source_meta)
+            meta = warehouse.table_metadata(f"raw.{spec.name}", 0, project=project.name, **source_meta)
             return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
         if result.columns_absent:
             source_meta["columns_absent"] = ", ".join(result.columns_absent)
@@ -212,23 +208,21 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 f"[{project.name}] {result.rows_quarantined} {spec.name} row(s) quarantined: "
                 f"see raw.quarantine where source_table = '{spec.name}'"
             )
-        with warehouse.writer() as conn:
-            meta = table_metadata(
-                conn,
-                f"raw.{spec.name}",
-                result.rows_loaded,
-                project=project.name,
-                rows_read=result.rows_read,
-                rows_quarantined=result.rows_quarantined,
-                new_query_shapes=result.new_texts,
-                initial_load=result.initial_load,
-                high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
-                source_clock=result.source_clock.isoformat() if result.source_clock else "none",
-                rows_from_the_future=result.rows_from_future,
-                rows_deferred=result.rows_deferred,
-                seconds=round(time.monotonic() - started, 3),
-                **source_meta,
-            )
+        meta = warehouse.table_metadata(
+            f"raw.{spec.name}",
+            result.rows_loaded,
+            project=project.name,
+            rows_read=result.rows_read,
+            rows_quarantined=result.rows_quarantined,
+            new_query_shapes=result.new_texts,
+            initial_load=result.initial_load,
+            high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+            source_clock=result.source_clock.isoformat() if result.source_clock else "none",
+            rows_from_the_future=result.rows_from_future,
+            rows_deferred=result.rows_deferred,
+            seconds=round(time.monotonic() - started, 3),
+            **source_meta,
+        )
         return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
 
     return _app_log

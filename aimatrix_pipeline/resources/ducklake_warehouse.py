@@ -23,6 +23,7 @@ says exactly that.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -51,6 +52,12 @@ EXTENSION_PACKAGES = {
     "httpfs": "duckdb_extension_httpfs",  # s3:// data paths
 }
 COMMIT_LOCK_KEY = 0x61696D6C616B65  # pg_advisory_lock key: "aimlake"
+INIT_LOCK_KEY = 0x61696D696E6974  # pg_advisory_lock key: "aiminit" (first attach of an empty catalog)
+
+
+# One attached read-write session per process and warehouse (DuckLakeWarehouseResource._session).
+_sessions: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_sessions_guard = threading.Lock()
 
 
 class WarehouseConfigError(RuntimeError):
@@ -159,7 +166,8 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if read_only:
                 options.append("READ_ONLY")
             self.file.mkdir(parents=True, exist_ok=True)
-            conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
+            with contextlib.nullcontext() if read_only else self._init_lock():
+                conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
             conn.execute(f"use {CATALOG_ALIAS}")
         except WarehouseConfigError:
             conn.close()
@@ -173,6 +181,41 @@ class DuckLakeWarehouseResource(WarehouseResource):
                 ) from None
             raise WarehouseConfigError(f"cannot attach the DuckLake catalog: {exc}") from None
         return conn
+
+    @contextmanager
+    def _init_lock(self) -> Iterator[None]:
+        """Held around a writer's attach while the catalog database holds no DuckLake yet.
+
+        The first attach of an empty catalog creates DuckLake's tables. On the first tick of a new
+        deployment the queue starts several runs at once, and two concurrent initialisations
+        collide in PostgreSQL (`duplicate key value violates unique constraint
+        "pg_type_typname_nsp_index"` on CREATE TABLE ducklake_metadata). Under this lock one
+        process initialises; the others wait for it and then attach the catalog it made. Once the
+        catalog exists, attaching takes no lock (one catalog query decides)."""
+        conninfo = self.catalog_conninfo
+        if conninfo is None:
+            yield
+            return
+        try:
+            pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-init-lock")
+        except psycopg.Error as exc:
+            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
+        try:
+            if pg.execute("select to_regclass('ducklake_metadata') is not null").fetchone()[0]:
+                pg.close()
+                yield
+                return
+            pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
+            try:
+                pg.execute("select pg_advisory_lock(%s)", [INIT_LOCK_KEY])
+            except psycopg.errors.LockNotAvailable:
+                raise WarehouseLockTimeout(
+                    f"could not get the DuckLake initialisation lock within {self.lock_timeout_s:.0f}s; "
+                    "another writer is still creating the catalog"
+                ) from None
+            yield
+        finally:
+            pg.close()  # ends the session: releases the lock
 
     @contextmanager
     def _commit_lock(self) -> Iterator[None]:
@@ -213,14 +256,56 @@ class DuckLakeWarehouseResource(WarehouseResource):
         with _schema_guard:
             ensure_schema(conn, lock=self._commit_lock())
 
+    def _session_key(self) -> tuple:
+        return (os.getpid(), self.catalog, self._data_location, self.remote, self.s3_endpoint,
+                self.s3_url_style, self.s3_use_ssl, self.s3_region, self.memory_limit, self.threads)
+
+    def _session(self) -> duckdb.DuckDBPyConnection:
+        """The run process's one attached DuckLake session (extensions loaded, catalog attached,
+        schema brought to this version), opened by the first writer and kept for the process.
+
+        Opening a session costs more than most transactions: a DuckDB instance, three extensions
+        loaded from disk, the catalog attached (a PostgreSQL connection and a read of DuckLake's
+        metadata) and the schema-version check. Every writer of the process takes a cursor of it
+        instead (a connection to the same DuckDB instance, so the same attached catalog); each
+        transaction still starts on the latest snapshot the catalog holds, committed by any host.
+        Keyed by process id, so a forked child opens its own."""
+        key = self._session_key()
+        with _sessions_guard:
+            conn = _sessions.get(key)
+            if conn is None:
+                conn = self._connect(read_only=False)
+                try:
+                    self._apply_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                _sessions[key] = conn
+            return conn
+
+    def _drop_session(self) -> None:
+        with _sessions_guard:
+            conn = _sessions.pop(self._session_key(), None)
+        if conn is not None:
+            try:
+                conn.close()
+            except duckdb.Error:
+                pass
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write session with the schema applied. Write through `transaction()`: its
-        commits are serialised across processes and hosts (see `_commit_lock`)."""
-        conn = self._connect(read_only=False)
+        """A read-write connection with the schema applied: a cursor of the process's attached
+        session (`_session`). Write through `transaction()`: its commits are serialised across
+        processes and hosts (see `_commit_lock`). A session whose catalog connection broke (the
+        catalog's PostgreSQL restarted) is dropped, and the next writer attaches again."""
+        conn = self._session().cursor()
         try:
-            self._apply_schema(conn)
+            conn.execute(f"use {CATALOG_ALIAS}")
             yield conn
+        except (duckdb.IOException, duckdb.ConnectionException, duckdb.FatalException, duckdb.InternalException):
+            conn.close()
+            self._drop_session()
+            raise
         finally:
             conn.close()
 
@@ -274,6 +359,18 @@ class DuckLakeWarehouseResource(WarehouseResource):
     def publish_snapshot(self) -> Path:
         """Nothing to copy: every DuckLake commit is a snapshot readers attach to directly."""
         return self.file
+
+
+def close_sessions() -> None:
+    """Close this process's attached sessions (before its catalog database goes away)."""
+    with _sessions_guard:
+        conns = list(_sessions.values())
+        _sessions.clear()
+    for conn in conns:
+        try:
+            conn.close()
+        except duckdb.Error:
+            pass
 
 
 def _quote(value: str) -> str:

@@ -103,8 +103,25 @@ def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Not
         )
 
 
+# The file's (inode, size, mtime) as this process last verified it. A writer that finds the file
+# exactly as the previous writer of this process left it (verified after its checkpoint) skips the
+# verification on connect, which reads the storage layout of every table when the file holds
+# free blocks at its end (the usual case); any change from outside (truncate, copy, another
+# process's write) changes the stat and verifies again.
+_verified: dict[Path, tuple[int, int, int]] = {}
+
+
+def _file_stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, with a damaged file reported as WarehouseDamaged and the size verified."""
+    seen = _file_stat(path)
     try:
         conn = duckdb.connect(str(path), **kwargs)
     except duckdb.Error as exc:
@@ -114,6 +131,8 @@ def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
                 f"to recover, {_RESTORE_HINT}."
             ) from exc
         raise
+    if seen is not None and _verified.get(path) == seen:
+        return conn
     try:
         verify_file(conn, path)
     except BaseException:
@@ -237,22 +256,44 @@ class WarehouseResource(dg.ConfigurableResource):
         before anything is written) and again after the closing checkpoint."""
         with _flock(self.lock_file, exclusive=True, timeout_s=self.lock_timeout_s):
             self.file.parent.mkdir(parents=True, exist_ok=True)
+            known = _verified.get(self.file)
             conn = _connect_checked(self.file, config=self._config())
             try:
-                with _schema_guard:
-                    ensure_schema(conn)
+                if known is None or known != _verified.get(self.file) or known != _file_stat(self.file):
+                    with _schema_guard:
+                        ensure_schema(conn)
+                # else: the file is as this process's last writer left it, schema applied and verified
                 yield conn
-                self._checkpoint_and_verify(conn)
-            finally:
+                verified = self._checkpoint_and_verify(conn)
+            except BaseException:
+                _verified.pop(self.file, None)
                 conn.close()
+                raise
+            conn.close()
+            if verified and (stat := _file_stat(self.file)) is not None:
+                _verified[self.file] = stat
 
-    def _checkpoint_and_verify(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Write the WAL into the file now (closing would do it anyway) and check the result."""
+    def _checkpoint_and_verify(self, conn: duckdb.DuckDBPyConnection) -> bool:
+        """Write the WAL into the file now (closing would do it anyway) and check the result;
+        True when the file was verified."""
         try:
             conn.execute("checkpoint")
         except duckdb.TransactionException:
-            return  # the caller left a transaction open; closing rolls it back, nothing to verify
+            return False  # the caller left a transaction open; closing rolls it back, nothing to verify
         verify_file(conn, self.file, "This run's writes were committed to a damaged file.")
+        return True
+
+    def table_metadata(self, qualified_table: str, row_count: int, **extra) -> dict:
+        """`metadata.table_metadata` without a session of its own when this process already read
+        the table's columns at this DDL version (`column_schema` caches them): an extract asset no
+        longer opens a second writer just to describe the table it wrote."""
+        from aimatrix_pipeline.metadata import cached_column_schema, table_metadata
+
+        schema = cached_column_schema(self.path, qualified_table)
+        if schema is not None:
+            return table_metadata(None, qualified_table, row_count, _schema=schema, **extra)
+        with self.writer() as conn:
+            return table_metadata(conn, qualified_table, row_count, _cache_key=self.path, **extra)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -298,9 +339,19 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.snapshot_file
 
 
+_FROM_ENV: list = []  # [(settings, resource)] of the last call: settings objects are per environment
+
+
 def warehouse_from_env() -> WarehouseResource:
     """The resource as the code location configures it (`AIMATRIX_WAREHOUSE`: file or DuckLake),
-    from the current settings."""
+    from the current settings. Built once per settings object (the source slots ask for it on
+    every connection; building a resource validates its whole configuration)."""
     from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
+    from aimatrix_pipeline.settings import current_settings
 
-    return warehouse_for()
+    settings = current_settings()
+    if _FROM_ENV and _FROM_ENV[0][0] is settings:
+        return _FROM_ENV[0][1]
+    resource = warehouse_for(settings=settings)
+    _FROM_ENV[:] = [(settings, resource)]
+    return resource

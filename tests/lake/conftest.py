@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from aimatrix_pipeline.demo.local_postgres import free_port
-from aimatrix_pipeline.resources.ducklake_warehouse import DuckLakeWarehouseResource, warehouse_for
+from aimatrix_pipeline.resources.ducklake_warehouse import (
+    DuckLakeWarehouseResource,
+    close_sessions,
+    warehouse_for,
+)
 
 _counter = itertools.count()
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "aimatrix-test", "AWS_SECRET_ACCESS_KEY": "aimatrix-test-secret",
@@ -83,6 +87,7 @@ class Lake:
         return sorted(str(p) for p in Path(root).rglob("*.parquet"))
 
     def drop(self) -> None:
+        close_sessions()  # this process's attached session of the catalog
         self.pg.drop_database(self.catalog_db)
 
 

@@ -171,3 +171,33 @@ def test_a_writer_of_the_same_version_commits_no_ddl(lake):
     assert snapshots() == before
     with wh.reader() as conn:
         assert conn.execute("select count(*) from raw.schema_version").fetchone() == (1,)
+
+
+OTHER_HOST = """
+import os
+from aimatrix_pipeline.resources.ducklake_warehouse import warehouse_for
+with warehouse_for(os.environ["AIMATRIX_WAREHOUSE"]).transaction() as conn:
+    conn.execute("insert into raw.error_events (project, id, created_at) select 'other', uuid(), now() from range(3)")
+"""
+
+
+@pytest.mark.parametrize("lake", ["dir"], indirect=True)
+def test_one_attached_session_per_process_sees_every_hosts_commits(lake):
+    """The writers of a run process share one attached session (extensions loaded and the catalog
+    attached once), and each transaction still starts on the latest snapshot: rows another process
+    committed after the session was opened are seen, and replaced, by the next transaction."""
+    wh = lake.resource()
+    with wh.transaction() as conn:
+        conn.execute("insert into raw.error_events (project, id, created_at) values ('mine', uuid(), now())")
+    session = wh._session()
+    env = {**os.environ, **lake.env, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", OTHER_HOST], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with wh.transaction() as conn:
+        assert wh._session() is session
+        assert conn.execute("select count(*) from raw.error_events where project = 'other'").fetchone() == (3,)
+        conn.execute("delete from raw.error_events where project = 'other'")
+    with wh.reader() as conn:
+        assert dict(conn.execute("select project, count(*) from raw.error_events group by all").fetchall()) \
+            == {"mine": 1}
