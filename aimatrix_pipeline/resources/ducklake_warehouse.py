@@ -254,12 +254,19 @@ class DuckLakeWarehouseResource(WarehouseResource):
         """A read-only session on the latest committed snapshot; never blocks a writer (no lock),
         and is interrupted after `timeout_s` like the file warehouse's readers.
 
-        Unlike the file warehouse's readers it keeps external access on: it reads the catalog
-        through the postgres extension and the data as Parquet files. Extensions are never
-        auto-installed or auto-loaded (see `_connect`); `aimatrix-pipeline sql` still refuses
-        ATTACH, INSTALL/LOAD and, without --allow-files, COPY and EXPORT by statement type."""
+        Sandboxed like the file warehouse's readers once the lake is attached: external access off
+        (no file, URL or extension load) but for the lake's data path (`allowed_directories`),
+        unless `allow_files`; `locked` locks the configuration. The postgres extension's functions
+        stay callable (DuckDB cannot unload them) and would reach the catalog as its role:
+        `aimatrix-pipeline sql` refuses them by name (`warehouse.refusal`), and the reader attaches
+        with `read_catalog` (a role that can only read) when the deployment names one."""
         limit = self.reader_timeout_s if timeout_s is None else timeout_s
         conn = self._connect(read_only=True)
+        try:
+            self._sandbox(conn, allow_files, locked)
+        except BaseException:
+            conn.close()
+            raise
         timer = threading.Timer(limit, conn.interrupt) if limit else None
         if timer:
             timer.daemon = True
@@ -270,6 +277,24 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if timer:
                 timer.cancel()
             conn.close()
+
+    def _sandbox(self, conn: duckdb.DuckDBPyConnection, allow_files: bool, locked: bool) -> None:
+        """Turn external access off (DuckDB lets a session turn it off, never back on) with the
+        data path still readable, and lock the configuration so no statement undoes it."""
+        conn.execute(f"set allowed_directories = ['{_quote(self._data_location)}']")
+        conn.execute("set allow_community_extensions = false")
+        if not allow_files:
+            conn.execute("set enable_external_access = false")
+        if locked:
+            conn.execute("set lock_configuration = true")
+
+    def protected_paths(self) -> list[str]:
+        """What `sql --allow-files` may never write to: the lake's data path, its local directory
+        (locks, slots, state) and the Dagster instance directory."""
+        from aimatrix_pipeline.resources.warehouse import _instance_dirs
+
+        local = str(Path(self.local_path).expanduser().resolve())
+        return [self._data_location, local, *_instance_dirs()]
 
     def publish_snapshot(self) -> Path:
         """Nothing to copy: every DuckLake commit is a snapshot readers attach to directly."""

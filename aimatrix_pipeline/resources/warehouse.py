@@ -220,6 +220,12 @@ class WarehouseResource(dg.ConfigurableResource):
     def _config(self) -> dict:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
+    def protected_paths(self) -> list[str]:
+        """What `sql --allow-files` may never write to: the warehouse file, its WAL, lock and
+        published snapshot, and the Dagster instance directory (`DAGSTER_HOME`)."""
+        paths = [self.file, self.file.with_name(self.file.name + ".wal"), self.lock_file, self.snapshot_file]
+        return [str(p) for p in paths] + _instance_dirs()
+
     def _reader_config(self, allow_files: bool, locked: bool) -> dict:
         """Readers reach nothing but the warehouse: no file (read_text, COPY ... TO, ATTACH)
         unless `allow_files`, never an extension download or load. `locked` (for SQL a user
@@ -296,6 +302,12 @@ class WarehouseResource(dg.ConfigurableResource):
             shutil.copyfile(self.file, tmp)
             os.replace(tmp, self.snapshot_file)
         return self.snapshot_file
+
+
+def _instance_dirs() -> list[str]:
+    """The Dagster instance directory, when this process names one."""
+    home = os.environ.get("DAGSTER_HOME")
+    return [str(Path(home).expanduser().resolve())] if home else []
 
 
 def warehouse_from_env() -> WarehouseResource:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pglast
+from psycopg import sql
 
 from aimatrix_pipeline.cli import main
 from tests.hostile.conftest import (
@@ -214,3 +215,34 @@ def test_cli_output_never_carries_a_raw_control_character(hostile_env, capsys):
         assert "dry run: nothing was executed" in out
         for stream in (out, err):
             assert not RAW_CONTROL.search(stream.replace("\n", " ")), (key, stream)
+
+
+SCS_TABLE = "x\\'; ALTER ROLE app_dev2 SUPERUSER; --"  # the table name as reported: x\'; ALTER ROLE ...
+
+
+def test_literals_in_pasted_sql_are_safe_under_either_standard_conforming_strings(hostile_env):
+    """A name ending a literal in a backslash: with standard_conforming_strings off, a plain '...'
+    literal would end at the doubled quote and run the ALTER ROLE. Pasted as an operator (a
+    superuser) under both settings, the role stays what it was and the statement runs whole."""
+    env = hostile_env
+    env.source.execute("drop role if exists app_dev2")
+    env.source.execute("create role app_dev2 login")
+    try:
+        env.source.execute(sql.SQL("create table {} (id int, v text)").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.source.execute(sql.SQL("insert into {} select g, 'v' from generate_series(1, 2000) g").format(
+            sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.source.execute(sql.SQL("analyze {}").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.refresh_findings()  # the baseline of its scan counters
+        with env.source.connect(autocommit=True) as conn:
+            for _ in range(60):
+                conn.execute(sql.SQL("select count(*) from {} where v = 'none'").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.refresh_findings()
+        pasted = env.finding("seq_scan_heavy_table", SCS_TABLE)["remediation_sql"]
+        assert "E'%x\\\\''; ALTER ROLE app_dev2 SUPERUSER; --%'" in pasted, pasted
+        for setting in ("off", "on"):
+            result = env.psql(f"set standard_conforming_strings = {setting};\n{pasted}\n")
+            assert "syntax error" not in result.stderr and "ALTER ROLE" not in result.stdout, (setting, result)
+            assert env.source.execute("select rolsuper from pg_roles where rolname = 'app_dev2'") == [(False,)], setting
+        assert not RAW_CONTROL.search(pasted)
+    finally:
+        env.source.execute("drop role if exists app_dev2")

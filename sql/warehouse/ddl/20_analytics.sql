@@ -29,9 +29,14 @@ create or replace macro analytics.qi(x) as
          then 'U&"' || analytics.escape_chars(x, '\', '"', true) || '"'
          else '"' || replace(x, '"', '""') || '"' end;
 
--- A string literal of x (E'' syntax when it holds an unsafe character: \uXXXX escapes).
+-- A string literal of x that means x whatever the server's standard_conforming_strings: with a
+-- backslash or an unsafe character in x it is an E'' literal (backslashes doubled, unsafe
+-- characters as \uXXXX, quotes doubled), which reads the same under both settings; a plain ''
+-- literal would let a name ending in a backslash close the string when the setting is off
+-- (x\'; ALTER ROLE ... would run). Without either, a plain literal with quotes doubled is the same
+-- under both settings.
 create or replace macro analytics.ql(x) as
-    case when regexp_matches(x, analytics.unsafe_chars())
+    case when regexp_matches(x, analytics.unsafe_chars()) or contains(x, '\')
          then 'E''' || analytics.escape_chars(x, '\u', '''', true) || ''''
          else '''' || replace(x, '''', '''''') || '''' end;
 
