@@ -8,6 +8,7 @@ embedded PostgreSQL 18, data on a directory)."""
 from __future__ import annotations
 
 import json
+import os
 
 import duckdb
 import psycopg
@@ -165,3 +166,44 @@ def test_a_column_named_like_a_refused_function_is_still_readable(wh, capsys):
                                                       "from main.items order by n limit 1")
     assert code == 0, err
     assert json.loads(out) == [{"query": 0, "postgres_query": "postgres_execute("}]
+
+
+def _target(kind: str, warehouse, tmp) -> str:
+    """Where a write attack aims: the warehouse file, or a file in the lake's data path."""
+    if kind == "warehouse":
+        return str(warehouse.file / "pwned.parquet") if warehouse.file.is_dir() else str(warehouse.file)
+    if kind == "wal":
+        return str(warehouse.file / "x.wal") if warehouse.file.is_dir() else str(warehouse.file) + ".wal"
+    if kind == "relative":
+        return os.path.relpath(_target("warehouse", warehouse, tmp), tmp.parent)  # the test runs in tmp's parent
+    if kind == "symlink":
+        link = tmp / "innocent.csv"
+        link.symlink_to(warehouse.file / "pwned.parquet" if warehouse.file.is_dir() else warehouse.file)
+        return str(link)
+    if kind == "file_url":
+        return "file://" + _target("warehouse", warehouse, tmp)
+    if kind == "instance":
+        return str(tmp / "dagster_home" / "dagster.yaml")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["warehouse", "wal", "relative", "symlink", "file_url", "instance"])
+@pytest.mark.parametrize("statement", ["copy (select 1) to '{target}' (format csv)",
+                                       "copy main.items to '{target}'", "export database '{target}'"])
+def test_allow_files_never_writes_over_the_warehouse(wh, capsys, monkeypatch, kind, statement):
+    """`copy (select 1) to '<warehouse>' (format csv)` turned the warehouse into 4 bytes: any write to
+    the warehouse, its WAL, the lake's data path or the instance folder is refused, however named."""
+    warehouse, tmp, _, _ = wh
+    (tmp / "dagster_home").mkdir()
+    (tmp / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
+    monkeypatch.chdir(tmp.parent)
+    target = _target(kind, warehouse, tmp)
+    before = sorted((p, p.stat().st_size) for p in warehouse.file.parent.rglob("*") if p.is_file())
+    code, out, err = _run(capsys, "--allow-files", statement.format(target=target))
+    assert code == 2, (out, err)
+    assert "may not write to" in err and "warehouse's own files" in err, err
+    assert sorted((p, p.stat().st_size) for p in warehouse.file.parent.rglob("*") if p.is_file()) == before
+    assert (tmp / "dagster_home" / "dagster.yaml").read_text().startswith("telemetry")
+    code, out, err = _run(capsys, "--format", "json", "select count(*) as n from main.items")
+    assert code == 0 and json.loads(out) == [{"n": 3}], err
