@@ -29,6 +29,7 @@ from typing import Mapping
 
 from aimatrix_pipeline.config_checks import (
     ConfigError,
+    check_url,
     env_date,
     env_finite,
     env_int,
@@ -486,7 +487,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ConfigError naming the variable. The projects file is read and checked here too."""
     env = os.environ if env is None else env
     warehouse = env.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE
-    api_url = (env.get("SUPABASE_API_URL") or DEFAULT_API_URL).rstrip("/")
+    api_url = check_url((env.get("SUPABASE_API_URL") or DEFAULT_API_URL).rstrip("/"),
+                        "environment variable SUPABASE_API_URL")
     common = dict(
         schedules=Schedules(**{f: _cron(env, name) for f, name in _CRON_FIELDS.items()}),
         alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=30),
