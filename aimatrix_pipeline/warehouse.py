@@ -211,7 +211,16 @@ def user_query(sql: str, params: Params = None, *, warehouse: WarehouseResource 
         reason = refusal(conn, sql, allow_files, wh.protected_paths() if allow_files else ())
         if reason:
             raise QueryRefused(reason)
-        yield conn.execute(sql, params) if params is not None else conn.execute(sql)
+        try:
+            cur = conn.execute(sql, params) if params is not None else conn.execute(sql)
+        except duckdb.Error as exc:
+            from aimatrix_pipeline.resources.warehouse import damage_of
+
+            damage = damage_of(exc, wh.file)
+            if damage is not None:
+                raise damage from exc
+            raise
+        yield cur
 
 
 def query(sql: str, params: Params = None, *, warehouse: WarehouseResource | str | None = None,

@@ -93,7 +93,14 @@ def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Not
     actual = path.stat().st_size
     if actual >= FILE_HEADER_BYTES + total_blocks * block_size:
         return
-    last = _last_used_block(conn)
+    try:
+        last = _last_used_block(conn)
+    except duckdb.Error as exc:  # the catalog itself points past the end: reading it fails
+        raise WarehouseDamaged(
+            f"warehouse {path} is truncated: the file holds {actual} bytes of the "
+            f"{FILE_HEADER_BYTES + total_blocks * block_size} its header says, and its catalog cannot be read "
+            f"({_first_line(exc)}). {outcome} To recover, {_RESTORE_HINT}."
+        ) from exc
     expected = FILE_HEADER_BYTES + (last + 1) * block_size
     if actual < expected:
         raise WarehouseDamaged(
@@ -101,6 +108,21 @@ def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Not
             f"(of {block_size} bytes), which ends at byte {expected}; the data stored in the missing part "
             f"cannot be read. {outcome} To recover, {_RESTORE_HINT}."
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def damage_of(exc: BaseException, path: Path) -> WarehouseDamaged | None:
+    """The WarehouseDamaged a DuckDB error means, when it says the file ends early or holds
+    garbage (a query reading a lost block after the file opened); None for any other error."""
+    if isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _DAMAGE_MARKERS):
+        return WarehouseDamaged(
+            f"warehouse {path} is truncated or damaged: a block it uses cannot be read ({_first_line(exc)}); "
+            f"to recover, {_RESTORE_HINT}."
+        )
+    return None
 
 
 def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
