@@ -336,3 +336,32 @@ def test_the_steps_api_calls_share_one_budget(monkeypatch):
     finally:
         server.stop()
     assert server.connections == 1
+
+
+def test_a_slow_api_costs_the_usage_step_one_deadline_and_never_holds_the_warehouse(acme, warehouse, monkeypatch):
+    """Against a real server sending one byte a second: the usage step's first call times out,
+    no other call reaches the server, its items are unknown, and while it waits on the network
+    another writer takes the warehouse at once (the write lock is taken only after the calls)."""
+    server = DripServer(interval_s=1.0)
+    monkeypatch.setenv("SUPABASE_API_URL", server.url)
+    resources = {**_resources(warehouse), "supabase_api": SupabaseApiResource(deadline_s=3.0, max_retries=1,
+                                                                              backoff_s=0.01)}
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=dg.materialize(
+        [usage_daily], resources=resources, partition_key=DAY.isoformat(), raise_on_error=False)), daemon=True)
+    try:
+        worker.start()
+        while server.connections == 0 and worker.is_alive():  # the step is now waiting on the network
+            time.sleep(0.05)
+        with warehouse.model_copy(update={"lock_timeout_s": 2.0}).transaction() as conn:
+            conn.execute("select 1").fetchall()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "the usage step did not return"
+    finally:
+        server.stop()
+    assert outcome["result"].success
+    assert server.connections == 1  # the other endpoints were not called after the timeout
+    with warehouse.reader() as conn:
+        unknown = conn.execute("select count(*) from raw.usage_daily where status = 'unknown' "
+                               "and detail like '%not called%'").fetchone()[0]
+    assert unknown >= 1
