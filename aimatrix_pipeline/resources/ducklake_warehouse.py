@@ -97,6 +97,10 @@ class DuckLakeWarehouseResource(WarehouseResource):
     s3_url_style: str = ""
     s3_use_ssl: bool = True
     s3_region: str = ""
+    read_catalog: str = ""
+    """libpq conninfo of the catalog as a role that can only read (SELECT on the catalog's tables):
+    readers attach with it, so even a function that reached the catalog connection could change
+    nothing. Empty: readers use the writers' catalog role."""
 
     @property
     def catalog(self) -> str:
@@ -159,7 +163,8 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if read_only:
                 options.append("READ_ONLY")
             self.file.mkdir(parents=True, exist_ok=True)
-            conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
+            catalog = POSTGRES_CATALOG + self.read_catalog if read_only and self.read_catalog else self.catalog
+            conn.execute(f"attach '{_quote(catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
             conn.execute(f"use {CATALOG_ALIAS}")
         except WarehouseConfigError:
             conn.close()
@@ -313,5 +318,5 @@ def warehouse_for(spec: str | None = None, settings: Settings | None = None) -> 
     if spec.startswith(DUCKLAKE_PREFIX):
         return DuckLakeWarehouseResource(path=spec, data_path=lake.data_path, local_path=lake.local_path,
                                          s3_endpoint=lake.s3_endpoint, s3_url_style=lake.s3_url_style,
-                                         s3_use_ssl=lake.s3_use_ssl)
+                                         s3_use_ssl=lake.s3_use_ssl, read_catalog=lake.read_catalog)
     return WarehouseResource(path=spec)

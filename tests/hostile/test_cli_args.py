@@ -207,3 +207,34 @@ def test_allow_files_never_writes_over_the_warehouse(wh, capsys, monkeypatch, ki
     assert (tmp / "dagster_home" / "dagster.yaml").read_text().startswith("telemetry")
     code, out, err = _run(capsys, "--format", "json", "select count(*) as n from main.items")
     assert code == 0 and json.loads(out) == [{"n": 3}], err
+
+
+def test_readers_attach_through_a_catalog_role_that_can_only_read(shared_lake, capsys, monkeypatch):
+    """Where the deployment allows it (AIMATRIX_WAREHOUSE_READ_CATALOG): `sql` reads the lake as a
+    role with SELECT only, and even a statement that reached the catalog connection (here run on
+    the reader directly, past `sql`'s refusal) could not change the catalog database."""
+    lake = shared_lake
+    role = f"lake_reader_{os.getpid()}"
+    with psycopg.connect(lake.pg.url(lake.catalog_db), autocommit=True) as conn:
+        conn.execute(f"create role {role} login")
+        conn.execute(f"grant usage on schema public to {role}")
+        conn.execute(f"grant select on all tables in schema public to {role}")
+    try:
+        for k, v in lake.env.items():
+            monkeypatch.setenv(k, v)
+        read_catalog = f"host=127.0.0.1 port={lake.pg.port} dbname={lake.catalog_db} user={role}"
+        monkeypatch.setenv("AIMATRIX_WAREHOUSE_READ_CATALOG", read_catalog)
+        code, out, err = _run(capsys, "--format", "json", "select count(*) as n from main.items")
+        assert code == 0 and json.loads(out) == [{"n": 3}], err
+        reader = lake.resource().model_copy(update={"read_catalog": read_catalog})
+        with reader.reader() as conn:
+            with pytest.raises(duckdb.Error, match="read-only|permission denied"):
+                conn.execute("call postgres_execute('__ducklake_metadata_warehouse', "
+                             "'commit; create table public.x(x int)')")
+        with psycopg.connect(lake.pg.url(lake.catalog_db)) as conn:
+            assert not conn.execute("select 1 from pg_class where relname = 'x' "
+                                    "and relnamespace = 'public'::regnamespace").fetchall()
+    finally:
+        with psycopg.connect(lake.pg.url(lake.catalog_db), autocommit=True) as conn:
+            conn.execute(f"drop owned by {role}")
+            conn.execute(f"drop role {role}")
