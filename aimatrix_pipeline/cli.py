@@ -36,6 +36,7 @@ def cmd_sql(args) -> int:
     from aimatrix_pipeline.resources.warehouse import (
         WarehouseDamaged,
         WarehouseLockTimeout,
+        damage_of,
         warehouse_from_env,
     )
     from aimatrix_pipeline.warehouse import FILES_HINT, QueryRefused, user_query
@@ -62,6 +63,10 @@ def cmd_sql(args) -> int:
         print(f"error: {str(exc).splitlines()[0]}: {FILES_HINT}", file=sys.stderr)
         return EXIT_USAGE
     except duckdb.Error as exc:
+        damage = damage_of(exc, wh.file)
+        if damage is not None:
+            print(f"error: {damage}", file=sys.stderr)
+            return EXIT_FAILED
         if "the configuration has been locked" in str(exc):
             print(f"error: {str(exc).splitlines()[0]}: `sql` runs with the warehouse's settings", file=sys.stderr)
             return EXIT_USAGE

@@ -223,3 +223,56 @@ def env_date(env: Mapping[str, str], name: str, default: str, earliest: str = "2
     if not dt.date.fromisoformat(earliest) <= day <= dt.datetime.now(dt.UTC).date():
         raise ConfigError(f"environment variable {name} must be a date between {earliest} and today, got {shown(raw)}")
     return day.isoformat()
+
+
+DSN_SCHEMES = ("postgresql", "postgres")
+URL_SCHEMES = ("https", "http")
+
+
+def check_url(value: str, where: str, schemes: tuple[str, ...] = URL_SCHEMES) -> str:
+    """An http(s) URL with a host (the Management API base); anything else is a ConfigError
+    naming `where`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port out of range or not a number raises here
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in schemes or not parts.hostname:
+        raise ConfigError(f"{where} must be a {' or '.join(s + '://' for s in schemes)} URL with a host, "
+                          f"got {shown(value)}")
+    return value
+
+
+def check_dsn(value: str, where: str) -> str:
+    """A monitored database's DSN as the extract takes it: a postgresql:// (or postgres://) URL.
+
+    The value is a secret: no message quotes it, only its scheme. A key=value DSN is named as
+    such (the extract refuses it), and a URL that does not parse (a password holding '[' or ']',
+    a port that is not a number) is one line naming the variable, never a traceback."""
+    from urllib.parse import urlsplit
+
+    if "://" not in value:
+        raise ConfigError(f"{where} must be a postgresql:// URL (postgresql://user:password@host:port/dbname); "
+                          "a key=value DSN is not supported")
+    scheme = value.split("://", 1)[0]
+    if scheme.lower() not in DSN_SCHEMES:
+        raise ConfigError(f"{where} must be a postgresql:// or postgres:// URL, got a {shown(scheme[:20])} URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port out of range or not a number raises here
+    except ValueError as exc:
+        reason = "port" if "port" in str(exc).lower() else "'[' or ']'"
+        raise ConfigError(f"{where} does not parse as a URL (a {reason} where it cannot be): percent-encode "
+                          "special characters of the user and password ('[' as %5B, ']' as %5D, '@' as %40, "
+                          "'/' as %2F, ':' as %3A)") from None
+    return value
+
+
+def env_dsn(env: Mapping[str, str], name: str) -> str | None:
+    """A DSN environment variable, checked (`check_dsn`); unset or empty gives None."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return check_dsn(raw.strip(), f"environment variable {name}")

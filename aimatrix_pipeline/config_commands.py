@@ -10,6 +10,7 @@ file (or variable) and the field, with exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 
@@ -24,6 +25,11 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
     from aimatrix_pipeline.settings import load_settings
 
     settings = load_settings(env)  # the projects file and every variable's type and range
+    from aimatrix_pipeline.config_checks import env_dsn
+
+    source_env = os.environ if env is None else env
+    for name in dsn_variables(settings):  # secrets: checked for shape here, read by the runs only
+        env_dsn(source_env, name)
     from aimatrix_pipeline.shared.rules import load_rules
 
     rules = load_rules(settings.rules_path())
@@ -65,6 +71,17 @@ def check_connections(env: Mapping[str, str] | None = None) -> list[str]:
         more = f" (and {len(failed) - 1} more project(s))" if len(failed) > 1 else ""
         raise ConfigError(f"cannot connect to project {project.name} (${project.db_url_env}): {reason}{more}")
     return [p.name for p in settings.projects]
+def dsn_variables(settings) -> list[str]:
+    """The variables holding DSNs: every project's `db_url_env` and `apply_db_url_env`, and
+    AIMATRIX_APPLY_DB_URL."""
+    names = []
+    for project in settings.projects:
+        names.append(project.db_url_env)
+        apply_env = project.extra.get("apply_db_url_env")
+        if isinstance(apply_env, str):
+            names.append(apply_env)
+    names.append("AIMATRIX_APPLY_DB_URL")
+    return list(dict.fromkeys(names))
 
 
 def cmd_check(args) -> int:

@@ -29,6 +29,7 @@ from typing import Mapping
 
 from aimatrix_pipeline.config_checks import (
     ConfigError,
+    check_url,
     env_date,
     env_finite,
     env_int,
@@ -107,6 +108,9 @@ VARIABLES: tuple[Variable, ...] = (
              "warehouse: a DuckDB file, or a DuckLake catalog"),
     Variable("AIMATRIX_WAREHOUSE_DATA_PATH", "path", "data/lake", "a directory or s3:// URL",
              "DuckLake: where the Parquet data files go"),
+    Variable("AIMATRIX_WAREHOUSE_READ_CATALOG", "text", "unset (readers use the catalog of AIMATRIX_WAREHOUSE)",
+             "a libpq conninfo", "DuckLake: the catalog as a role that can only read, for the readers "
+             "(`sql`, `query()`, the dashboard); no password in it"),
     Variable("AIMATRIX_WAREHOUSE_LOCAL_PATH", "path", "data/lake", "a directory", "DuckLake: local "
              "directory for the lock, slot and state files"),
     Variable("AIMATRIX_S3_ENDPOINT", "text", "unset", "host[:port]", "DuckLake on S3: a non-AWS endpoint"),
@@ -268,6 +272,7 @@ class LakeSettings:
     s3_endpoint: str = ""
     s3_url_style: str = ""
     s3_use_ssl: bool = True
+    read_catalog: str = ""  # libpq conninfo of a read-only catalog role, for readers
 
 
 @dataclass(frozen=True)
@@ -531,7 +536,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ConfigError naming the variable. The projects file is read and checked here too."""
     env = os.environ if env is None else env
     warehouse = env.get("AIMATRIX_WAREHOUSE") or DEFAULT_WAREHOUSE
-    api_url = (env.get("SUPABASE_API_URL") or DEFAULT_API_URL).rstrip("/")
+    api_url = check_url((env.get("SUPABASE_API_URL") or DEFAULT_API_URL).rstrip("/"),
+                        "environment variable SUPABASE_API_URL")
     common = dict(
         schedules=Schedules(**{f: _cron(env, name) for f, name in _CRON_FIELDS.items()}),
         alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=30),
@@ -543,6 +549,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             s3_endpoint=env.get("AIMATRIX_S3_ENDPOINT") or "",
             s3_url_style=env.get("AIMATRIX_S3_URL_STYLE") or "",
             s3_use_ssl=(env.get("AIMATRIX_S3_USE_SSL") or "true").lower() not in ("0", "false", "no"),
+            read_catalog=env.get("AIMATRIX_WAREHOUSE_READ_CATALOG") or "",
         ),
         alert_rules_file=_text(env, "AIMATRIX_ALERT_RULES"),
         alert_state_file=_text(env, "AIMATRIX_ALERT_STATE"),

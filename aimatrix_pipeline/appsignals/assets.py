@@ -24,10 +24,10 @@ from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.schedules import scheduled_time
 from aimatrix_pipeline.shared.tables import writes
 
 OWNERS = ["team:data-platform"]
-SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
 
 API_REQUEST_LOGS = dg.AssetKey(["raw", "api_request_logs"])
 API_COUNTS = dg.AssetKey(["raw", "api_counts"])
@@ -165,7 +165,7 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
 def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
                     warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
     project = _project(context, settings)
-    raw_at = config.scraped_at or context.run.tags.get(SCHEDULED_TIME_TAG)
+    raw_at = config.scraped_at or scheduled_time(context.run.tags)
     scraped_at = None
     if raw_at:
         scraped_at = datetime.fromisoformat(raw_at)

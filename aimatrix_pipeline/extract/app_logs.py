@@ -137,10 +137,10 @@ def _row_json(schema: pa.Schema, payload_column: str) -> str:
     for f in schema:
         if f.name == payload_column or f.name.startswith("_"):  # _masked: derived, not source data
             continue
-        ref = f'b."{f.name}"'
+        ref = 'b."' + f.name.replace('"', '""') + '"'  # DuckDB SQL: no name may shape it
         if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
             ref = f"try(decode({ref}))"
-        parts.append(f"'{f.name}', {ref}")
+        parts.append("'" + f.name.replace("'", "''") + f"', {ref}")
     return f"json_object({', '.join(parts)})"
 
 

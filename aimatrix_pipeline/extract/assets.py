@@ -20,12 +20,12 @@ from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.shared.schedules import scheduled_time
 from aimatrix_pipeline.shared.tables import writes
 
 GROUP = "extract"
 OWNERS = ["team:data-platform"]
 KINDS = {"postgres", "duckdb"}
-SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
 
 
 class SnapshotConfig(dg.Config):
@@ -52,7 +52,7 @@ class AppLogConfig(dg.Config):
 
 
 def resolve_snapshot_at(context: dg.AssetExecutionContext, config: SnapshotConfig) -> datetime:
-    raw = config.snapshot_at or context.run.tags.get(SCHEDULED_TIME_TAG)
+    raw = config.snapshot_at or scheduled_time(context.run.tags)
     if raw:
         value = datetime.fromisoformat(raw)
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -278,14 +278,13 @@ def query_plans(
         )
     except EXPECTED as exc:
         raise _failure(exc, project.name) from exc
-    with warehouse.writer() as conn:
-        meta = table_metadata(
-            conn, f"raw.{plans.TABLE}", result.rows, project=project.name,
-            captured_at=captured_at.isoformat(), seconds=round(time.monotonic() - started, 3),
-            seconds_on_source=round(result.seconds_on_source, 3),
-            plans_changed=len(result.changed),
-            **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
-        )
+    meta = warehouse.table_metadata(
+        f"raw.{plans.TABLE}", result.rows, project=project.name,
+        captured_at=captured_at.isoformat(), seconds=round(time.monotonic() - started, 3),
+        seconds_on_source=round(result.seconds_on_source, 3),
+        plans_changed=len(result.changed),
+        **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
+    )
     meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
     for note in result.notes:
         context.log.warning(f"[{project.name}] {note}")

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dagster as dg
+import pglast
+import pglast.stream
 import psycopg
 from psycopg import sql as pgsql
 
@@ -234,12 +236,42 @@ def _describe(exc: psycopg.Error) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+def index_shape(statement: str) -> tuple | None:
+    """What makes two CREATE INDEX statements build the same index: table, method, uniqueness,
+    key columns or expressions (with their order and operator classes), included columns and
+    predicate, as pglast parses them (quoting and spacing do not count, nor the index's name)."""
+    try:
+        stmt = pglast.parse_sql(statement)[0].stmt
+    except pglast.parser.ParseError:
+        return None
+    if not isinstance(stmt, pglast.ast.IndexStmt):
+        return None
+
+    def canon(node) -> str:
+        return pglast.stream.RawStream()(node) if node is not None else ""
+
+    return (stmt.relation.relname, (stmt.accessMethod or "btree").lower(), bool(stmt.unique),
+            tuple(canon(p) for p in stmt.indexParams or ()), tuple(canon(p) for p in stmt.indexIncludingParams or ()),
+            canon(stmt.whereClause))
+
+
+def _shown_definition(definition: str) -> str:
+    from aimatrix_pipeline.terminal import escape
+
+    return escape(definition)[:300]
+
+
 def _run_create(conn, action: Action, verification: dict, timeouts: tuple[int, int]) -> tuple[bool, str, str | None]:
     before = index_state(conn, action.schema, action.name)
     if before is not None and action.table and before["table"] != action.table:
         verification[action.name] = before
         return (False, (f"an index named {before['schema']}.{action.name} already exists on table "
                 f"{before['table']}, not on {action.table}; nothing was changed"), None)
+    if before is not None and index_shape(before["definition"]) != index_shape(action.sql):
+        verification[action.name] = before
+        return (False, (f"an index named {before['schema']}.{action.name} already exists with another definition "
+                        f"({_shown_definition(before['definition'])}), not the one this finding creates; "
+                        "nothing was changed: drop or rename that index, or create this one under another name"), None)
     if before is not None and before["valid"] and before["ready"]:
         verification[action.name] = {**before, "already_present": True}
         return True, f"index {before['schema']}.{action.name} already exists and is valid; nothing to do", None

@@ -104,6 +104,10 @@ class DuckLakeWarehouseResource(WarehouseResource):
     s3_url_style: str = ""
     s3_use_ssl: bool = True
     s3_region: str = ""
+    read_catalog: str = ""
+    """libpq conninfo of the catalog as a role that can only read (SELECT on the catalog's tables):
+    readers attach with it, so even a function that reached the catalog connection could change
+    nothing. Empty: readers use the writers' catalog role."""
 
     @property
     def catalog(self) -> str:
@@ -166,8 +170,9 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if read_only:
                 options.append("READ_ONLY")
             self.file.mkdir(parents=True, exist_ok=True)
+            catalog = POSTGRES_CATALOG + self.read_catalog if read_only and self.read_catalog else self.catalog
             with contextlib.nullcontext() if read_only else self._init_lock():
-                conn.execute(f"attach '{_quote(self.catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
+                conn.execute(f"attach '{_quote(catalog)}' as {CATALOG_ALIAS} ({', '.join(options)})")
             conn.execute(f"use {CATALOG_ALIAS}")
         except WarehouseConfigError:
             conn.close()
@@ -339,12 +344,19 @@ class DuckLakeWarehouseResource(WarehouseResource):
         """A read-only session on the latest committed snapshot; never blocks a writer (no lock),
         and is interrupted after `timeout_s` like the file warehouse's readers.
 
-        Unlike the file warehouse's readers it keeps external access on: it reads the catalog
-        through the postgres extension and the data as Parquet files. Extensions are never
-        auto-installed or auto-loaded (see `_connect`); `aimatrix-pipeline sql` still refuses
-        ATTACH, INSTALL/LOAD and, without --allow-files, COPY and EXPORT by statement type."""
+        Sandboxed like the file warehouse's readers once the lake is attached: external access off
+        (no file, URL or extension load) but for the lake's data path (`allowed_directories`),
+        unless `allow_files`; `locked` locks the configuration. The postgres extension's functions
+        stay callable (DuckDB cannot unload them) and would reach the catalog as its role:
+        `aimatrix-pipeline sql` refuses them by name (`warehouse.refusal`), and the reader attaches
+        with `read_catalog` (a role that can only read) when the deployment names one."""
         limit = self.reader_timeout_s if timeout_s is None else timeout_s
         conn = self._connect(read_only=True)
+        try:
+            self._sandbox(conn, allow_files, locked)
+        except BaseException:
+            conn.close()
+            raise
         timer = threading.Timer(limit, conn.interrupt) if limit else None
         if timer:
             timer.daemon = True
@@ -355,6 +367,24 @@ class DuckLakeWarehouseResource(WarehouseResource):
             if timer:
                 timer.cancel()
             conn.close()
+
+    def _sandbox(self, conn: duckdb.DuckDBPyConnection, allow_files: bool, locked: bool) -> None:
+        """Turn external access off (DuckDB lets a session turn it off, never back on) with the
+        data path still readable, and lock the configuration so no statement undoes it."""
+        conn.execute(f"set allowed_directories = ['{_quote(self._data_location)}']")
+        conn.execute("set allow_community_extensions = false")
+        if not allow_files:
+            conn.execute("set enable_external_access = false")
+        if locked:
+            conn.execute("set lock_configuration = true")
+
+    def protected_paths(self) -> list[str]:
+        """What `sql --allow-files` may never write to: the lake's data path, its local directory
+        (locks, slots, state) and the Dagster instance directory."""
+        from aimatrix_pipeline.resources.warehouse import _instance_dirs
+
+        local = str(Path(self.local_path).expanduser().resolve())
+        return [self._data_location, local, *_instance_dirs()]
 
     def publish_snapshot(self) -> Path:
         """Nothing to copy: every DuckLake commit is a snapshot readers attach to directly."""
@@ -385,5 +415,5 @@ def warehouse_for(spec: str | None = None, settings: Settings | None = None) -> 
     if spec.startswith(DUCKLAKE_PREFIX):
         return DuckLakeWarehouseResource(path=spec, data_path=lake.data_path, local_path=lake.local_path,
                                          s3_endpoint=lake.s3_endpoint, s3_url_style=lake.s3_url_style,
-                                         s3_use_ssl=lake.s3_use_ssl)
+                                         s3_use_ssl=lake.s3_use_ssl, read_catalog=lake.read_catalog)
     return WarehouseResource(path=spec)

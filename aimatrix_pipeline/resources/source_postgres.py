@@ -147,15 +147,83 @@ def redact_dsn(text: str, dsn: str | None = None) -> str:
 
     Patterns alone are not enough: a password with an unencoded `@`, `:` or `/` makes the
     driver split the DSN in the wrong place, and its "failed to resolve host 'x'" message then
-    carries a piece of the password where no pattern expects it. With `dsn`, the password parsed
-    from it, its encoded and decoded forms and every piece of it between those characters are
-    masked wherever they appear.
+    carries a piece of the password where no pattern expects it. With `dsn`:
+    - the DSN itself, wherever the text quotes it, loses its password by position (`masked_dsn`);
+    - the password parsed from it, its encoded and decoded forms and every piece of it between
+      those characters are masked wherever they appear, when that reveals nothing;
+    - when the password cannot be told apart from the rest of the message (it equals or sits in
+      the user, host, port or database name, it is a word of the message itself, or a piece of it
+      is too short to search for), masking its text would point at it (`user "***"` tells the
+      password is the user name): every quoted part of the message and the DSN's user, host, port
+      and database are replaced instead, whichever of them held it; and when the password is still
+      in what is left (a word of the message itself), the whole message is withheld.
     """
+    if dsn:
+        text = text.replace(dsn, masked_dsn(dsn))
     text = re.sub(r"(postgres(?:ql)?://)\S*@", r"\1***@", text)
     text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
-    for secret in dsn_secrets(dsn) if dsn else ():
-        text = text.replace(secret, "***")
+    if not dsn or not dsn_password(dsn):
+        return text
+    if _password_stands_apart(text, dsn):
+        for secret in dsn_secrets(dsn):
+            text = text.replace(secret, "***")
+        return text
+    text = re.sub(r'"[^"\n]*"', '"***"', text)
+    text = re.sub(r"'[^'\n]*'", "'***'", text)
+    for part in sorted(_dsn_parts(dsn), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.-]){re.escape(part)}(?![\w.-])", "***", text)
+    if any(secret in text for secret in dsn_secrets(dsn)):
+        return WITHHELD  # it is one of the message's own words: no part of the text can be shown
     return text
+
+
+WITHHELD = "(the driver's message is withheld: the password cannot be told apart from its words)"
+
+
+def masked_dsn(dsn: str) -> str:
+    """`dsn` with its password replaced by `***`, found by its position in the DSN (after the
+    user's `:` up to the last `@` of a URL; the value of a `password=` keyword), never by search."""
+    if "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        userinfo, at, host = rest.rpartition("@")
+        if not at or ":" not in userinfo:
+            return dsn
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn, flags=re.IGNORECASE)
+
+
+def _dsn_parts(dsn: str) -> set[str]:
+    """The DSN's user, host, port and database as written (what libpq quotes in its messages)."""
+    parts: set[str] = set()
+    if "://" in dsn:
+        rest = dsn.split("://", 1)[1]
+        userinfo, _, hostpart = rest.rpartition("@")
+        parts.add(userinfo.split(":", 1)[0])
+        netloc, _, path = hostpart.partition("/")
+        host, _, port = netloc.rpartition(":") if re.search(r":\d*$", netloc) else (netloc, "", "")
+        parts |= {host, port, path.split("?", 1)[0]}
+    else:
+        for key in ("user", "host", "hostaddr", "port", "dbname"):
+            m = re.search(rf"\b{key}\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
+            if m:
+                parts.add(m.group(1).strip("'"))
+    return {unquote(p) for p in parts if p} | {p for p in parts if p}
+
+
+def _password_stands_apart(text: str, dsn: str) -> bool:
+    """Whether masking the password's text reveals nothing: every form and piece of it is long
+    enough to search for, none equals or sits inside the DSN's other parts (or they in it), and
+    none is a word of the message outside its quoted parts."""
+    password = dsn_password(dsn) or ""
+    forms = {password, unquote(password), quote(unquote(password), safe="")}
+    pieces = {p for f in forms for p in re.split(r"[@:/?#]", f) if p}
+    if any(len(p) < MIN_SECRET_PIECE for p in pieces):
+        return False
+    others = _dsn_parts(dsn)
+    if any(p in o or o in p for p in pieces | forms for o in others):
+        return False
+    unquoted = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', " ", text)
+    return not any(p in unquoted for p in pieces | forms)
 
 
 class RedactedError(Exception):

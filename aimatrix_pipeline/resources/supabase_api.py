@@ -132,10 +132,17 @@ class SupabaseApiClient:
         backoff_s: float,
         max_retry_after_s: float,
         deadline_s: float = 60.0,
+        budget_s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._http = http
         self.deadline_s = deadline_s
+        # The whole session's budget (a step's API calls together), and the first timeout seen:
+        # a host that just timed out is not called again in this session, so a slow API costs a
+        # step one deadline, not one per call.
+        self.budget_s = budget_s
+        self._budget_end = None if budget_s is None else time.monotonic() + budget_s
+        self.gave_up: str | None = None
         self._deadline = _RequestDeadline()
         self._lock = threading.Lock()
         self._token_env = token_env
@@ -154,13 +161,22 @@ class SupabaseApiClient:
         """GET `path`; `endpoint` is the template used in errors (no refs, no query strings)."""
         if self._http is None:
             raise SupabaseApiUnavailable(endpoint, f"{self._token_env} is not set; API usage is unknown")
+        if self.gave_up:
+            raise SupabaseApiUnavailable(endpoint, f"not called: {self.gave_up}")
         attempt = 0
         while True:
             attempt += 1
+            deadline = self.deadline_s
+            if self._budget_end is not None:
+                remaining = self._budget_end - time.monotonic()
+                if remaining <= 0:
+                    self.gave_up = f"this step's {self.budget_s:g}s budget for API calls is used up"
+                    raise SupabaseApiUnavailable(endpoint, f"not called: {self.gave_up}")
+                deadline = min(deadline, remaining)
             try:
                 self.requests_made += 1
                 with self._lock:  # one request at a time: the deadline watches the one socket
-                    self._deadline.start(self.deadline_s)
+                    self._deadline.start(deadline)
                     try:
                         resp = self._http.get(path, params=params,
                                               extensions={"trace": self._deadline.trace})
@@ -168,10 +184,16 @@ class SupabaseApiClient:
                         self._deadline.cancel()
             except httpx.TransportError as exc:
                 if self._deadline.expired:
+                    limit = (f"{self.deadline_s:g}s request deadline" if deadline >= self.deadline_s
+                             else f"{self.budget_s:g}s budget of this step's API calls")
+                    self.gave_up = f"the API timed out earlier in this step ({endpoint}, {limit})"
                     raise SupabaseApiUnavailable(
-                        endpoint, f"no complete answer within the {self.deadline_s:g}s request deadline "
-                        "(the server is sending too slowly); not retried"
+                        endpoint, f"no complete answer within the {limit} "
+                        "(the server is sending too slowly); not retried, and the API is not called "
+                        "again in this step"
                     ) from exc
+                if isinstance(exc, httpx.TimeoutException) and attempt > self.max_retries:
+                    self.gave_up = f"the API timed out earlier in this step ({endpoint})"
                 if attempt > self.max_retries:
                     raise SupabaseApiUnavailable(
                         endpoint, f"unreachable after {attempt} attempts ({type(exc).__name__})"
@@ -358,6 +380,8 @@ class SupabaseApiResource(dg.ConfigurableResource):
     """Per phase: connecting, and each socket read or write (httpx's timeout)."""
     deadline_s: float = 60.0
     """Overall time one HTTP request may take, headers and whole body included."""
+    budget_s: float = 180.0
+    """Overall time all the API calls of one client session (one step) may take together."""
     max_retries: int = 4
     backoff_s: float = 0.5
     max_retry_after_s: float = 60.0
@@ -386,6 +410,7 @@ class SupabaseApiResource(dg.ConfigurableResource):
                 backoff_s=self.backoff_s,
                 max_retry_after_s=self.max_retry_after_s,
                 deadline_s=self.deadline_s,
+                budget_s=self.budget_s,
             )
         finally:
             if http is not None:

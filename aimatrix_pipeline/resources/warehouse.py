@@ -93,7 +93,14 @@ def verify_file(conn: duckdb.DuckDBPyConnection, path: Path, outcome: str = "Not
     actual = path.stat().st_size
     if actual >= FILE_HEADER_BYTES + total_blocks * block_size:
         return
-    last = _last_used_block(conn)
+    try:
+        last = _last_used_block(conn)
+    except duckdb.Error as exc:  # the catalog itself points past the end: reading it fails
+        raise WarehouseDamaged(
+            f"warehouse {path} is truncated: the file holds {actual} bytes of the "
+            f"{FILE_HEADER_BYTES + total_blocks * block_size} its header says, and its catalog cannot be read "
+            f"({_first_line(exc)}). {outcome} To recover, {_RESTORE_HINT}."
+        ) from exc
     expected = FILE_HEADER_BYTES + (last + 1) * block_size
     if actual < expected:
         raise WarehouseDamaged(
@@ -117,6 +124,19 @@ def _file_stat(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def damage_of(exc: BaseException, path: Path) -> WarehouseDamaged | None:
+    """The WarehouseDamaged a DuckDB error means, when it says the file ends early or holds
+    garbage (a query reading a lost block after the file opened); None for any other error."""
+    if isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _DAMAGE_MARKERS):
+        return WarehouseDamaged(
+            f"warehouse {path} is truncated or damaged: a block it uses cannot be read ({_first_line(exc)}); "
+            f"to recover, {_RESTORE_HINT}."
+        )
+    return None
 
 
 def _connect_checked(path: Path, **kwargs) -> duckdb.DuckDBPyConnection:
@@ -239,6 +259,12 @@ class WarehouseResource(dg.ConfigurableResource):
     def _config(self) -> dict:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
+    def protected_paths(self) -> list[str]:
+        """What `sql --allow-files` may never write to: the warehouse file, its WAL, lock and
+        published snapshot, and the Dagster instance directory (`DAGSTER_HOME`)."""
+        paths = [self.file, self.file.with_name(self.file.name + ".wal"), self.lock_file, self.snapshot_file]
+        return [str(p) for p in paths] + _instance_dirs()
+
     def _reader_config(self, allow_files: bool, locked: bool) -> dict:
         """Readers reach nothing but the warehouse: no file (read_text, COPY ... TO, ATTACH)
         unless `allow_files`, never an extension download or load. `locked` (for SQL a user
@@ -340,6 +366,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 _FROM_ENV: list = []  # [(settings, resource)] of the last call: settings objects are per environment
+def _instance_dirs() -> list[str]:
+    """The Dagster instance directory, when this process names one."""
+    home = os.environ.get("DAGSTER_HOME")
+    return [str(Path(home).expanduser().resolve())] if home else []
 
 
 def warehouse_from_env() -> WarehouseResource:

@@ -21,12 +21,21 @@ from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
 PROJECT_TAG = "aimatrix/project"
 PRIORITY_TAG = "dagster/priority"
-# The tick time the scheduler daemon stamps on every run it launches (a hidden system tag).
+# The tick time the scheduler daemon stamps on every run it launches (a hidden system tag), and the
+# visible spelling a run launched by hand or by a tool may carry to say which tick it stands for.
 SCHEDULED_TIME_TAG = ".dagster/scheduled_execution_time"
+GIVEN_TIME_TAG = "dagster/scheduled_execution_time"
 # Higher runs first (Dagster's run queue orders by this tag, then by queue time).
 STATISTICS_PRIORITY = 10
 APP_LOGS_PRIORITY = 0
 APPSIGNALS_PRIORITY = 0
+
+
+def scheduled_time(tags) -> str | None:
+    """The tick a run stands for (ISO text), or None for a run no tick launched. Snapshots are
+    stamped with it, so a retried tick replaces its own snapshot and two projects of one tick
+    share a time (reading only the visible tag, scheduled runs were stamped with their start)."""
+    return tags.get(SCHEDULED_TIME_TAG) or tags.get(GIVEN_TIME_TAG)
 
 
 def still_queued(instance: dg.DagsterInstance, job_name: str) -> dict[str, str]:
@@ -37,7 +46,7 @@ def still_queued(instance: dg.DagsterInstance, job_name: str) -> dict[str, str]:
     for record in records:
         tags = record.dagster_run.tags
         if PROJECT_TAG in tags:
-            waiting[tags[PROJECT_TAG]] = tags.get(SCHEDULED_TIME_TAG) or tags.get("dagster/scheduled_execution_time", "?")
+            waiting[tags[PROJECT_TAG]] = scheduled_time(tags) or "?"
     return waiting
 
 

@@ -209,3 +209,24 @@ def test_pg_stat_statements_not_preloaded_is_explained(pg18_no_preload, warehous
     failures = failed_steps(result)
     assert set(failures) == {"raw__pg_stat_statements"}
     assert "shared_preload_libraries" in failures["raw__pg_stat_statements"]
+
+
+@pytest.mark.parametrize("tag", [".dagster/scheduled_execution_time", "dagster/scheduled_execution_time"])
+def test_a_scheduled_run_is_stamped_with_its_tick(source_db18, warehouse, monkeypatch, tag):
+    """The scheduler daemon stamps its runs with the hidden `.dagster/` tag; reading only the
+    visible one stamped every scheduled snapshot with the run's start instead of its tick."""
+    import dagster as dg
+
+    from aimatrix_pipeline.resources.settings_resource import SettingsResource
+    from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+
+    monkeypatch.setenv("SUPABASE_DB_URL", source_db18.url)
+    database_stats = next(a for a in SNAPSHOT_ASSETS if a.key.path[-1] == "database_stats")
+    tick = "2026-01-01T00:05:00+00:00"
+    dg.materialize([database_stats], partition_key="default", tags={tag: tick},
+                   resources={"warehouse": warehouse, "source": SourcePostgresResource(),
+                              "settings": SettingsResource()})
+    with warehouse.reader() as conn:
+        stamped = conn.execute("select distinct strftime(snapshot_at at time zone 'UTC', '%Y-%m-%dT%H:%M') "
+                               "from raw.database_stats").fetchall()
+    assert stamped == [("2026-01-01T00:05",)]

@@ -297,3 +297,71 @@ def test_a_prompt_server_is_unaffected_by_the_deadline(fake_api):
         for _ in range(3):  # the connection is reused after the watchdog was cancelled
             assert api.disk(S.REF)["attributes"]["type"] == "gp3"
     assert time.monotonic() - started < 60  # sanity only: the answers came back
+
+
+def test_a_host_that_timed_out_is_not_called_again_in_the_step(monkeypatch):
+    """The usage step makes several calls (usage, add-ons, disk, ...): after the first one times
+    out, the rest fail at once with the reason, and the slow server sees one connection only."""
+    server = DripServer(interval_s=1.0)
+    monkeypatch.setenv("SUPABASE_API_URL", server.url)
+    monkeypatch.setenv("SUPABASE_ACCESS_TOKEN", "sbp_test_token")
+    resource = SupabaseApiResource(deadline_s=2.0, timeout_s=30.0, max_retries=3, backoff_s=0.01)
+    errors = []
+    try:
+        with resource.client() as api:
+            for call in (api.disk, api.project_addons, api.disk):
+                with pytest.raises(SupabaseApiUnavailable) as raised:
+                    call("abcdefghijklmnopqrst")
+                errors.append(str(raised.value))
+    finally:
+        server.stop()
+    assert "2s request deadline" in errors[0] and "not called again" in errors[0]
+    assert all("not called: the API timed out earlier in this step" in e for e in errors[1:]), errors
+    assert server.connections == 1
+
+
+def test_the_steps_api_calls_share_one_budget(monkeypatch):
+    """A budget shorter than one request's deadline ends the call at the budget, names it, and
+    no later call of the session is made."""
+    server = DripServer(interval_s=1.0)
+    monkeypatch.setenv("SUPABASE_API_URL", server.url)
+    monkeypatch.setenv("SUPABASE_ACCESS_TOKEN", "sbp_test_token")
+    resource = SupabaseApiResource(deadline_s=30.0, budget_s=1.5, timeout_s=30.0, max_retries=0)
+    try:
+        with resource.client() as api:
+            with pytest.raises(SupabaseApiUnavailable, match="1.5s budget of this step's API calls"):
+                api.disk("abcdefghijklmnopqrst")
+            with pytest.raises(SupabaseApiUnavailable, match="not called"):
+                api.project_addons("abcdefghijklmnopqrst")
+    finally:
+        server.stop()
+    assert server.connections == 1
+
+
+def test_a_slow_api_costs_the_usage_step_one_deadline_and_never_holds_the_warehouse(acme, warehouse, monkeypatch):
+    """Against a real server sending one byte a second: the usage step's first call times out,
+    no other call reaches the server, its items are unknown, and while it waits on the network
+    another writer takes the warehouse at once (the write lock is taken only after the calls)."""
+    server = DripServer(interval_s=1.0)
+    monkeypatch.setenv("SUPABASE_API_URL", server.url)
+    resources = {**_resources(warehouse), "supabase_api": SupabaseApiResource(deadline_s=3.0, max_retries=1,
+                                                                              backoff_s=0.01)}
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=dg.materialize(
+        [usage_daily], resources=resources, partition_key=DAY.isoformat(), raise_on_error=False)), daemon=True)
+    try:
+        worker.start()
+        while server.connections == 0 and worker.is_alive():  # the step is now waiting on the network
+            time.sleep(0.05)
+        with warehouse.model_copy(update={"lock_timeout_s": 2.0}).transaction() as conn:
+            conn.execute("select 1").fetchall()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "the usage step did not return"
+    finally:
+        server.stop()
+    assert outcome["result"].success
+    assert server.connections == 1  # the other endpoints were not called after the timeout
+    with warehouse.reader() as conn:
+        unknown = conn.execute("select count(*) from raw.usage_daily where status = 'unknown' "
+                               "and detail like '%not called%'").fetchone()[0]
+    assert unknown >= 1

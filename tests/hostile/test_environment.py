@@ -40,6 +40,13 @@ CASES = [  # (variable, hostile value)
     *[("SUPABASE_PLAN", v) for v in ["gold", "pro\n", "\x1b[31mpro"]],
     *[("SUPABASE_COMPUTE_SIZE", v) for v in ["small; drop table x", "x" * 1000, "../../etc"]],
     *[("SUPABASE_PROJECT_REF", v) for v in ["../../etc/passwd", "a b", "x" * 1000]],
+    # URLs and DSNs outside their documented ranges (second round)
+    *[("SUPABASE_API_URL", v) for v in ["ftp://api.example.test", "file:///etc/passwd", "api.example.test",
+                                        "https://", "https://api.example.test:99999", "javascript:alert(1)"]],
+    *[(name, v) for name in ("SUPABASE_DB_URL", "AIMATRIX_APPLY_DB_URL")
+      for v in ["mysql://u:p@127.0.0.1/db", "host=127.0.0.1 dbname=postgres user=u password=p", "127.0.0.1:5432",
+                "postgresql://u:pa[ss@127.0.0.1:5432/db", "postgresql://u:pa]ss@127.0.0.1/db",
+                "postgresql://u:p@127.0.0.1:port/db", "http://u:p@127.0.0.1/db"]],
 ]
 
 
@@ -70,7 +77,9 @@ def test_plain_values_still_work(tmp_path):
     env = {**_base_env(tmp_path), "SUPABASE_MONTHLY_BUDGET_USD": " 250.5 ", "AIMATRIX_ANALYTICS_SLOW_QUERY_MS": "2000",
            "AIMATRIX_ANALYTICS_SUMMARY_MIN_CALLS": "7", "AIMATRIX_RETENTION_FULL_DAYS": "3",
            "AIMATRIX_RETENTION_APP_LOG_DAYS": "", "AIMATRIX_COST_START_DATE": "2025-06-01",
-           "SUPABASE_COMPUTE_SIZE": "Large", "SUPABASE_PROJECT_REF": "abcdefghijklmnopqrst"}
+           "SUPABASE_COMPUTE_SIZE": "Large", "SUPABASE_PROJECT_REF": "abcdefghijklmnopqrst",
+           "SUPABASE_API_URL": "http://127.0.0.1:8080/", "AIMATRIX_APPLY_DB_URL": "postgres://u:p%5Bq@127.0.0.1/db",
+           "SUPABASE_DB_URL": "postgresql://monitor:pa%5Bss%40x@127.0.0.1:5432/postgres?sslmode=disable"}
     assert check_all(env)["projects"] == 1
     settings = load_settings(env)
     assert settings.organization("default").monthly_budget_usd == 250.5
@@ -82,7 +91,11 @@ def test_plain_values_still_work(tmp_path):
 
 
 @pytest.mark.parametrize("variable, value", [("AIMATRIX_ANALYTICS_SLOW_QUERY_MS", "nan"),
-                                             ("AIMATRIX_RETENTION_HOURLY_DAYS", "\x1b[2Jninety")])
+                                             ("AIMATRIX_RETENTION_HOURLY_DAYS", "\x1b[2Jninety"),
+                                             ("SUPABASE_API_URL", "ftp://api.example.test"),
+                                             ("SUPABASE_DB_URL", "mysql://u:p@127.0.0.1/db"),
+                                             ("SUPABASE_DB_URL", "host=127.0.0.1 dbname=postgres"),
+                                             ("SUPABASE_DB_URL", "postgresql://u:s3cr[et@127.0.0.1/db")])
 def test_cli_exits_2_with_one_line_naming_the_variable(tmp_path, variable, value):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_"))}
     env.update(_base_env(tmp_path), **{variable: value})
@@ -92,3 +105,4 @@ def test_cli_exits_2_with_one_line_naming_the_variable(tmp_path, variable, value
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("configuration error: environment variable " + variable), lines
     assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr
+    assert "s3cr" not in proc.stderr  # a DSN's password is never quoted

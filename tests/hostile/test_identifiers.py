@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pglast
+from psycopg import sql
 
 from aimatrix_pipeline.cli import main
 from tests.hostile.conftest import (
@@ -214,3 +215,85 @@ def test_cli_output_never_carries_a_raw_control_character(hostile_env, capsys):
         assert "dry run: nothing was executed" in out
         for stream in (out, err):
             assert not RAW_CONTROL.search(stream.replace("\n", " ")), (key, stream)
+
+
+SCS_TABLE = "x\\'; ALTER ROLE app_dev2 SUPERUSER; --"  # the table name as reported: x\'; ALTER ROLE ...
+
+
+def test_literals_in_pasted_sql_are_safe_under_either_standard_conforming_strings(hostile_env):
+    """A name ending a literal in a backslash: with standard_conforming_strings off, a plain '...'
+    literal would end at the doubled quote and run the ALTER ROLE. Pasted as an operator (a
+    superuser) under both settings, the role stays what it was and the statement runs whole."""
+    env = hostile_env
+    env.source.execute("drop role if exists app_dev2")
+    env.source.execute("create role app_dev2 login")
+    try:
+        env.source.execute(sql.SQL("create table {} (id int, v text)").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.source.execute(sql.SQL("insert into {} select g, 'v' from generate_series(1, 2000) g").format(
+            sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.source.execute(sql.SQL("analyze {}").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.refresh_findings()  # the baseline of its scan counters
+        with env.source.connect(autocommit=True) as conn:
+            for _ in range(60):
+                conn.execute(sql.SQL("select count(*) from {} where v = 'none'").format(sql.Identifier(SCHEMA, SCS_TABLE)))
+        env.refresh_findings()
+        pasted = env.finding("seq_scan_heavy_table", SCS_TABLE)["remediation_sql"]
+        assert "E'%x\\\\''; ALTER ROLE app_dev2 SUPERUSER; --%'" in pasted, pasted
+        for setting in ("off", "on"):
+            result = env.psql(f"set standard_conforming_strings = {setting};\n{pasted}\n")
+            assert "syntax error" not in result.stderr and "ALTER ROLE" not in result.stdout, (setting, result)
+            assert env.source.execute("select rolsuper from pg_roles where rolname = 'app_dev2'") == [(False,)], setting
+        assert not RAW_CONTROL.search(pasted)
+    finally:
+        env.source.execute("drop role if exists app_dev2")
+
+
+# A long non-ASCII table and column: their index name must be cut by bytes (PostgreSQL keeps 63).
+MB_TABLE = "注文明細テーブル_ünïcødé_長い名前"  # 49 bytes
+MB_COLUMN = "顧客番号_参照"                      # 19 bytes
+
+
+def _fk_index_name(env) -> tuple[dict, str]:
+    f = env.finding("unindexed_foreign_key", MB_TABLE)
+    [stmt] = pglast.parse_sql(f["remediation_sql"])
+    return f, stmt.stmt.idxname
+
+
+def _seed_multibyte_fk(env) -> None:
+    env.source.execute(sql.SQL("create table {} (id int primary key, {} int references {} (id), other int)").format(
+        sql.Identifier(SCHEMA, MB_TABLE), sql.Identifier(MB_COLUMN), sql.Identifier(SCHEMA, "victim")))
+    env.refresh_findings()
+
+
+def test_generated_index_names_fit_63_bytes_with_their_suffix(hostile_env, capsys):
+    env = hostile_env
+    _seed_multibyte_fk(env)
+    f, name = _fk_index_name(env)
+    assert len(name.encode()) <= 63 and name.endswith("_fk_idx"), name
+    assert re.search(r"_[0-9a-f]{6}_fk_idx$", name) and name.startswith(MB_TABLE[:5]), name
+    name.encode().decode()  # cut at a character boundary
+    assert main(["apply", f["id"], "--confirm"]) == 0, capsys.readouterr().out
+    # PostgreSQL kept the whole name: it did not cut the suffix off
+    assert _index_on(env, MB_TABLE) == [name]
+
+
+def test_apply_reports_an_index_of_that_name_on_other_columns_as_a_conflict(hostile_env, capsys):
+    """An index with the generated name already exists, on (other): `apply` said "already exists
+    and is valid; nothing to do". It compares the definitions and reports the conflict."""
+    env = hostile_env
+    _seed_multibyte_fk(env)
+    f, name = _fk_index_name(env)
+    env.source.execute(sql.SQL("create index {} on {} (other)").format(
+        sql.Identifier(name), sql.Identifier(SCHEMA, MB_TABLE)))
+    before = env.relations()
+    assert main(["apply", f["id"], "--confirm"]) == 1
+    out = capsys.readouterr().out
+    assert "already exists with another definition" in out and "(other)" in out, out
+    assert "nothing to do" not in out
+    assert env.relations() == before
+    # the same index on the foreign-key column, under that name: that one is done
+    env.source.execute(sql.SQL("drop index {}").format(sql.Identifier(SCHEMA, name)))
+    env.source.execute(sql.SQL("create index {} on {} ({})").format(
+        sql.Identifier(name), sql.Identifier(SCHEMA, MB_TABLE), sql.Identifier(MB_COLUMN)))
+    assert main(["apply", f["id"], "--confirm"]) == 0
+    assert "already exists and is valid" in capsys.readouterr().out

@@ -20,6 +20,7 @@ from aimatrix_pipeline.cost.assets import usage_daily
 from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, SNAPSHOT_ASSETS
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import (
+    WITHHELD,
     SourcePostgresResource,
     SourceUnavailable,
     dsn_secrets,
@@ -121,3 +122,61 @@ def test_password_pieces_never_reach_event_log_metadata_compute_logs_or_warehous
         data = path.read_bytes()
         for secret in (PASSWORD, *PIECES):
             assert secret.encode() not in data, f"{secret!r} in {path}"
+
+
+# libpq's messages, as a failed connection writes them for postgresql://monitor:<password>@127.0.0.1:5432/postgres
+AUTH_FAILED = ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication '
+               'failed for user "monitor"')
+MASKED_WHOLE = 'connection to server at "***", port *** failed: FATAL:  password authentication failed for user "***"'
+
+
+@pytest.mark.parametrize("password, message, expected", [
+    # the password is the user name: `user "***"` would tell it
+    ("monitor", AUTH_FAILED, MASKED_WHOLE),
+    # the password is the host: `server at "***"` would tell it
+    ("127.0.0.1", AUTH_FAILED, MASKED_WHOLE),
+    # the password is the port, or a word of the message itself
+    ("5432", AUTH_FAILED, MASKED_WHOLE),
+    ("failed", AUTH_FAILED, WITHHELD),
+    # pieces under 3 characters: `ab@cd` split at the '@' showed cd@127.0.0.1
+    ("ab@cd", 'could not translate host name "cd@127.0.0.1" to address: Name or service not known',
+     'could not translate host name "***" to address: Name or service not known'),
+    ("x", AUTH_FAILED, MASKED_WHOLE),
+    # control: a password that stands apart is masked where it appears, and the rest stays readable
+    ("Zq7longer", AUTH_FAILED, AUTH_FAILED),
+    ("Zq7longer", 'could not translate host name "Zq7longer" to address', 'could not translate host name "***" to address'),
+    # outside quotes the password cannot be told from a word of the message: nothing of it is shown
+    ("Zq7longer", "invalid password Zq7longer here", WITHHELD),
+])
+def test_redaction_never_points_at_the_password(password, message, expected):
+    dsn = f"postgresql://monitor:{password}@127.0.0.1:5432/postgres"
+    assert redact_dsn(message, dsn) == expected
+
+
+@pytest.mark.parametrize("dsn, shown", [
+    ("postgresql://monitor:monitor@127.0.0.1:5432/postgres", "postgresql://monitor:***@127.0.0.1:5432/postgres"),
+    ("postgresql://u:ab@cd@127.0.0.1:5432/db", "postgresql://u:***@127.0.0.1:5432/db"),
+    ("host=127.0.0.1 user=monitor password='mon itor' dbname=postgres",
+     "host=127.0.0.1 user=monitor password=*** dbname=postgres"),
+])
+def test_a_dsn_loses_its_password_by_position(dsn, shown):
+    from aimatrix_pipeline.resources.source_postgres import masked_dsn
+
+    assert masked_dsn(dsn) == shown
+
+
+@pytest.mark.parametrize("password", ["monitor", "127.0.0.1"])
+def test_a_real_failed_login_whose_password_matches_the_message_names_neither(pg18, monkeypatch, tmp_path, password):
+    """A real connection refused by the server (an unknown database), with the issue's passwords
+    (`ab@cd` only in the table above: split at its '@' it names a host that would be looked up)."""
+    port = pg18.port
+    dsn = f"postgresql://monitor:{password}@127.0.0.1:{port}/no_such_db_{abs(hash(password))}"
+    monkeypatch.setenv("HOSTILE_DB_URL", dsn)
+    source = SourcePostgresResource(slot_dir=str(tmp_path / "slots"))
+    with pytest.raises(SourceUnavailable) as raised:
+        with source.connect("HOSTILE_DB_URL"):
+            pass
+    message = str(raised.value)
+    assert "cannot connect to the database in $HOSTILE_DB_URL" in message
+    assert password not in message, message
+    assert "***" in message

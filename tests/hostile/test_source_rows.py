@@ -165,3 +165,29 @@ def test_future_rows_check_fails_in_the_asset_run(env, warehouse):
     assert check.metadata["rows_from_the_future"].value == 1
     meta = result.asset_materializations_for_node(qpl.op.name)[0].metadata
     assert meta["rows_from_the_future"].value == 1 and meta["dagster/row_count"].value == 1
+
+
+# execution_time_ms value -> quarantined as bad_execution_time, or loaded
+HOSTILE_DURATIONS = [
+    ("1e300", "bad_execution_time"),
+    ("31536000001", "bad_execution_time"),   # a year in ms, and one more
+    ("'NaN'", "bad_execution_time"),
+    ("'Infinity'", "bad_execution_time"),
+    ("-1", "bad_execution_time"),
+    ("31536000000", "loaded"),               # a year exactly: implausible, but the bound is inclusive
+    ("5000", "loaded"),
+]
+
+
+@pytest.mark.parametrize("duration, outcome", HOSTILE_DURATIONS, ids=[d.strip("'") for d, _ in HOSTILE_DURATIONS])
+def test_implausible_execution_time_is_quarantined(env, warehouse, duration, outcome):
+    env.execute("insert into public.query_performance_logs (id, query_hash, query_text, execution_time_ms, created_at) "
+                f"values (%s, 'h', 'select 1', {duration}, now() - interval '1 hour')", (HOSTILE_ID,))
+    add(env, NORMAL.format(1), "now() - interval '1 hour'")
+    app_logs.extract_app_log(QPL, SOURCE, warehouse, PROJECT)
+    if outcome == "loaded":
+        assert quarantined(warehouse) == {} and HOSTILE_ID in loaded_ids(warehouse)
+    else:
+        assert quarantined(warehouse) == {HOSTILE_ID: outcome}
+        assert loaded_ids(warehouse) == {NORMAL.format(1)}  # the good row still loads
+    assert derive_everything(warehouse)["slow_queries_summary"] >= 1

@@ -111,3 +111,32 @@ def test_a_file_truncated_after_this_process_verified_it_is_still_caught(warehou
     with pytest.raises(WarehouseDamaged, match="is truncated"):
         with warehouse.writer():
             pass
+def test_every_truncation_point_gives_the_damaged_message_with_the_restore_hint(warehouse, tmp_path, capsys,
+                                                                                monkeypatch):
+    """Cut anywhere (a few bytes, a block, into the catalog), the reader, `sql` and the writer all
+    say WarehouseDamaged with the restore hint; none gives DuckDB's raw `IO Error` quoting
+    pragma_storage_info(...), as a cut that left the catalog pointing past the end did."""
+    with warehouse.writer() as conn:
+        conn.execute("create schema scratch")
+        for table, rows in (("early", 300_000), ("mid", 100_000), ("late", 100_000)):
+            conn.execute(f"create table scratch.{table} as select range as i, md5(range::varchar) as s "
+                         f"from range({rows})")
+            conn.execute("checkpoint")
+    original = tmp_path / "whole.duckdb"
+    shutil.copyfile(warehouse.file, original)
+    size = original.stat().st_size
+    monkeypatch.setenv("AIMATRIX_WAREHOUSE", str(warehouse.file))
+    cuts = sorted({size - 1, size - 4096, size - BLOCK, size - BLOCK - 1, *range(HEADER, size, BLOCK // 2)})
+    for cut in cuts:
+        shutil.copyfile(original, warehouse.file)
+        os.truncate(warehouse.file, cut)
+        with pytest.raises(WarehouseDamaged, match="restore it from a backup"):
+            with warehouse.reader() as conn:
+                conn.execute("select count(*) from scratch.late").fetchall()
+        with pytest.raises(WarehouseDamaged, match="restore it from a backup"):
+            with warehouse.transaction():
+                pass
+        assert main(["sql", "select count(*) from scratch.late"]) != 0
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: warehouse {warehouse.file} ") and "truncated" in err, (cut, err)
+        assert "restore it from a backup" in err and "pragma_storage_info" not in err, (cut, err)

@@ -29,7 +29,7 @@ def test_extensions_come_from_the_installed_packages(lake, tmp_path, monkeypatch
         pass
     with lake.resource().writer():
         pass  # creates the lake and applies the schema
-    with lake.resource().reader() as conn:
+    with lake.resource().reader(allow_files=True) as conn:  # duckdb_extensions() lists a directory
         loaded = dict(conn.execute(
             "select extension_name, install_path from duckdb_extensions() where loaded").fetchall())
     assert {"ducklake", "postgres_scanner"} <= set(loaded)

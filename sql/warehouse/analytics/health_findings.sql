@@ -127,7 +127,7 @@ f_slot_inactive as (
                || 'connected and holds back ' || format_bytes(coalesce(retained_bytes, 0)) || ' of WAL (wal_status '
                || coalesce(wal_status, 'unknown') || '); it grows until the slot is used again or dropped.',
            '-- if nothing will consume it again (a removed replica, an abandoned subscription):' || chr(10)
-               || 'SELECT pg_drop_replication_slot(''' || replace(slot_name, '''', '''''') || ''');',
+               || 'SELECT pg_drop_replication_slot(' || analytics.ql(slot_name) || ');',
            analytics.score(4 + log2(coalesce(retained_bytes, 0) / 1073741824.0 + 1)), 2,
            database, slot_name, 'slot:' || slot_name,
            json_object('slot_type', slot_type, 'plugin', plugin, 'wal_status', wal_status,

@@ -304,7 +304,7 @@ f_fk as (
                || ' but no index starts with these columns: deletes and updates of the referenced rows scan '
                || coalesce(round(table_rows)::bigint, 0) || ' rows, and joins on it cannot use an index.',
            'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
-               || analytics.qi(left(relname || '_' || array_to_string(column_names, '_'), 55) || '_fk_idx')
+               || analytics.qi(analytics.object_name(relname || '_' || array_to_string(column_names, '_'), '_fk_idx'))
                || ' ON ' || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' ('
                || array_to_string(list_transform(column_names, lambda c: analytics.qi(c)), ', ') || ');',
            analytics.score(1 + log10(greatest(coalesce(table_rows, 0), 0) + 1)),
@@ -510,7 +510,7 @@ f_vec_missing as (
                || column_name || ' without an HNSW or IVFFlat index: every similarity search scans them all.',
            '-- Use the operator class of the distance your queries use (cosine shown).' || chr(10)
                || 'CREATE INDEX CONCURRENTLY IF NOT EXISTS '
-               || analytics.qi(left(relname || '_' || column_name, 54) || '_hnsw_idx') || ' ON '
+               || analytics.qi(analytics.object_name(relname || '_' || column_name, '_hnsw_idx')) || ' ON '
                || analytics.qi(schemaname) || '.' || analytics.qi(relname) || ' USING hnsw ('
                || analytics.qi(column_name) || ' ' || (select vector from ext)
                || case when column_type ilike '%halfvec%' then 'halfvec_cosine_ops'

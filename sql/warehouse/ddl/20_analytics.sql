@@ -29,11 +29,28 @@ create or replace macro analytics.qi(x) as
          then 'U&"' || analytics.escape_chars(x, '\', '"', true) || '"'
          else '"' || replace(x, '"', '""') || '"' end;
 
--- A string literal of x (E'' syntax when it holds an unsafe character: \uXXXX escapes).
+-- A string literal of x that means x whatever the server's standard_conforming_strings: with a
+-- backslash or an unsafe character in x it is an E'' literal (backslashes doubled, unsafe
+-- characters as \uXXXX, quotes doubled), which reads the same under both settings; a plain ''
+-- literal would let a name ending in a backslash close the string when the setting is off
+-- (x\'; ALTER ROLE ... would run). Without either, a plain literal with quotes doubled is the same
+-- under both settings.
 create or replace macro analytics.ql(x) as
-    case when regexp_matches(x, analytics.unsafe_chars())
+    case when regexp_matches(x, analytics.unsafe_chars()) or contains(x, '\')
          then 'E''' || analytics.escape_chars(x, '\u', '''', true) || ''''
          else '''' || replace(x, '''', '''''') || '''' end;
+
+-- The longest prefix of x that fits in n bytes of UTF-8, cut at a character boundary.
+create or replace macro analytics.left_bytes(x, n) as
+    left(x, len(list_filter(range(1, length(x) + 1), lambda k: strlen(left(x, k)) <= n)));
+
+-- A generated object name base || suffix that PostgreSQL keeps whole: names are cut at 63 BYTES
+-- (NAMEDATALEN - 1), which would drop the suffix of a long or non-ASCII name and make two
+-- findings' names collide. When it does not fit, the base is cut by bytes at a character boundary
+-- and a short hash of the whole base keeps names of different bases apart; the suffix stays.
+create or replace macro analytics.object_name(base, suffix) as
+    case when strlen(base || suffix) <= 63 then base || suffix
+         else analytics.left_bytes(base, 63 - strlen(suffix) - 7) || '_' || left(md5(base), 6) || suffix end;
 
 -- Text that goes after `-- ` in remediation SQL: unsafe characters as \uXXXX, so a comment always
 -- ends at the end of its own line.
