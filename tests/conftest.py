@@ -24,6 +24,8 @@ from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir,
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from tests.installed_package import venv_python, wheel  # noqa: F401 - session fixtures: one wheel per suite
 
+pytest_plugins = ["tests.timings"]
+
 _counter = itertools.count()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -90,6 +92,31 @@ def pytest_sessionfinish(session, exitstatus):
     the caller's to keep."""
     if not os.environ.get("AIMATRIX_TEST_DIR"):
         shutil.rmtree(Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}", ignore_errors=True)
+
+
+# With pytest-xdist (`-n`), tests go to the workers one by one, and a module- or session-scoped
+# fixture is built again on every worker that runs one of its tests. Tests sharing such a fixture
+# go to one worker (`--dist loadgroup`), so an expensive fixture is still paid once: the wheel, the
+# demo's two runs, the fleet, the S3 server. Each worker has its own PostgreSQL clusters and temp
+# dir (named by its pid), so `pg15`/`pg18` are the one exception: they are per worker by design.
+_PER_WORKER_FIXTURES = {"pg15", "pg18", "tmp_path_factory", "worker_id", "testrun_uid"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        sessions, modules = [], []
+        for name, defs in info.name2fixturedefs.items():
+            scope = defs[-1].scope
+            if name in _PER_WORKER_FIXTURES or scope == "function":
+                continue
+            (sessions if scope == "session" else modules).append(name)
+        if sessions:  # a session fixture (the wheel) outranks a module's: it is the dearer one
+            item.add_marker(pytest.mark.xdist_group(sorted(sessions)[0]))
+        elif modules:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 # Settings the code reads from the environment: a test that leaves one behind changes every test
