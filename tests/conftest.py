@@ -24,6 +24,8 @@ from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir,
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from tests.installed_package import venv_python, wheel  # noqa: F401 - session fixtures: one wheel per suite
 
+pytest_plugins = ["tests.timings"]
+
 _counter = itertools.count()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -90,6 +92,62 @@ def pytest_sessionfinish(session, exitstatus):
     the caller's to keep."""
     if not os.environ.get("AIMATRIX_TEST_DIR"):
         shutil.rmtree(Path(tempfile.gettempdir()) / f"aimatrix-tests-{os.getpid()}", ignore_errors=True)
+
+
+# With pytest-xdist (`-n`), tests go to the workers one by one, and a module- or session-scoped
+# fixture is built again on every worker that runs one of its tests. Tests sharing such a fixture
+# go to one worker (`--dist loadgroup`), so an expensive fixture is still paid once: the wheel, the
+# demo's two runs, the fleet, the S3 server. Each worker has its own PostgreSQL clusters and temp
+# dir (named by its pid), so `pg15`/`pg18` are the one exception: they are per worker by design.
+_PER_WORKER_FIXTURES = {"pg15", "pg18", "tmp_path_factory", "worker_id", "testrun_uid"}
+
+
+# The fast loop (`python -m pytest -m "not slow and not pg15"`, docs/operations.md) leaves out what
+# costs more than about a second a test: whole modules that run Dagster or the demo as child
+# processes, drive a browser, build the wheel or run `apply` end to end. CI runs them all.
+SLOW_MODULES = {
+    "tests/extract/test_shapes_cli.py",  # `dagster job execute` four times per database shape
+    "tests/fleet/test_fleet.py",  # a fleet of projects through `dagster` child processes
+    "tests/demo/test_runner.py",  # the demo itself, start to stop
+    "tests/test_watch.py",  # `watch` and the Dagster it starts
+    "tests/ui/test_browser.py",  # Chromium on the Dagster UI and the dashboard
+    "tests/hostile/test_identifiers.py",  # `apply` end to end on hostile names
+    "tests/extract/test_snapshots.py",  # snapshot extracts through Dagster on both majors
+    "tests/remediation/test_apply_e2e.py",  # `apply` end to end
+    "tests/dashboard/test_dashboard.py",  # a pipeline run shared by the module, then the CLI
+    "tests/dashboard/test_previews.py",  # every analytics and cost asset materialized
+    "tests/test_package.py",  # builds the wheel and installs it in a fresh venv
+    "tests/extract/test_monitoring_role.py",  # the grant script and a full extract per shape
+}
+
+
+def _slow_first(items: list) -> None:
+    """Modules with slow tests run first (order inside a module kept, modules kept whole, so
+    module fixtures are built once): on two workers, a 10-minute test that starts last would
+    run alone at the end while the other worker idles."""
+    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_modules)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("::")[0] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+    _slow_first(items)
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        sessions, modules = [], []
+        for name, defs in info.name2fixturedefs.items():
+            scope = defs[-1].scope
+            if name in _PER_WORKER_FIXTURES or scope == "function":
+                continue
+            (sessions if scope == "session" else modules).append(name)
+        if sessions:  # a session fixture (the wheel) outranks a module's: it is the dearer one
+            item.add_marker(pytest.mark.xdist_group(sorted(sessions)[0]))
+        elif modules:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 # Settings the code reads from the environment: a test that leaves one behind changes every test

@@ -3,8 +3,11 @@ next session stops and removes them, and leaves a live session's alone."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres, embedded_bin_dir
 from tests.conftest import _alive, sweep_stale_runs
@@ -16,7 +19,10 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_killed_sessions_clusters_are_stopped_and_its_dir_removed(tmp_path):
+def test_a_killed_sessions_clusters_are_stopped_and_its_dir_removed():
+    # Not under tmp_path: with pytest-xdist that path is long enough (…/popen-gw1/<test name>/…) to
+    # pass the 107-byte limit of a Unix socket path, and the cluster could not start.
+    tmp_path = Path(tempfile.mkdtemp(prefix="amx-sweep-"))
     stale = tmp_path / f"aimatrix-tests-{_dead_pid()}"
     server = LocalPostgres(stale / "pg18", bin_dir=embedded_bin_dir()).start()
     postmaster = int((stale / "pg18" / "postmaster.pid").read_text().splitlines()[0])
@@ -30,3 +36,4 @@ def test_a_killed_sessions_clusters_are_stopped_and_its_dir_removed(tmp_path):
     finally:
         if stale.exists():
             server.stop("immediate")
+        shutil.rmtree(tmp_path, ignore_errors=True)
