@@ -10,7 +10,6 @@ file (or variable) and the field, with exit code 2.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 
@@ -22,12 +21,12 @@ def check_all(env: Mapping[str, str] | None = None) -> dict[str, int]:
 
     `env`: the variables to check (default: the process environment, read by the settings module).
     Imports happen step by step, cheapest first, so a bad projects file is reported at once."""
-    from aimatrix_pipeline.settings import load_settings
+    from aimatrix_pipeline.settings import environment, load_settings
 
     settings = load_settings(env)  # the projects file and every variable's type and range
     from aimatrix_pipeline.config_checks import env_dsn
 
-    source_env = os.environ if env is None else env
+    source_env = environment(env)
     for name in dsn_variables(settings):  # secrets: checked for shape here, read by the runs only
         env_dsn(source_env, name)
     from aimatrix_pipeline.shared.rules import load_rules

@@ -626,6 +626,12 @@ def secret_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
     return bool((os.environ if env is None else env).get(name))
 
 
+def environment(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """`env`, or this process's environment: for a check of a secret's shape (`config check`
+    parses every DSN variable), which reads it once and keeps nothing."""
+    return os.environ if env is None else env
+
+
 PATH_VARIABLES = tuple(v.name for v in VARIABLES if v.type == "path" and "," not in v.name)
 
 

@@ -365,11 +365,13 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.snapshot_file
 
 
-_FROM_ENV: list = []  # [(settings, resource)] of the last call: settings objects are per environment
 def _instance_dirs() -> list[str]:
     """The Dagster instance directory, when this process names one."""
     home = os.environ.get("DAGSTER_HOME")
     return [str(Path(home).expanduser().resolve())] if home else []
+
+
+_FROM_ENV: list = []  # [(settings, resource)] of the last call: settings objects are per environment
 
 
 def warehouse_from_env() -> WarehouseResource:
