@@ -8,6 +8,10 @@ partition or a range gives the same rows.
 cost/price_book is the one writer of cost.price_book, cost.organizations and cost.projects (the
 price book and billing configuration the pricing SQL reads); the cost jobs materialize it before
 pricing, so a day or month is priced with the files as they are at the start of its run.
+
+raw/usage_daily is the one warehouse writer here without the warehouse pool: its run waits on
+the network, and a pool slot held meanwhile would queue every other warehouse run behind it
+(jobs.py runs it alone; the pricing run follows it, sensors.py).
 """
 
 
@@ -69,7 +73,10 @@ def _today() -> dt.date:
     backfill_policy=SINGLE_RUN,
     kinds={"postgres", "duckdb"},
     owners=OWNERS,
-    pool=WAREHOUSE_POOL,
+    # No pool: dagster.yaml enforces pools per run, so a pooled step would hold the warehouse
+    # slot for its whole run, minutes of which are spent waiting on Supabase's APIs. It runs in a
+    # run of its own (the usage_daily job), reads the network first and takes WarehouseResource's
+    # write lock (which serialises it with every other writer) only for its one transaction.
     description=(
         "Billing usage per project and UTC day (MAU, storage per bucket, compute and disk hours, "
         "egress, function invocations, realtime, add-ons) from the monitored databases and "

@@ -1,5 +1,6 @@
-"""Schedules of the cost domain (UTC): yesterday is priced once it is over, then the running
-month's report (with its month-end projection and budget check) is rebuilt.
+"""Schedules of the cost domain (UTC): yesterday's usage is extracted once the day is over (the
+pricing run follows each successful extract, sensors.py), then the running month's report (with
+its month-end projection and budget check) is rebuilt.
 
 Cron expressions come from the settings, `AIMATRIX_COST_DAILY_CRON` (default 02:15) and
 `AIMATRIX_COST_REPORT_CRON` (default 02:45), so the report runs after the day is priced. The
@@ -16,17 +17,19 @@ import datetime as dt
 
 import dagster as dg
 
-from aimatrix_pipeline.cost.jobs import COST_DAILY_JOB, COST_MONTHLY_JOB
+from aimatrix_pipeline.cost.jobs import COST_MONTHLY_JOB, USAGE_DAILY_JOB
 from aimatrix_pipeline.settings import current_settings
 
 DAILY_CRON = current_settings().schedules.cost_daily
 REPORT_CRON = current_settings().schedules.cost_report
 
 
-@dg.schedule(name="price_yesterdays_usage", job=COST_DAILY_JOB, cron_schedule=DAILY_CRON,
+# the name is kept from when one run extracted and priced: it keys the schedule's history and state
+@dg.schedule(name="price_yesterdays_usage", job=USAGE_DAILY_JOB, cron_schedule=DAILY_CRON,
              execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Extract and price yesterday (UTC) for every project.")
+             description="Extract yesterday's (UTC) usage for every project; the run pricing it "
+             "follows when the extract succeeds (sensor price_extracted_usage).")
 def cost_daily_schedule(context: dg.ScheduleEvaluationContext):
     when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     day = (when.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()

@@ -6,7 +6,9 @@ with a traceback, and cannot take the daily and the monthly assets in one call. 
 month (`--month 2026-10`) or days (`--from/--to`), checks them against the partitions before
 anything starts (a wrong key is one line naming the format and the valid range, exit code 2),
 and launches one run per partitions definition, as the assets' `BackfillPolicy.single_run()`
-asks: the days (usage, price book, daily cost) in one run, then the months' reports in one run.
+asks: the days' usage in one run, the days' pricing (price book, daily cost) in one run, then the
+months' reports in one run. The usage extract runs apart because it waits on Supabase's APIs and
+holds no warehouse pool slot (aimatrix_pipeline/cost/jobs.py says why).
 The runs are recorded in the instance's run history like the UI's backfills.
 
 The runs execute in a child process that has the instance's environment (the demo's saved
@@ -25,7 +27,8 @@ from typing import TextIO
 
 from aimatrix_pipeline.settings import load_settings
 
-DEFAULT_SELECTION = ("raw/usage_daily", "cost/price_book", "cost/cost_breakdown_daily", "cost/monthly_cost_report")
+USAGE_ASSET = "raw/usage_daily"
+DEFAULT_SELECTION = (USAGE_ASSET, "cost/price_book", "cost/cost_breakdown_daily", "cost/monthly_cost_report")
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 DAY_FORMAT = "YYYY-MM-DD"
@@ -215,24 +218,37 @@ def execute(selection: list[str], rng: BackfillRange) -> int:
         _say(f"error: {', '.join(k.to_user_string() for k in other)} not partitioned by day or month; `backfill` "
              "takes the cost assets (use `aimatrix-pipeline dagster -- asset materialize ...` for others)")
         return 2
-    runs = []
+    runs: list[tuple[list, list, str | None, str | None]] = []  # (partitioned, unpartitioned, first, last)
     if daily and rng.first_day:
-        runs.append((daily, rng.first_day, rng.last_day))
+        # the usage extract waits on the network and holds no warehouse pool slot: a run of its
+        # own, so the pooled pricing never shares (and holds the slot through) its wait
+        extract = [k for k in daily if k.to_user_string() == USAGE_ASSET]
+        pricing = [k for k in daily if k.to_user_string() != USAGE_ASSET]
+        if extract:
+            runs.append((extract, [], rng.first_day, rng.last_day))
+        if pricing:
+            runs.append((pricing, plain, rng.first_day, rng.last_day))
     if monthly:
-        runs.append((monthly, rng.first_month, rng.last_month))
-    if not runs:
+        runs.append((monthly, plain, rng.first_month, rng.last_month))
+    if plain and not any(unpartitioned for _k, unpartitioned, _f, _l in runs):
+        runs.append(([], plain, None, None))  # e.g. usage and the price book only
+    if not any(keys for keys, _p, _f, _l in runs):
         _say("nothing to run: the selection has no daily or monthly asset for this range "
              f"({rng.describe()})")
         return 2 if not (daily or monthly) else 0
     assets_defs = list(graph.assets_defs)
     failed = 0
     with dg.DagsterInstance.get() as instance:
-        for keys, first, last in runs:
-            names = ", ".join(k.to_user_string() for k in [*plain, *keys])
-            _say(f"run: {names} for {first}...{last} (partition keys, one run)")
+        for keys, unpartitioned, first, last in runs:
+            names = ", ".join(k.to_user_string() for k in [*unpartitioned, *keys])
+            tags = {"aimatrix/backfill": "cli"}
+            if keys:
+                _say(f"run: {names} for {first}...{last} (partition keys, one run)")
+                tags.update({RANGE_START_TAG: first, RANGE_END_TAG: last})
+            else:
+                _say(f"run: {names}")
             result = dg.materialize(assets_defs, instance=instance, raise_on_error=False,
-                                    selection=dg.AssetSelection.assets(*plain, *keys),
-                                    tags={RANGE_START_TAG: first, RANGE_END_TAG: last, "aimatrix/backfill": "cli"})
+                                    selection=dg.AssetSelection.assets(*unpartitioned, *keys), tags=tags)
             if result.success:
                 _say(f"run {result.run_id}: SUCCESS")
                 continue

@@ -77,8 +77,9 @@ def register(subparsers) -> None:
         "backfill",
         help="price past days and build their months' cost reports (one run per partitions definition)",
         description="Backfill the cost report assets for a month or a range of days on the instance `watch` "
-        "(or, with --data-dir .aimatrix-demo, the demo) uses: usage, price book and daily cost for the days "
-        "in one run, then the months' reports in one run (BackfillPolicy.single_run()). Days are UTC; a day "
+        "(or, with --data-dir .aimatrix-demo, the demo) uses: the days' usage in one run (it waits on Supabase's "
+        "APIs without a warehouse pool slot), their price book and daily cost in one run, then the months' "
+        "reports in one run (BackfillPolicy.single_run()). Days are UTC; a day "
         "is priced once it is over, so the running month is priced through yesterday. Partition keys: "
         "a day is YYYY-MM-DD, a month's key is its first day (2026-10-01).",
         epilog="examples:\n  aimatrix-pipeline backfill --month 2026-10\n"

@@ -9,6 +9,7 @@ monitored database and Dagster's run storage.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import stat
@@ -23,6 +24,7 @@ import pytest
 
 from aimatrix_pipeline.demo.instance_settings import SETTINGS_FILE
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres
+from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.watch.backfill import BackfillKeyError, BackfillRange, backfill_range
 from tests.conftest import _base_dir
 
@@ -88,16 +90,19 @@ def fresh_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _runs(data_dir: Path) -> list[tuple[str, str]]:
+def _runs(data_dir: Path) -> list[tuple[str, str, bool]]:
+    """(run id, status, whether the run takes the warehouse pool) in the order they were created."""
     pg = LocalPostgres(data_dir / "pg")
     pg.start()
     try:
         with psycopg.connect(pg.url("dagster")) as conn:
             if conn.execute("select to_regclass('runs')").fetchone()[0] is None:
                 return []  # Dagster creates its tables with the instance's first use
-            return conn.execute("select run_id, status from runs order by create_timestamp").fetchall()
+            rows = conn.execute("select run_id, status, run_body from runs order by create_timestamp").fetchall()
     finally:
         pg.stop()
+    return [(run_id, status, WAREHOUSE_POOL in json.dumps(json.loads(body).get("run_op_concurrency")))
+            for run_id, status, body in rows]
 
 
 @pytest.mark.slow
@@ -122,7 +127,10 @@ def test_backfill_on_a_fresh_demo_instance_lands_the_invoice_where_the_export_po
     assert "settings of the demo instance" in proc.stderr
 
     runs = _runs(data_dir)
-    assert [status for _, status in runs] == ["SUCCESS", "SUCCESS"]  # days in one run, the month in one
+    # the days' usage in one run that takes no warehouse pool slot (it waits on Supabase's APIs),
+    # their pricing in one pooled run, the month in one pooled run
+    assert [(status, pooled) for _, status, pooled in runs] == [
+        ("SUCCESS", False), ("SUCCESS", True), ("SUCCESS", True)]
     # the warehouse the export names, not a second one under the instance folder
     assert not (data_dir / "dagster_home" / ".aimatrix-demo").exists()
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as conn:

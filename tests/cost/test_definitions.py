@@ -42,3 +42,39 @@ def test_schedules_request_yesterday_and_the_running_month():
     assert schedules.cost_report_schedule(ctx).partition_key == "2026-02-01"
     ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 9, 2, 45, tzinfo=dt.UTC))
     assert schedules.cost_report_schedule(ctx).partition_key == "2026-03-01"
+
+
+def test_the_usage_extract_runs_apart_without_the_warehouse_pool_and_its_days_are_priced_after():
+    """dagster.yaml enforces pools per run: a pooled step anywhere in the extract's run would hold
+    the warehouse slot while the extract waits on Supabase's APIs. The schedule launches the
+    extract alone; the sensor prices exactly the days of each successful extract run."""
+    from aimatrix_pipeline.cost.sensors import RANGE_END_TAG, RANGE_START_TAG, price_extracted_usage
+    from aimatrix_pipeline.resources import WAREHOUSE_POOL
+
+    defs = dg.Definitions.merge(cost_defs, dg.Definitions(resources=shared_resources()))
+    repo = defs.get_repository_def()
+    extract, pricing = repo.get_job("usage_daily"), repo.get_job("cost_daily")
+    assert {n.name: n.definition.pool for n in extract.graph.nodes} == {"raw__usage_daily": None}
+    assert {n.name: n.definition.pool for n in pricing.graph.nodes} == {
+        "cost__price_book": WAREHOUSE_POOL, "cost__cost_breakdown_daily": WAREHOUSE_POOL,
+        "cost__query_cost_daily": WAREHOUSE_POOL}
+    assert repo.get_schedule_def("price_yesterdays_usage").job_name == "usage_daily"
+    sensor = repo.get_sensor_def("price_extracted_usage")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert [t.job_name for t in sensor.targets] == ["cost_daily"]
+
+    success = dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name="usage_daily")
+    with dg.instance_for_test() as instance:
+        def request(tags):
+            run = instance.create_run_for_job(extract, tags=tags)
+            return run, price_extracted_usage(dg.build_run_status_sensor_context(
+                sensor_name="price_extracted_usage", dagster_event=success, dagster_instance=instance,
+                dagster_run=run, repository_def=repo))
+
+        run, day = request({"dagster/partition": "2026-03-02"})
+        assert (day.partition_key, day.run_key) == ("2026-03-02", f"priced_after@{run.run_id}")
+        run, days = request({RANGE_START_TAG: "2026-03-01", RANGE_END_TAG: "2026-03-31"})
+        assert days.partition_key is None and days.run_key == f"priced_after@{run.run_id}"
+        assert (days.tags[RANGE_START_TAG], days.tags[RANGE_END_TAG]) == ("2026-03-01", "2026-03-31")
+        _, nothing = request({})
+        assert isinstance(nothing, dg.SkipReason) and "no day or range" in nothing.skip_message

@@ -365,3 +365,127 @@ def test_a_slow_api_costs_the_usage_step_one_deadline_and_never_holds_the_wareho
         unknown = conn.execute("select count(*) from raw.usage_daily where status = 'unknown' "
                                "and detail like '%not called%'").fetchone()[0]
     assert unknown >= 1
+
+
+# ---------------------------------------------------------------------------- the warehouse pool
+@pytest.fixture
+def repo_instance(pg18, tmp_path, monkeypatch):
+    """A DagsterInstance from the repository's dagster.yaml (pools per run, 1 warehouse slot),
+    storage in a fresh database on PG 18, as deployed."""
+    import shutil
+    from pathlib import Path
+
+    name = f"dagster_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    pg18.drop_database(name)
+    url = pg18.create_database(name)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parents[2] / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", url.replace("postgresql://", "postgresql+psycopg2://"))
+    with dg.DagsterInstance.get() as inst:
+        yield inst
+    pg18.drop_database(name)
+
+
+def _queue_would_hold(inst: dg.DagsterInstance, queued) -> bool:
+    """The run queue's decision for `queued` now: QueuedRunCoordinatorDaemon builds this counter
+    from the instance's active runs and the pool's slots on every iteration."""
+    from dagster._core.op_concurrency_limits_counter import GlobalOpConcurrencyLimitsCounter
+    from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES
+
+    config = inst.get_concurrency_config()
+    storage = inst.event_log_storage
+    counter = GlobalOpConcurrencyLimitsCounter(
+        inst, [queued], inst.get_run_records(filters=dg.RunsFilter(statuses=ACTIVE_RUN_STATUSES)),
+        concurrency_keys=storage.get_concurrency_keys(), pool_limits=storage.get_pool_limits(),
+        slot_count_offset=config.run_queue_config.op_concurrency_slot_buffer,
+        pool_granularity=config.pool_config.pool_granularity)
+    return counter.is_blocked(queued)
+
+
+def _while_waiting_on_the_network(inst, job, resources, server, look):
+    """Run `job` for DAY on `inst` in a thread; call `look()` while its usage step waits on the
+    slow server; return what `look` returned and the run's result."""
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=job.execute_in_process(
+        instance=inst, resources=resources, partition_key=DAY.isoformat(), raise_on_error=False)), daemon=True)
+    worker.start()
+    try:
+        while server.connections == 0 and worker.is_alive():  # the step is now waiting on the network
+            time.sleep(0.05)
+        assert worker.is_alive(), outcome
+        seen = look()
+    finally:
+        worker.join(timeout=120)
+    assert not worker.is_alive(), "the usage step did not return"
+    return seen, outcome["result"]
+
+
+def test_a_pooled_warehouse_run_is_not_held_while_the_usage_step_waits_on_the_network(
+        acme, warehouse, repo_instance, monkeypatch):
+    """With the deployment's dagster.yaml (pools enforced per run, one warehouse slot), a queued
+    pricing run is launched at once while the usage_daily run waits on a server sending one byte
+    a second; the old shape, usage and pricing in one run, held it for that whole wait. The
+    pricing of the day follows the extract through the sensor."""
+    from aimatrix_pipeline.cost.assets import COST_ASSETS, USAGE_ASSETS
+    from aimatrix_pipeline.cost.jobs import COST_DAILY_JOB, USAGE_DAILY_JOB
+    from aimatrix_pipeline.cost.sensors import price_extracted_usage
+    from aimatrix_pipeline.resources import WAREHOUSE_POOL
+
+    inst = repo_instance
+    assert inst.get_concurrency_config().pool_config.pool_granularity.value == "run"
+    assert inst.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
+    assert inst.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
+    resources = {**_resources(warehouse), "supabase_api": SupabaseApiResource(deadline_s=3.0, max_retries=1,
+                                                                              backoff_s=0.01)}
+    one_run = dg.define_asset_job("usage_and_pricing_in_one_run",
+                                  selection=dg.AssetSelection.assets(usage_daily, price_book, cost_breakdown_daily),
+                                  partitions_def=USAGE_DAILY_JOB.partitions_def)
+    defs = dg.Definitions(assets=[*USAGE_ASSETS, *COST_ASSETS], jobs=[USAGE_DAILY_JOB, COST_DAILY_JOB, one_run],
+                          sensors=[price_extracted_usage], resources=resources)
+    pricing = defs.resolve_job_def("cost_daily")
+    # a pricing run waiting to launch (stored not started: a QUEUED run needs a code server's origin;
+    # the queue judges a candidate by the pools its plan declares, as here)
+    queued = inst.create_run_for_job(pricing, tags={"dagster/partition": DAY.isoformat()})
+    assert queued.run_op_concurrency and WAREHOUSE_POOL in queued.run_op_concurrency.all_pools
+    assert not _queue_would_hold(inst, queued)  # nothing in flight: the slot is free
+
+    server = DripServer(interval_s=1.0)
+    monkeypatch.setenv("SUPABASE_API_URL", server.url)
+    try:
+        # the old shape first: its usage step waiting on the network keeps the pricing run queued
+        held, combined = _while_waiting_on_the_network(
+            inst, defs.resolve_job_def("usage_and_pricing_in_one_run"), resources, server,
+            lambda: _queue_would_hold(inst, queued))
+        assert held, "a run with pooled steps must hold the warehouse slot (else this test proves nothing)"
+        assert combined.success
+        server.connections = 0
+
+        def look():
+            [active] = inst.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+            assert active.dagster_run.job_name == "usage_daily"
+            assert active.dagster_run.run_op_concurrency is None  # no pooled step: no slot held
+            return _queue_would_hold(inst, queued)
+
+        held, extract = _while_waiting_on_the_network(inst, defs.resolve_job_def("usage_daily"), resources,
+                                                      server, look)
+    finally:
+        server.stop()
+    assert not held, "the pooled pricing run waited for the usage step's network calls"
+    assert extract.success
+    assert server.connections == 1  # one timed-out call, no other call in the step
+
+    # the day's pricing follows the successful extract, once per extract run
+    run = inst.get_run_by_id(extract.run_id)
+    success = next(e for e in inst.all_logs(run.run_id) if e.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS)
+    request = price_extracted_usage(dg.build_run_status_sensor_context(
+        sensor_name="price_extracted_usage", dagster_event=success.dagster_event, dagster_instance=inst,
+        dagster_run=run, repository_def=defs.get_repository_def()))
+    assert request.partition_key == DAY.isoformat()
+    assert request.run_key == f"priced_after@{run.run_id}"
+    priced = pricing.execute_in_process(instance=inst, partition_key=request.partition_key, tags=request.tags)
+    assert priced.success
+    with warehouse.reader() as conn:
+        days = conn.execute("select distinct date from cost.cost_breakdown_daily").fetchall()
+    assert days == [(DAY,)]
