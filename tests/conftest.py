@@ -118,7 +118,22 @@ SLOW_MODULES = {
     "tests/dashboard/test_previews.py",  # every analytics and cost asset materialized
     "tests/test_package.py",  # builds the wheel and installs it in a fresh venv
     "tests/extract/test_monitoring_role.py",  # the grant script and a full extract per shape
+    "tests/lake/",  # a DuckLake catalog on PostgreSQL, several writer processes
+    "tests/hostile/test_cli_args.py",  # every sandbox attack on the file and the DuckLake reader
+    "tests/test_command_output.py",  # real pipes and a real Dagster child process
+    "tests/analytics/test_plan_history.py",  # plans captured and analytics derived over several windows
+    "tests/index_advice/test_index_advice.py",  # the workload run, advised, built and run again
+    "tests/remediation/test_verified_saving.py",  # `apply`, then the next windows measured
+    "tests/cost/test_completeness.py",  # Dagster UI metadata and `report cost` per month shape
+    "tests/test_warehouse_access.py",  # writer and reader processes contending for the file
+    "tests/analytics/test_workload_e2e.py",  # a known workload, then a statistics reset
+    "tests/demo/",  # the demo's traffic and seed, timed by the clock
 }
+
+
+def is_slow_module(nodeid: str) -> bool:
+    path = nodeid.split("::")[0]
+    return any(path == m or (m.endswith("/") and path.startswith(m)) for m in SLOW_MODULES)
 
 
 def _slow_first(items: list) -> None:
@@ -131,7 +146,7 @@ def _slow_first(items: list) -> None:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.nodeid.split("::")[0] in SLOW_MODULES:
+        if is_slow_module(item.nodeid):
             item.add_marker(pytest.mark.slow)
     _slow_first(items)
     for item in items:
