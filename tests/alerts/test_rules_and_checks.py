@@ -256,7 +256,14 @@ def test_query_log_keys_rule_judges_the_latest_load_and_resolves_when_a_load_bri
     with warehouse.transaction() as conn:  # the source went quiet: the next load found nothing
         _load(conn, "query_performance_logs", quiet)
     r = evaluate_rule(rule, warehouse, "p1")
-    assert r.passed and r.metadata["value"].value == 0 and r.metadata["rows_checked"].value == 0
+    assert r.passed and r.metadata["no_data"].value is True and r.metadata["rows_checked"].value == 0
+    with warehouse.transaction() as conn:  # a load of good rows passes on its own rows
+        good = quiet + timedelta(seconds=30)
+        conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'h4', 't4', ?, ?)", [good, good])
+        _load(conn, "query_performance_logs", good)
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 0 and r.metadata["rows_checked"].value == 1
     with warehouse.transaction() as conn:  # a later load with a keyless row fires again
         later = quiet + timedelta(minutes=1)
         conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "

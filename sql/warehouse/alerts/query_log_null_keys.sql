@@ -1,6 +1,6 @@
 -- Data quality: rows of the newest raw.query_performance_logs load without the keys that join them
 -- to their text and fingerprint (query_hash, text_hash). Parameters: $project. value = number of
--- bad rows; 0 when the newest load brought no row at all.
+-- bad rows; NULL (no data: the rule passes) when the newest load brought no row to check.
 -- "Newest load" is the newest load TAKEN (raw.extract_state.updated_at, written by every load,
 -- also one that found nothing new): counting every row ever loaded, or the newest load that had
 -- rows, would judge a bad batch forever and the alert would never resolve once the source is fixed
@@ -12,7 +12,8 @@ with latest as (
         (select max(extracted_at) from raw.query_performance_logs where project = $project)) as ts
 )
 select
-    count(l.project) filter (where l.query_hash is null or l.text_hash is null) as value,
+    case when count(l.project) > 0
+         then count(l.project) filter (where l.query_hash is null or l.text_hash is null) end as value,
     count(l.project) as rows_checked,
     any_value(latest.ts) as loaded_at
 from latest left join raw.query_performance_logs l on l.project = $project and l.extracted_at = latest.ts
