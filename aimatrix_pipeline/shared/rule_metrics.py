@@ -52,7 +52,7 @@ METRICS: dict[str, Metric] = {
         _m("vector_p95_ms", "analytics/vector_health", "ms",
            "worst p95 vector query time of the newest snapshot"),
         _m("embedding_error_rate", "analytics/embedding_stats", "ratio",
-           "failed embedding generations / all, newest day"),
+           "failed embedding generations / all, newest day (no data once a load finds none)"),
         _m("error_rate_spike", "analytics/error_stats", "x",
            "errors in the last hour / mean hourly errors over 24 h (0 once a load finds no error)"),
         _m("extract_age_minutes", "raw/database_stats", "min",

@@ -321,3 +321,29 @@ def test_slow_query_rule_judges_the_hour_of_the_latest_snapshot_taken(warehouse)
     r = evaluate_rule(rule, warehouse, "p1")
     assert r.passed and r.metadata["no_data"].value is True
     assert r.metadata["hour_bucket"].value.startswith(str((hour + timedelta(hours=1)).year))
+
+
+@pytest.mark.fails_check("analytics/embedding_stats:embedding_error_rate_high")
+def test_embedding_error_rule_resolves_when_the_latest_load_brings_no_generation(warehouse):
+    """Failing generations fire; once a load finds no new generation (nothing is generated any
+    more) the rule judges that empty load and resolves, although the day's failures remain."""
+    from aimatrix_pipeline.analytics import derive
+
+    now = datetime.now(UTC)
+    busy, quiet = now - timedelta(minutes=10), now - timedelta(minutes=5)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.embedding_generation_logs (project, id, model, token_count, "
+                     "generation_time_ms, error, created_at, extracted_at) select 'p1', uuid(), 'm', 10, 5, "
+                     "case when i < 5 then 'rate limited' end, ?::timestamptz - to_seconds(i), ? from range(10) t(i)",
+                     [busy, busy])
+        _load(conn, "embedding_generation_logs", busy)
+        derive.derive(conn, "embedding_stats", derive.base_params("p1", as_of=busy))
+    rule = _rules()["embedding_error_rate_high"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == pytest.approx(0.5)
+    with warehouse.transaction() as conn:  # quiet: the next load found nothing, analytics re-derived
+        _load(conn, "embedding_generation_logs", quiet)
+        derive.derive(conn, "embedding_stats", derive.base_params("p1", as_of=quiet))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True
+    assert r.metadata["generations_in_latest_load"].value == 0 and r.metadata["errors"].value == 5
