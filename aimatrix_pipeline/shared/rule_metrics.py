@@ -42,7 +42,7 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         _m("slow_query_avg_ms", "analytics/slow_queries_summary", "ms",
-           "call-weighted mean execution time in the hour of the newest snapshot or load"),
+           "call-weighted mean execution time in the hour of the newest snapshot or load (no data once nothing ran)"),
         _m("cache_hit_ratio", "analytics/database_health", "ratio",
            "heap buffer cache hit ratio of the newest snapshot"),
         _m("connection_utilisation", "analytics/database_health", "ratio",
