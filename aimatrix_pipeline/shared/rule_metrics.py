@@ -50,7 +50,7 @@ METRICS: dict[str, Metric] = {
         _m("long_running_query_minutes", "raw/activity", "min",
            "longest-running active statement"),
         _m("vector_p95_ms", "analytics/vector_health", "ms",
-           "worst p95 vector query time of the newest snapshot"),
+           "worst p95 vector query time of the newest vector query log load"),
         _m("embedding_error_rate", "analytics/embedding_stats", "ratio",
            "failed embedding generations / all, newest day (no data once a load finds none)"),
         _m("error_rate_spike", "analytics/error_stats", "x",

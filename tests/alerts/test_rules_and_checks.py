@@ -382,3 +382,34 @@ def test_embedding_error_rule_resolves_when_the_latest_load_brings_no_generation
     r = evaluate_rule(rule, warehouse, "p1")
     assert r.passed and r.metadata["no_data"].value is True
     assert r.metadata["generations_in_latest_load"].value == 0 and r.metadata["errors"].value == 5
+
+
+@pytest.mark.fails_check("analytics/vector_health:vector_p95_slow")
+def test_vector_p95_rule_judges_the_latest_load_and_resolves_when_queries_stop(warehouse):
+    """Slow vector queries fire; a later load that brought no vector query (the application went
+    quiet) resolves, although the slow queries stay in the log (and in vector_health's p95)."""
+    from aimatrix_pipeline.analytics import derive
+
+    busy = datetime.now(UTC) - timedelta(minutes=10)
+    quiet, fast = busy + timedelta(minutes=2), busy + timedelta(minutes=4)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.vector_query_logs (project, id, table_name, query_time_ms, created_at, "
+                     "extracted_at) select 'p1', uuid(), 'documents', 400 + i, ?, ? from range(20) t(i)",
+                     [busy, busy])
+        _load(conn, "vector_query_logs", busy)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=busy))
+    rule = _rules()["vector_p95_slow"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value > 400
+    with warehouse.transaction() as conn:
+        _load(conn, "vector_query_logs", quiet)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=quiet))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True and r.metadata["queries"].value == 0
+    with warehouse.transaction() as conn:  # fast queries again: judged on their own
+        conn.execute("insert into raw.vector_query_logs (project, id, table_name, query_time_ms, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'documents', 12, ?, ?)", [fast, fast])
+        _load(conn, "vector_query_logs", fast)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=fast))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 12 and r.metadata["vector_table"].value == "documents"
