@@ -4,7 +4,7 @@
 -- the alert firing long after queries became fast or stopped. The newest load taken
 -- (raw.extract_state.updated_at, written by every load, also an empty one) is judged instead:
 -- value NULL (no data: the rule passes) when it brought no vector query. Rows carry their load's
--- time as extracted_at; the check runs with analytics/vector_health, derived after each load.
+-- time as extracted_at (rows without any load record are all judged); the check runs with analytics/vector_health, derived after each load.
 with latest_load as (
     select greatest(
         (select max(updated_at) from raw.extract_state
@@ -14,7 +14,7 @@ with latest_load as (
 per_table as (
     select v.table_name, quantile_cont(v.query_time_ms, 0.95) as p95, count(*) as queries
     from raw.vector_query_logs v, latest_load
-    where v.project = $project and v.extracted_at = latest_load.ts
+    where v.project = $project and (v.extracted_at = latest_load.ts or latest_load.ts is null)
     group by v.table_name
 )
 select
