@@ -11,6 +11,7 @@ The monitored cluster is the test's own (`max_connections` 30). Busy, then quiet
 | `slow_query_avg` | every few seconds a 1.5 s statement (pg_stat_statements) that logs a 10 s query (app log): the hour's mean > 1000 ms | the statements stop: the newest interval counts only the monitoring role's own calls and the log load brings no row (no data) | shipped |
 | `error_rate_spike` | an application error every few seconds (`public.error_events`): all in the last hour, 24x the 24 h mean | inserts stop: the next log load finds no error | shipped |
 | `embedding_error_rate_high` | an embedding generation that failed every few seconds (`public.embedding_generation_logs`) | inserts stop: the next load finds no generation | shipped |
+| `vector_p95_slow` | a 500 ms vector query logged every few seconds (`public.vector_query_logs`) | inserts stop: the next load brings no vector query (no data) | shipped |
 | `query_log_keys_present` | a query log row every few seconds (`public.query_performance_logs`) | inserts stop: the next load brings no row (no data) | threshold -1: a real source cannot deliver a keyless row (a NULL query_hash is quarantined, text_hash is computed), so "0 keyless rows" of a load that brought rows is the breach |
 
 Every rule's channels are `[webhook]` in the test's copy (the shipped `query_log_keys_present`
@@ -18,7 +19,7 @@ goes to Slack only); `group_interval` is 0 s so a resolve does not wait behind a
 
 Not driven here (see each rule's unit test in tests/alerts/test_rules_and_checks.py):
 `cache_hit_ratio_low` (cumulative counters of pg_stat_database),
-`vector_p95_slow` (needs pgvector columns), `extraction_stale` / `extraction_stopped`,
+`extraction_stale` / `extraction_stopped`,
 `pg_stat_statements_keys_present`, `statement_deltas_non_negative`, `projected_cost_over_budget`.
 
 Schedules: statistics every 2 minutes, app logs every 2 minutes; sensors every 10 s. Waits are
@@ -50,7 +51,7 @@ PHASE_DEADLINE_S = 1500
 QUIET_FAST = {**FAST, "AIMATRIX_STATS_CRON": "*/2 * * * *", "AIMATRIX_LOGS_CRON": "*/2 * * * *"}
 
 RULES = ("connection_utilisation_high", "long_running_query", "error_rate_spike", "embedding_error_rate_high",
-         "query_log_keys_present", "slow_query_avg")
+         "query_log_keys_present", "slow_query_avg", "vector_p95_slow")
 # 23 held + the long statement + the application writer = 25 superuser sessions: above 0.8 of the
 # 27 usable connections, with two slots left for the monitoring role's extracts
 HELD_SESSIONS = 23
@@ -93,7 +94,7 @@ class LongStatement:
 
 class Application:
     """The application while busy: every few seconds a slow statement (1.5 s) that writes an error
-    event, a failed embedding generation and a query log row of a 10 s query, on one connection;
+    event, a failed embedding generation, a query log row of a 10 s query and a 500 ms vector query, on one connection;
     `stop` ends it (the source goes quiet)."""
 
     def __init__(self, dsn: str):
@@ -113,8 +114,11 @@ class Application:
                 "values ('text-embedding-3-small', 12, 40, 'rate limited') returning 1), "
                 "q as (insert into public.query_performance_logs (query_hash, query_text, execution_time_ms, "
                 "rows_returned, rows_examined, created_at) values (md5(random()::text), "
-                "'select id from orders where id = 42', 10000, 1, 1, now()) returning 1) "
-                "select pg_sleep(1.5) from e, g, q")
+                "'select id from orders where id = 42', 10000, 1, 1, now()) returning 1), "
+                "v as (insert into public.vector_query_logs (query_type, table_name, similarity_threshold, "
+                "vector_dimension, query_time_ms, result_count, index_used) "
+                "values ('similarity', 'documents', 0.8, 384, 500, 10, false) returning 1) "
+                "select pg_sleep(1.5) from e, g, q, v")
             self.inserted += 1
             self._stop.wait(3)
 
@@ -180,3 +184,4 @@ def test_snapshot_rules_fire_while_busy_and_resolve_when_the_source_goes_quiet(t
     assert app.inserted > 0
     assert receiver.rejected == 0
     assert leftovers == []
+
