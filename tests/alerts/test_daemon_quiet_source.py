@@ -1,6 +1,8 @@
 """Unattended, as deployed: shipped rules fire while the source is busy and resolve once it goes
-quiet, through the real `dagster-daemon` (one session drives every rule below: the daemon start and
-the first runs are the expensive part).
+quiet, through the real `dagster-daemon`. Two daemon sessions (the daemon start and the first runs
+are the expensive part): the first drives the seven rules of the table below at once; the second,
+`extraction_stopped`, whose cause is the opposite of a busy source (extraction stops, then resumes;
+see that test's docstring).
 
 The monitored cluster is the test's own (`max_connections` 30). Busy, then quiet:
 
@@ -17,10 +19,15 @@ The monitored cluster is the test's own (`max_connections` 30). Busy, then quiet
 Every rule's channels are `[webhook]` in the test's copy (the shipped `query_log_keys_present`
 goes to Slack only); `group_interval` is 0 s so a resolve does not wait behind a firing message.
 
-Not driven here (see each rule's unit test in tests/alerts/test_rules_and_checks.py):
-`cache_hit_ratio_low` (cumulative counters of pg_stat_database),
-`extraction_stale` / `extraction_stopped`,
-`pg_stat_statements_keys_present`, `statement_deltas_non_negative`, `projected_cost_over_budget`.
+Not driven through the daemon (their unit tests are in tests/alerts/test_rules_and_checks.py and
+tests/test_check_failures.py):
+* `cache_hit_ratio_low`: the ratio is cumulative since the last statistics reset, so a quiet source
+  does not move it (judging the newest interval needs delta columns in analytics.database_health).
+* `extraction_stale`: its check runs with raw/database_stats, i.e. only when an extraction ran,
+  right after it (age about 0); a stopped extraction is `extraction_stopped`, driven below.
+* `pg_stat_statements_keys_present`: the monitoring role reads every key (pg_read_all_stats).
+* `statement_deltas_non_negative`: the deltas classify every counter drop as a reset.
+* `projected_cost_over_budget`: the monthly cost report (plan, price book, budget), daily cron.
 
 Schedules: statistics every 2 minutes, app logs every 2 minutes; sensors every 10 s. Waits are
 bounded by generous deadlines (no timing asserts); the daemon and everything it started are
@@ -185,3 +192,103 @@ def test_snapshot_rules_fire_while_busy_and_resolve_when_the_source_goes_quiet(t
     assert receiver.rejected == 0
     assert leftovers == []
 
+
+# --- the second session: extraction itself stops, then resumes -----------------------------------
+
+STATS_SCHEDULE = "snapshot_statistics"
+
+
+def _schedule(daemon: AlertDaemon, action: str, name: str) -> None:
+    """`dagster schedule stop|start NAME` on the daemon's instance: what an operator does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).with_name("dagster")), "schedule", action, name,
+                           "-m", "aimatrix_pipeline.definitions"],
+                          env=daemon.env, cwd=daemon.work, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-4000:])
+
+
+def _freshness_rules_file(path, root):
+    doc = yaml.safe_load((root / "alert_rules.yaml").read_text())
+    doc["settings"]["group_interval"] = "0s"
+    for rule in doc["rules"]:
+        rule["channels"] = ["webhook"]
+        if rule["id"] == "extraction_stale":
+            rule["threshold"] = 3  # minutes (the fleet freshness check judges against it)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_extraction_stopped_fires_when_extraction_stops_and_resolves_when_it_resumes(tmp_path, pg18):
+    """`extraction_stopped` (the fleet check `raw/database_stats:all_projects_extracted_recently`,
+    run by `alert_freshness_schedule`, here every minute through AIMATRIX_FRESHNESS_CRON): the
+    statistics schedule (every minute) is stopped with `dagster schedule stop`, as an operator or
+    a broken deployment would; no extraction for more than 3 minutes (`extraction_stale`'s
+    threshold lowered from 90 in the test's copy) fires it; `dagster schedule start` resumes
+    extraction and the next freshness evaluation resolves it.
+
+    Before the first extraction lands the project is "never extracted", which may fire (and then
+    resolve) on its own: only what follows the stop is counted, exactly once each.
+    """
+    import dagster as dg
+
+    from .daemon_flow import ROOT
+
+    rule = "extraction_stopped"
+    dagster_db = f"dagster_fresh_e2e_{os.getpid()}"
+    dagster_url = pg18.create_database(dagster_db).replace("postgresql://", "postgresql+psycopg2://", 1)
+    source = MonitoredPostgres(_base_dir() / f"monitored-fresh-{tmp_path.name}").start()
+    receiver = SignedWebhookReceiver()
+    daemon = AlertDaemon(tmp_path, dagster_pg_url=dagster_url, source_dsn=source.monitor_dsn,
+                         webhook_url=receiver.url,
+                         env={**FAST, "AIMATRIX_STATS_CRON": "* * * * *", "AIMATRIX_FRESHNESS_CRON": "* * * * *"},
+                         rules_path=_freshness_rules_file(tmp_path / "alert_rules.yaml", ROOT))
+    store = instance = None
+    leftovers: list[int] = []
+    try:
+        daemon.start()
+        instance = daemon.instance()
+        check = dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), "all_projects_extracted_recently")
+        store = wait_for(lambda: (tmp_path / "alerts_outbox.sqlite").exists()
+                         and AlertStore(tmp_path / "alerts_outbox.sqlite"), PHASE_DEADLINE_S, "the alert state", daemon)
+
+        def a_pass_was_applied() -> bool:
+            records = instance.event_log_storage.get_asset_check_execution_history(check, limit=20)
+            ids = [r.id for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation) and r.evaluation.passed]
+            return bool(ids) and (store.cursor_for(f"raw/database_stats:{check.name}") or 0) >= max(ids)
+
+        # extraction runs and the alert sensor has applied a passing freshness evaluation; a "never
+        # extracted" alert from before the first extraction has been resolved and delivered
+        wait_for(a_pass_was_applied, PHASE_DEADLINE_S, "a passing freshness evaluation", daemon)
+        wait_for(lambda: len(receiver.deliveries(rule, "resolved")) >= len(receiver.deliveries(rule, "firing")),
+                 PHASE_DEADLINE_S, "no open extraction_stopped alert", daemon)
+        before = (len(receiver.deliveries(rule, "firing")), len(receiver.deliveries(rule, "resolved")))
+        _schedule(daemon, "stop", STATS_SCHEDULE)
+        wait_for(lambda: len(receiver.deliveries(rule, "firing")) > before[0], PHASE_DEADLINE_S,
+                 "firing notification of extraction_stopped", daemon)
+        _schedule(daemon, "start", STATS_SCHEDULE)
+        wait_for(lambda: len(receiver.deliveries(rule, "resolved")) > before[1], PHASE_DEADLINE_S,
+                 "resolve notification of extraction_stopped", daemon)
+        wait_for(lambda: not store.query("select 1 from outbox where status in ('pending', 'sending') limit 1"),
+                 120, "the outbox to settle", daemon)
+        fired = receiver.deliveries(rule, "firing")[before[0]:]
+        resolved = receiver.deliveries(rule, "resolved")[before[1]:]
+    finally:
+        leftovers = daemon.stop()
+        if store is not None:
+            store.close()
+        if instance is not None:
+            instance.dispose()
+        receiver.close()
+        source.stop()
+        pg18.drop_database(dagster_db)
+
+    assert len(fired) == 1, [d.body for d in fired]
+    assert len(resolved) == 1, [d.body for d in resolved]
+    assert fired[0].at < resolved[0].at
+    (alert,) = fired[0].alerts(rule, "firing")
+    assert "not extracted within" in alert["message"]
+    assert receiver.rejected == 0
+    assert leftovers == []
