@@ -155,6 +155,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AIMATRIX_RETENTION_CRON", _CRON, "17 3 * * *", "cron", "schedule `snapshot_retention`"),
     Variable("AIMATRIX_DASHBOARD_CRON", _CRON, "*/15 * * * *", "cron", "schedule "
              "`refresh_monitoring_dashboard`"),
+    Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedule `alert_freshness_schedule` "
+             "(is every project extracted recently? the `extraction_stopped` alert)"),
     Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
     Variable("AIMATRIX_AUTOMATION_INTERVAL_S", "seconds", "60", _SECONDS, "how often "
@@ -245,12 +247,14 @@ class Schedules:
     retention: str = _CRON_DEFAULTS["AIMATRIX_RETENTION_CRON"]
     dashboard: str = _CRON_DEFAULTS["AIMATRIX_DASHBOARD_CRON"]
     plans: str = _CRON_DEFAULTS["AIMATRIX_PLANS_CRON"]
+    freshness: str = _CRON_DEFAULTS["AIMATRIX_FRESHNESS_CRON"]
 
 
 _CRON_FIELDS = {"statistics": "AIMATRIX_STATS_CRON", "app_logs": "AIMATRIX_LOGS_CRON",
                 "appsignals": "AIMATRIX_APPSIGNALS_CRON", "cost_daily": "AIMATRIX_COST_DAILY_CRON",
                 "cost_report": "AIMATRIX_COST_REPORT_CRON", "retention": "AIMATRIX_RETENTION_CRON",
-                "dashboard": "AIMATRIX_DASHBOARD_CRON", "plans": "AIMATRIX_PLANS_CRON"}
+                "dashboard": "AIMATRIX_DASHBOARD_CRON", "plans": "AIMATRIX_PLANS_CRON",
+                "freshness": "AIMATRIX_FRESHNESS_CRON"}
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.alerts.jobs import alert_freshness_job
+from aimatrix_pipeline.settings import current_settings
 
-FRESHNESS_CRON = "*/30 * * * *"
+# AIMATRIX_FRESHNESS_CRON, default every 30 minutes
+FRESHNESS_CRON = current_settings().schedules.freshness
 
 alert_freshness_schedule = dg.ScheduleDefinition(
     name="alert_freshness_schedule",
     job=alert_freshness_job,
     cron_schedule=FRESHNESS_CRON,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 30 minutes: is every configured project's extraction recent enough?",
+    description="Is every configured project's extraction recent enough? (AIMATRIX_FRESHNESS_CRON)",
 )

@@ -42,7 +42,7 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         _m("slow_query_avg_ms", "analytics/slow_queries_summary", "ms",
-           "call-weighted mean execution time over the newest hour"),
+           "call-weighted mean execution time in the hour of the newest snapshot or load (no data once nothing ran)"),
         _m("cache_hit_ratio", "analytics/database_health", "ratio",
            "heap buffer cache hit ratio of the newest snapshot"),
         _m("connection_utilisation", "analytics/database_health", "ratio",
@@ -50,17 +50,17 @@ METRICS: dict[str, Metric] = {
         _m("long_running_query_minutes", "raw/activity", "min",
            "longest-running active statement"),
         _m("vector_p95_ms", "analytics/vector_health", "ms",
-           "worst p95 vector query time of the newest snapshot"),
+           "worst p95 vector query time of the newest vector query log load"),
         _m("embedding_error_rate", "analytics/embedding_stats", "ratio",
-           "failed embedding generations / all, newest day"),
+           "failed embedding generations / all, newest day (no data once a load finds none)"),
         _m("error_rate_spike", "analytics/error_stats", "x",
-           "errors in the last hour / mean hourly errors over 24 h"),
+           "errors in the last hour / mean hourly errors over 24 h (0 once a load finds no error)"),
         _m("extract_age_minutes", "raw/database_stats", "min",
            "minutes since the newest extraction"),
         _m("pg_stat_statements_null_keys", "raw/pg_stat_statements", "rows",
            "snapshot rows without queryid/dbid/userid"),
         _m("query_log_null_keys", "raw/query_performance_logs", "rows",
-           "query log rows without query_hash/text_hash"),
+           "rows of the newest query log load without query_hash/text_hash"),
     )
 }
 

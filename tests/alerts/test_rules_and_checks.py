@@ -231,3 +231,185 @@ def test_a_checks_description_does_not_go_stale_after_a_threshold_edit(warehouse
     # the evaluation says which threshold it judged
     r = evaluate_rule(after["slow_query_avg"], warehouse, "p1")
     assert r.metadata["threshold"].value == 2500
+
+
+def _load(conn, table: str, at: datetime) -> None:
+    """What every app-log load writes, also one that found nothing new: its time in raw.extract_state."""
+    conn.execute("delete from raw.extract_state where project = 'p1' and source_table = ?", [table])
+    conn.execute("insert into raw.extract_state values ('p1', ?, ?, 0, ?)", [table, at, at])
+
+
+@pytest.mark.fails_check("raw/query_performance_logs:query_log_keys_present")
+def test_query_log_keys_rule_judges_the_latest_load_and_resolves_when_a_load_brings_nothing(warehouse):
+    """A load with keyless rows fires; the next load (here: one that found no new row) resolves.
+    Counting every row ever loaded would judge the bad batch forever."""
+    busy = datetime.now(UTC) - timedelta(minutes=5)
+    quiet = busy + timedelta(minutes=1)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'h1', null, ?, ?), ('p1', uuid(), 'h2', 't2', ?, ?)",
+                     [busy, busy, busy, busy])
+        _load(conn, "query_performance_logs", busy)
+    rule = _rules()["query_log_keys_present"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == 1 and r.metadata["rows_checked"].value == 2
+    with warehouse.transaction() as conn:  # the source went quiet: the next load found nothing
+        _load(conn, "query_performance_logs", quiet)
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True and r.metadata["rows_checked"].value == 0
+    with warehouse.transaction() as conn:  # a load of good rows passes on its own rows
+        good = quiet + timedelta(seconds=30)
+        conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'h4', 't4', ?, ?)", [good, good])
+        _load(conn, "query_performance_logs", good)
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 0 and r.metadata["rows_checked"].value == 1
+    with warehouse.transaction() as conn:  # a later load with a keyless row fires again
+        later = quiet + timedelta(minutes=1)
+        conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
+                     "extracted_at) values ('p1', uuid(), null, 't3', ?, ?)", [later, later])
+        _load(conn, "query_performance_logs", later)
+    assert not evaluate_rule(rule, warehouse, "p1").passed
+
+
+@pytest.mark.fails_check("analytics/error_stats:error_rate_spike")
+def test_error_spike_rule_resolves_when_the_latest_load_brings_no_error(warehouse):
+    """A burst of errors fires; once a load finds no new error (the source is quiet) the rule
+    judges that empty load and resolves, although the burst is still inside the 1 h window."""
+    from aimatrix_pipeline.analytics import derive
+
+    now = datetime.now(UTC)
+    busy, quiet = now - timedelta(minutes=10), now - timedelta(minutes=5)
+    with warehouse.transaction() as conn:
+        # the usual rate: 24 errors over the day; then a burst of 20 in the last minutes
+        conn.execute("insert into raw.error_events (project, id, name, created_at, extracted_at) "
+                     "select 'p1', uuid(), 'E', ?::timestamptz - to_hours(i + 2), ? from range(24) t(i)",
+                     [busy, busy - timedelta(hours=1)])
+        conn.execute("insert into raw.error_events (project, id, name, created_at, extracted_at) "
+                     "select 'p1', uuid(), 'Burst', ?::timestamptz - to_seconds(i), ? from range(20) t(i)",
+                     [busy, busy])
+        _load(conn, "error_events", busy)
+        derive.derive(conn, "error_stats", derive.base_params("p1", as_of=busy))
+    rule = _rules()["error_rate_spike"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["errors_last_hour"].value == 20 and r.metadata["value"].value > 3
+    with warehouse.transaction() as conn:  # quiet: the next load found no error, analytics re-derived
+        _load(conn, "error_events", quiet)
+        derive.derive(conn, "error_stats", derive.base_params("p1", as_of=quiet))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 0 and r.metadata["errors_in_latest_load"].value == 0
+    assert r.metadata["errors_last_hour"].value == 20  # still in the window: the empty load decides
+
+
+@pytest.mark.fails_check("analytics/slow_queries_summary:slow_query_avg")
+def test_slow_query_rule_judges_the_hour_of_the_latest_snapshot_taken(warehouse):
+    """Slow calls in one hour fire; once a later hour's snapshot found no call (quiet source), the
+    rule judges that empty hour and resolves instead of the last hour that had rows."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into analytics.slow_queries_summary (project, source, fingerprint, hour_bucket, "
+                     "calls, total_time_ms, max_time_ms) values ('p1', 'pg_stat_statements', 'f', ?, 4, 20000, 9000)",
+                     [hour])
+        conn.execute("insert into raw.snapshot_runs values ('p1', 'pg_stat_statements', ?, 4)",
+                     [hour + timedelta(minutes=30)])
+    rule = _rules()["slow_query_avg"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == 5000
+    with warehouse.transaction() as conn:  # the next hour's snapshot: nothing ran
+        conn.execute("insert into raw.snapshot_runs values ('p1', 'pg_stat_statements', ?, 0)",
+                     [hour + timedelta(minutes=70)])
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True
+    assert r.metadata["hour_bucket"].value.startswith(str((hour + timedelta(hours=1)).year))
+
+
+@pytest.mark.fails_check("analytics/slow_queries_summary:slow_query_avg")
+def test_slow_query_rule_resolves_when_the_latest_interval_ran_nothing_within_the_hour(warehouse):
+    """Slow calls fire; once the newest pg_stat_statements interval counted no call (but the
+    monitoring role's own) and the newest query log load brought no row, the quiet period is
+    judged and the rule resolves, although the slow calls are still in the same hour."""
+    t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    busy, quiet = t0 + timedelta(minutes=10), t0 + timedelta(minutes=20)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into analytics.slow_queries_summary (project, source, fingerprint, hour_bucket, "
+                     "calls, total_time_ms, max_time_ms) values ('p1', 'app_log', 'f', ?, 2, 8000, 5000)", [t0])
+        conn.execute("insert into raw.pg_stat_statements_info (project, snapshot_at, monitor_userid) "
+                     "values ('p1', ?, 99)", [busy])
+        for at in (busy, quiet):
+            conn.execute("insert into raw.snapshot_runs values ('p1', 'pg_stat_statements', ?, 3)", [at])
+        conn.execute("insert into analytics.pg_stat_statements_intervals (project, snapshot_at, interval_kind) "
+                     "values ('p1', ?, 'normal')", [busy])
+        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls) "
+                     "values ('p1', ?, 10, 2), ('p1', ?, 99, 5)", [busy, busy])
+        conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'h', 't', ?, ?)", [busy, busy])
+        _load(conn, "query_performance_logs", busy)
+    rule = _rules()["slow_query_avg"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == 4000 and r.metadata["calls_in_latest_period"].value == 3
+    with warehouse.transaction() as conn:  # quiet: only the monitoring role ran, the log load was empty
+        conn.execute("insert into analytics.pg_stat_statements_intervals (project, snapshot_at, interval_kind) "
+                     "values ('p1', ?, 'normal')", [quiet])
+        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls) "
+                     "values ('p1', ?, 99, 5)", [quiet])
+        _load(conn, "query_performance_logs", quiet)
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True and r.metadata["calls_in_latest_period"].value == 0
+    assert r.metadata["calls"].value == 2  # the hour still holds the slow calls: the quiet period decides
+
+
+@pytest.mark.fails_check("analytics/embedding_stats:embedding_error_rate_high")
+def test_embedding_error_rule_resolves_when_the_latest_load_brings_no_generation(warehouse):
+    """Failing generations fire; once a load finds no new generation (nothing is generated any
+    more) the rule judges that empty load and resolves, although the day's failures remain."""
+    from aimatrix_pipeline.analytics import derive
+
+    now = datetime.now(UTC)
+    busy, quiet = now - timedelta(minutes=10), now - timedelta(minutes=5)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.embedding_generation_logs (project, id, model, token_count, "
+                     "generation_time_ms, error, created_at, extracted_at) select 'p1', uuid(), 'm', 10, 5, "
+                     "case when i < 5 then 'rate limited' end, ?::timestamptz - to_seconds(i), ? from range(10) t(i)",
+                     [busy, busy])
+        _load(conn, "embedding_generation_logs", busy)
+        derive.derive(conn, "embedding_stats", derive.base_params("p1", as_of=busy))
+    rule = _rules()["embedding_error_rate_high"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value == pytest.approx(0.5)
+    with warehouse.transaction() as conn:  # quiet: the next load found nothing, analytics re-derived
+        _load(conn, "embedding_generation_logs", quiet)
+        derive.derive(conn, "embedding_stats", derive.base_params("p1", as_of=quiet))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True
+    assert r.metadata["generations_in_latest_load"].value == 0 and r.metadata["errors"].value == 5
+
+
+@pytest.mark.fails_check("analytics/vector_health:vector_p95_slow")
+def test_vector_p95_rule_judges_the_latest_load_and_resolves_when_queries_stop(warehouse):
+    """Slow vector queries fire; a later load that brought no vector query (the application went
+    quiet) resolves, although the slow queries stay in the log (and in vector_health's p95)."""
+    from aimatrix_pipeline.analytics import derive
+
+    busy = datetime.now(UTC) - timedelta(minutes=10)
+    quiet, fast = busy + timedelta(minutes=2), busy + timedelta(minutes=4)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.vector_query_logs (project, id, table_name, query_time_ms, created_at, "
+                     "extracted_at) select 'p1', uuid(), 'documents', 400 + i, ?, ? from range(20) t(i)",
+                     [busy, busy])
+        _load(conn, "vector_query_logs", busy)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=busy))
+    rule = _rules()["vector_p95_slow"]
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert not r.passed and r.metadata["value"].value > 400
+    with warehouse.transaction() as conn:
+        _load(conn, "vector_query_logs", quiet)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=quiet))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["no_data"].value is True and r.metadata["queries"].value == 0
+    with warehouse.transaction() as conn:  # fast queries again: judged on their own
+        conn.execute("insert into raw.vector_query_logs (project, id, table_name, query_time_ms, created_at, "
+                     "extracted_at) values ('p1', uuid(), 'documents', 12, ?, ?)", [fast, fast])
+        _load(conn, "vector_query_logs", fast)
+        derive.derive(conn, "vector_health", derive.base_params("p1", as_of=fast))
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 12 and r.metadata["vector_table"].value == "documents"
