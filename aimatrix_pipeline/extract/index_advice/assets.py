@@ -77,8 +77,11 @@ def index_suggestions(
     settings: SettingsResource,
 ) -> dg.MaterializeResult:
     project = settings.get().project(context.partition_key)
-    run_at = datetime.now(timezone.utc).replace(microsecond=0)
-    until = datetime.fromisoformat(config.as_of) if config.as_of else run_at
+    now = datetime.now(timezone.utc)
+    run_at = now.replace(microsecond=0)
+    # the window ends now, not at the whole second run_at is stored under: a snapshot taken earlier
+    # in the same second (snapshot_at keeps its microseconds) belongs to the window
+    until = datetime.fromisoformat(config.as_of) if config.as_of else now
     if until.tzinfo is None:
         until = until.replace(tzinfo=timezone.utc)
     since = until - timedelta(hours=config.window_hours)
