@@ -197,30 +197,40 @@ class DuckLakeWarehouseResource(WarehouseResource):
         "pg_type_typname_nsp_index"` on CREATE TABLE ducklake_metadata). Under this lock one
         process initialises; the others wait for it and then attach the catalog it made. Once the
         catalog exists, attaching takes no lock (one catalog query decides)."""
-        conninfo = self.catalog_conninfo
-        if conninfo is None:
+        pg = self._catalog_session("aimatrix-ducklake-init-lock")
+        if pg is None:
             yield
             return
-        try:
-            pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-init-lock")
-        except psycopg.Error as exc:
-            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
         try:
             if pg.execute("select to_regclass('ducklake_metadata') is not null").fetchone()[0]:
                 pg.close()
                 yield
                 return
-            pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
-            try:
-                pg.execute("select pg_advisory_lock(%s)", [INIT_LOCK_KEY])
-            except psycopg.errors.LockNotAvailable:
-                raise WarehouseLockTimeout(
-                    f"could not get the DuckLake initialisation lock within {self.lock_timeout_s:.0f}s; "
-                    "another writer is still creating the catalog"
-                ) from None
+            self._advisory_lock(pg, INIT_LOCK_KEY, "initialisation lock",
+                                "another writer is still creating the catalog")
             yield
         finally:
             pg.close()  # ends the session: releases the lock
+
+    def _catalog_session(self, application_name: str) -> psycopg.Connection | None:
+        """A session on the catalog's PostgreSQL to hold a lock in, or None without one."""
+        conninfo = self.catalog_conninfo
+        if conninfo is None:
+            return None
+        try:
+            return psycopg.connect(conninfo, autocommit=True, application_name=application_name)
+        except psycopg.Error as exc:
+            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
+
+    def _advisory_lock(self, pg: psycopg.Connection, key: int, what: str, holder: str) -> None:
+        """Take session advisory lock `key`, waiting at most lock_timeout_s."""
+        pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
+        try:
+            pg.execute("select pg_advisory_lock(%s)", [key])
+        except psycopg.errors.LockNotAvailable:
+            raise WarehouseLockTimeout(
+                f"could not get the DuckLake {what} within {self.lock_timeout_s:.0f}s; {holder}"
+            ) from None
 
     @contextmanager
     def _commit_lock(self) -> Iterator[None]:
@@ -234,23 +244,12 @@ class DuckLakeWarehouseResource(WarehouseResource):
         (reading the sources, Dagster's own work, readers) runs in parallel. It is a session lock
         on the catalog's PostgreSQL: a writer that dies releases it with its connection.
         """
-        conninfo = self.catalog_conninfo
-        if conninfo is None:
+        pg = self._catalog_session("aimatrix-ducklake-commit-lock")
+        if pg is None:
             yield
             return
         try:
-            pg = psycopg.connect(conninfo, autocommit=True, application_name="aimatrix-ducklake-commit-lock")
-        except psycopg.Error as exc:
-            raise WarehouseConfigError(f"cannot reach the DuckLake catalog's PostgreSQL: {exc}") from None
-        try:
-            pg.execute("select set_config('lock_timeout', %s, false)", [f"{int(self.lock_timeout_s * 1000)}ms"])
-            try:
-                pg.execute("select pg_advisory_lock(%s)", [COMMIT_LOCK_KEY])
-            except psycopg.errors.LockNotAvailable:
-                raise WarehouseLockTimeout(
-                    f"could not get the DuckLake commit lock within {self.lock_timeout_s:.0f}s; "
-                    "another writer holds a transaction open"
-                ) from None
+            self._advisory_lock(pg, COMMIT_LOCK_KEY, "commit lock", "another writer holds a transaction open")
             yield
         finally:
             pg.close()  # ends the session: releases the lock
