@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from aimatrix_pipeline.alerts.assets import alert_events, notification_deliveries
-from aimatrix_pipeline.alerts.jobs import alert_delivery_job, alert_freshness_job
-from aimatrix_pipeline.alerts.schedules import alert_freshness_schedule
+from aimatrix_pipeline.alerts.jobs import alert_delivery_job, alert_freshness_job, alert_staleness_job
+from aimatrix_pipeline.alerts.schedules import alert_freshness_schedule, alert_staleness_schedule
 from aimatrix_pipeline.alerts.sensors import alert_sensor
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 from aimatrix_pipeline.shared.rule_checks import (
@@ -27,7 +27,7 @@ defs = dg.Definitions(
     # rules on analytics assets are those assets' own check specs (analytics/assets.py)
     asset_checks=[*build_rule_checks(RULES, PROJECTS_PARTITIONS, exclude_assets=own_spec_asset_keys()),
                   *_fleet_checks],
-    jobs=[alert_delivery_job, *([alert_freshness_job] if _fleet_checks else [])],
-    schedules=[alert_freshness_schedule] if _fleet_checks else [],
+    jobs=[alert_delivery_job, *([alert_freshness_job, alert_staleness_job] if _fleet_checks else [])],
+    schedules=[alert_freshness_schedule, alert_staleness_schedule] if _fleet_checks else [],
     sensors=[alert_sensor],
 )

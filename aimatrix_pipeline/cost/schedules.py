@@ -44,7 +44,9 @@ def cost_report_schedule(context: dg.ScheduleEvaluationContext):
     when = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     # just after midnight on the 1st, yesterday's month is the one that just gained a day
     month = (when - dt.timedelta(days=1)).date().replace(day=1).isoformat()
-    return dg.RunRequest(run_key=f"cost_report@{when.date().isoformat()}", partition_key=month)
+    # one run per tick: a day's key would let an operator's hourly AIMATRIX_COST_REPORT_CRON
+    # rebuild the report (and judge the budget) only once a day
+    return dg.RunRequest(run_key=f"cost_report@{when.isoformat()}", partition_key=month)
 
 
 COST_SCHEDULES = [cost_daily_schedule, cost_report_schedule]

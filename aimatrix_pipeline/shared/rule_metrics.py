@@ -44,7 +44,7 @@ METRICS: dict[str, Metric] = {
         _m("slow_query_avg_ms", "analytics/slow_queries_summary", "ms",
            "call-weighted mean execution time in the hour of the newest snapshot or load (no data once nothing ran)"),
         _m("cache_hit_ratio", "analytics/database_health", "ratio",
-           "heap buffer cache hit ratio of the newest snapshot"),
+           "heap buffer cache hit ratio of the newest interval between snapshots (no data when it read nothing)"),
         _m("connection_utilisation", "analytics/database_health", "ratio",
            "connections in use / max_connections"),
         _m("long_running_query_minutes", "raw/activity", "min",
@@ -59,6 +59,8 @@ METRICS: dict[str, Metric] = {
            "minutes since the newest extraction"),
         _m("pg_stat_statements_null_keys", "raw/pg_stat_statements", "rows",
            "snapshot rows without queryid/dbid/userid"),
+        _m("statements_evicted", "analytics/pg_stat_statements_deltas", "statements",
+           "statements pg_stat_statements evicted (pg_stat_statements.max full) in the newest interval"),
         _m("query_log_null_keys", "raw/query_performance_logs", "rows",
            "rows of the newest query log load without query_hash/text_hash"),
     )

@@ -120,11 +120,12 @@ class SignedWebhookReceiver:
 class MonitoredPostgres:
     """The user's database: its own small cluster with the demo schema and the monitoring role."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, **settings_over: str):
         # Not under pytest's tmp_path: the server runs as a service user when we are root, and a
         # concurrent pytest session resets /tmp/pytest-of-<user> to 0700 (tests/conftest.py's
         # clusters live elsewhere for the same reason).
-        settings = dict(SERVER_SETTINGS, max_connections=str(MAX_CONNECTIONS), shared_buffers="16MB")
+        settings = dict(SERVER_SETTINGS, max_connections=str(MAX_CONNECTIONS), shared_buffers="16MB",
+                        **settings_over)
         self.pg = LocalPostgres(data_dir, settings=settings)
 
     def start(self) -> MonitoredPostgres:

@@ -83,7 +83,7 @@ def _rules(**over):
 def test_rule_checks_compute_metrics_in_duckdb(warehouse):
     now = datetime.now(UTC)
     with warehouse.transaction() as conn:
-        conn.execute("insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+        conn.execute("insert into analytics.database_health (project, snapshot_at, interval_heap_cache_hit_ratio, "
                      "connection_utilisation, conn_total, max_connections) values "
                      "('p1', ?, 0.95, 0.9, 90, 100), ('p1', ?, 0.999, 0.1, 10, 100), ('p2', ?, 0.999, 0.5, 50, 100)",
                      [now, now - timedelta(hours=1), now])
@@ -155,7 +155,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
     @dg.asset(key=key, partitions_def=parts, check_specs=rule_checks.specs)
     def database_health(context, warehouse: WarehouseResource):
         with warehouse.transaction() as conn:
-            conn.execute("insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+            conn.execute("insert into analytics.database_health (project, snapshot_at, interval_heap_cache_hit_ratio, "
                          "connection_utilisation, conn_total, max_connections) values (?, ?, 0.5, 0.1, 10, 100)",
                          [context.partition_key, datetime.now(UTC)])
         return dg.MaterializeResult(check_results=rule_checks.evaluate(warehouse, context.partition_key))
@@ -413,3 +413,38 @@ def test_vector_p95_rule_judges_the_latest_load_and_resolves_when_queries_stop(w
         derive.derive(conn, "vector_health", derive.base_params("p1", as_of=fast))
     r = evaluate_rule(rule, warehouse, "p1")
     assert r.passed and r.metadata["value"].value == 12 and r.metadata["vector_table"].value == "documents"
+
+
+@pytest.mark.fails_check("raw/database_stats:extraction_stale")
+def test_extraction_stale_is_judged_on_the_freshness_clock_without_an_extraction(warehouse):
+    """The per-project `extraction_stale` rule runs on AIMATRIX_FRESHNESS_CRON: the schedule asks
+    for one run per project of a job that only evaluates the check, so an extraction that stopped
+    (nothing materializes) is still judged. Right after an extraction the age is about 0."""
+    from aimatrix_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("alert_staleness_job")
+    planned = {n for n in job.asset_layer.asset_graph.asset_check_keys}
+    assert planned == {dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), "extraction_stale")}
+    with dg.instance_for_test() as instance:
+        repo = defs.get_repository_def()
+        schedule = repo.get_schedule_def("alert_staleness_schedule")
+        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.now(UTC),
+                                        repository_def=repo)
+        requests = list(schedule.evaluate_tick(ctx).run_requests)
+    assert schedule.job_name == "alert_staleness_job"
+    assert [r.tags["dagster/partition"] for r in requests] == ["default"]
+
+    now = datetime.now(UTC)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.database_stats (project, snapshot_at) values ('default', ?)",
+                     [now - timedelta(hours=3)])
+    resources = {"warehouse": warehouse, "settings": SettingsResource()}
+    result = job.execute_in_process(tags=requests[0].tags, resources=resources)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.check_name == "extraction_stale"
+    assert evaluation.metadata["value"].value > 170 and evaluation.partition == "default"
+    assert not result.get_asset_materialization_events()
+    with warehouse.transaction() as conn:  # extraction resumed: the next tick passes
+        conn.execute("insert into raw.database_stats (project, snapshot_at) values ('default', ?)", [now])
+    (evaluation,) = job.execute_in_process(tags=requests[0].tags, resources=resources).get_asset_check_evaluations()
+    assert evaluation.passed

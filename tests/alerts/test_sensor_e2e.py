@@ -54,7 +54,7 @@ def _set_health(warehouse, project, ratio):
     with warehouse.transaction() as conn:
         conn.execute("delete from analytics.database_health where project = ?", [project])
         conn.execute(
-            "insert into analytics.database_health (project, snapshot_at, heap_cache_hit_ratio, "
+            "insert into analytics.database_health (project, snapshot_at, interval_heap_cache_hit_ratio, "
             "index_cache_hit_ratio) values (?, ?, ?, 0.999)",
             [project, datetime.now(UTC), ratio])
 

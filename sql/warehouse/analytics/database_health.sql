@@ -2,6 +2,11 @@
 -- $sequence_usage_max.
 -- Ratios are cumulative since the statistics were last reset (what pg_stat_database reports);
 -- *_delta columns are changes since the previous snapshot, NULL after a counter reset.
+-- The heap block deltas are reset-aware like the statement deltas: when the database's
+-- stats_reset moved inside the interval, everything counted since the reset is the interval's
+-- (delta = current); a counter that went down without a reset (a dropped table, a crash) makes
+-- the interval unknown (NULL). interval_heap_cache_hit_ratio is the newest interval's own ratio,
+-- which moves when the workload changes, unlike the cumulative heap_cache_hit_ratio.
 -- Activity and sequences come from their own snapshots, matched to the nearest database
 -- snapshot at or before them (assets snapshot at slightly different moments).
 with db as (
@@ -42,9 +47,33 @@ lagged as (
     select *,
            lag(xact_commit) over w as prev_commit,
            lag(xact_rollback) over w as prev_rollback,
-           lag(deadlocks) over w as prev_deadlocks
+           lag(deadlocks) over w as prev_deadlocks,
+           lag(coalesce(heap_blks_hit, blks_hit)) over w as prev_heap_hit,
+           lag(coalesce(heap_blks_read, blks_read)) over w as prev_heap_read,
+           lag(stats_reset) over w as prev_stats_reset,
+           lag(snapshot_at) over w as prev_snapshot_at
     from joined
     window w as (partition by datname order by snapshot_at)
+)
+deltas as (
+    select *,
+           case
+               when prev_snapshot_at is null then null
+               when stats_reset is distinct from prev_stats_reset and stats_reset > prev_snapshot_at
+                   then coalesce(heap_blks_hit, blks_hit)
+               when coalesce(heap_blks_hit, blks_hit) >= prev_heap_hit
+                and coalesce(heap_blks_read, blks_read) >= prev_heap_read
+                   then coalesce(heap_blks_hit, blks_hit) - prev_heap_hit
+           end as heap_hit_delta,
+           case
+               when prev_snapshot_at is null then null
+               when stats_reset is distinct from prev_stats_reset and stats_reset > prev_snapshot_at
+                   then coalesce(heap_blks_read, blks_read)
+               when coalesce(heap_blks_hit, blks_hit) >= prev_heap_hit
+                and coalesce(heap_blks_read, blks_read) >= prev_heap_read
+                   then coalesce(heap_blks_read, blks_read) - prev_heap_read
+           end as heap_read_delta
+    from lagged
 )
 select $project as project,
        snapshot_at,
@@ -57,6 +86,9 @@ select $project as project,
        coalesce(heap_blks_hit, blks_hit)::double
            / nullif(coalesce(heap_blks_hit, blks_hit) + coalesce(heap_blks_read, blks_read), 0) as heap_cache_hit_ratio,
        idx_blks_hit::double / nullif(idx_blks_hit + idx_blks_read, 0) as index_cache_hit_ratio,
+       heap_hit_delta as heap_blks_hit_delta,
+       heap_read_delta as heap_blks_read_delta,
+       heap_hit_delta::double / nullif(heap_hit_delta + heap_read_delta, 0) as interval_heap_cache_hit_ratio,
        xact_commit, xact_rollback,
        case when xact_commit >= prev_commit then xact_commit - prev_commit end as commits_delta,
        case when xact_rollback >= prev_rollback then xact_rollback - prev_rollback end as rollbacks_delta,
@@ -72,4 +104,4 @@ select $project as project,
        datfrozenxid_age / 2147483648.0 as xid_wraparound_ratio,
        max_sequence_usage_ratio,
        coalesce(sequences_near_limit, 0) as sequences_near_limit
-from lagged
+from deltas

@@ -24,10 +24,15 @@ monitored as (
     group by snapshot_at
 ),
 stmts as (
+    -- rows without their key are left out: a monitoring role without pg_read_all_stats sees other
+    -- roles' statements with queryid NULL, which cannot be paired with an earlier snapshot (each
+    -- would count its whole history as one interval); rule pg_stat_statements_keys_present
+    -- reports them from raw.pg_stat_statements_snapshots, which keeps them
     select s.*
     from raw.pg_stat_statements_snapshots s
     left join monitored m using (snapshot_at)
     where s.project = $project and (m.dbid is null or s.dbid = m.dbid)
+      and s.queryid is not null and s.userid is not null and s.dbid is not null
 ),
 texts as (
     select dbid, queryid,

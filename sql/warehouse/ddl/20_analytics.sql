@@ -154,6 +154,8 @@ create table if not exists analytics.database_health (
     connection_utilisation double,
     heap_cache_hit_ratio double,
     index_cache_hit_ratio double,
+    heap_blks_hit_delta bigint, heap_blks_read_delta bigint,
+    interval_heap_cache_hit_ratio double,
     xact_commit bigint, xact_rollback bigint,
     commits_delta bigint, rollbacks_delta bigint,
     rollback_ratio double,
@@ -248,3 +250,8 @@ create table if not exists analytics.optimization_recommendations (
     last_seen timestamptz,
     metadata json
 );
+
+-- Warehouses created before the interval cache hit ratio existed get its columns.
+alter table analytics.database_health add column if not exists heap_blks_hit_delta bigint;
+alter table analytics.database_health add column if not exists heap_blks_read_delta bigint;
+alter table analytics.database_health add column if not exists interval_heap_cache_hit_ratio double;
