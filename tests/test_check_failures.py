@@ -192,6 +192,58 @@ def test_vector_p95_fails_in_the_health_run(warehouse):
     assert "Vector query p95 is 500" in evaluation.description
 
 
+@pytest.mark.fails_check("analytics/database_health:cache_hit_ratio_low")
+def test_cache_hit_ratio_low_judges_the_newest_interval_not_the_cumulative_ratio(warehouse):
+    """Months of hits keep the cumulative ratio near 1; the newest interval read 900 of 1000 heap
+    blocks from outside shared buffers. A reset inside an interval counts from the reset."""
+    now = datetime.now(UTC)
+    start = now - timedelta(days=90)
+    rows = [  # (snapshot_at, heap_blks_hit, heap_blks_read, stats_reset)
+        (now - timedelta(minutes=10), 10_000_000, 1_000, start),
+        (now - timedelta(minutes=5), 10_000_100, 1_900, start),   # 100 hit, 900 read
+    ]
+    with warehouse.transaction() as conn:
+        conn.executemany("insert into raw.database_stats (project, snapshot_at, datname, heap_blks_hit, heap_blks_read, "
+                         "stats_reset, max_connections, conn_total) values (?, ?, 'app', ?, ?, ?, 100, 5)",
+                         [[PROJECT, *r] for r in rows])
+    evaluation = materialize_analytics("database_health", warehouse)["cache_hit_ratio_low"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN  # medium
+    meta = _meta(evaluation)
+    assert meta["value"] == pytest.approx(0.1) and (meta["blocks_hit"], meta["blocks_read"]) == (100, 900)
+    assert meta["cumulative_ratio"] > 0.99
+    assert "900 heap blocks read" in evaluation.description
+    # the next interval follows a statistics reset: 500 hits since it, nothing read -> passes
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.database_stats (project, snapshot_at, datname, heap_blks_hit, heap_blks_read, "
+                     "stats_reset, max_connections, conn_total) values (?, ?, 'app', 500, 0, ?, 100, 5)",
+                     [PROJECT, now, now - timedelta(minutes=1)])
+    evaluation = materialize_analytics("database_health", warehouse)["cache_hit_ratio_low"]
+    assert evaluation.passed and _meta(evaluation)["value"] == 1.0 and _meta(evaluation)["blocks_hit"] == 500
+
+
+@pytest.mark.fails_check("analytics/pg_stat_statements_deltas:statements_evicted")
+def test_statements_evicted_fails_when_the_newest_interval_evicted_statements(warehouse):
+    now = datetime.now(UTC)
+    started = now - timedelta(days=3)
+    with warehouse.transaction() as conn:
+        # dealloc 4 -> 4 (nothing evicted), then 4 -> 10: six evictions in the newest interval
+        conn.executemany("insert into raw.pg_stat_statements_info (project, snapshot_at, dbid, dealloc, stats_reset, "
+                         "postmaster_start_time, statements_max, statements_count) values (?, ?, 5, ?, ?, ?, 500, ?)",
+                         [[PROJECT, now - timedelta(minutes=10), 4, started, started, 480],
+                          [PROJECT, now - timedelta(minutes=5), 4, started, started, 490],
+                          [PROJECT, now, 10, started, started, 500]])
+    evaluation = materialize_analytics("pg_stat_statements_deltas", warehouse)["statements_evicted"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN  # low
+    meta = _meta(evaluation)
+    assert (meta["value"], meta["statements_max"], meta["statements_count"]) == (6, 500, 500)
+    assert "evicted 6 statements" in evaluation.description
+    with warehouse.transaction() as conn:  # the next interval evicts nothing
+        conn.execute("insert into raw.pg_stat_statements_info (project, snapshot_at, dbid, dealloc, stats_reset, "
+                     "postmaster_start_time, statements_max, statements_count) values (?, ?, 5, 10, ?, ?, 500, 500)",
+                     [PROJECT, now + timedelta(minutes=5), started, started])
+    assert materialize_analytics("pg_stat_statements_deltas", warehouse)["statements_evicted"].passed
+
+
 # --- data-quality checks of the analytics assets: a regressed derivation ----------------------
 
 # What a regressed derivation would leave behind, per table (parameters: $project).

@@ -23,7 +23,7 @@ The monitored cluster is the test's own (`max_connections` 30, `shared_buffers` 
 | `embedding_error_rate_high` | an embedding generation that failed every few seconds (`public.embedding_generation_logs`) | inserts stop: the next load finds no generation | shipped |
 | `vector_p95_slow` | a 500 ms vector query logged every few seconds (`public.vector_query_logs`) | inserts stop: the next load brings no vector query (no data) | shipped |
 | `query_log_keys_present` | a query log row every few seconds (`public.query_performance_logs`) | inserts stop: the next load brings no row (no data) | threshold -1: a real source cannot deliver a keyless row (a NULL query_hash is quarantined, text_hash is computed), so "0 keyless rows" of a load that brought rows is the breach |
-| `cache_hit_ratio_low` | the same statement counts a 48 MB table (three times `shared_buffers`: a sequential scan reads it through a small ring of buffers), so the interval's heap hit ratio falls far below 0.99 | the scans stop: the next interval reads no block from outside the buffers (or none at all: no data) | shipped |
+| `cache_hit_ratio_low` | the same statement counts a 60 MB table (more than three times `shared_buffers`: a sequential scan reads it through a small ring of buffers), so the interval's heap hit ratio falls far below 0.99 | the scans stop: the next interval reads no block from outside the buffers (or none at all: no data) | shipped |
 | `projected_cost_over_budget` | projects file: organization on the pro plan with a $1 budget; the usage and cost schedules price yesterday (the plan fee) and the report projects the month (> $1) | the projects file's budget is raised to $100000; the next report run (every 2 minutes here) judges it | shipped |
 | `pg_stat_statements_keys_present` | `revoke pg_monitor` from the monitoring role: the application's statements are read with queryid NULL ("<insufficient privilege>"); the extract keeps them, the deltas leave them out | `grant pg_monitor` back: the next snapshot has every key | shipped |
 | `statements_evicted` | a burst of 1,200 distinct statements (500 fit): pg_stat_statements_info.dealloc grows in that interval | the burst is over: the next interval evicts nothing | shipped |
@@ -119,11 +119,11 @@ def _schedule(daemon: AlertDaemon, action: str, name: str) -> None:
 
 
 def _big_table(owner_dsn: str) -> None:
-    """48 MB of heap, three times shared_buffers: a sequential scan of it goes through a small ring
+    """About 60 MB of heap, more than three times shared_buffers: a sequential scan of it goes through a small ring
     of buffers, so almost every block it touches is read, not hit."""
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
         conn.execute("create table public.big_scan as select g as id, repeat('x', 200) as pad "
-                     "from generate_series(1, 200000) g")
+                     "from generate_series(1, 250000) g")
         size = conn.execute("select pg_relation_size('public.big_scan')").fetchone()[0]
     assert size > 3 * 16 * 1024 * 1024
 

@@ -33,6 +33,8 @@ def key(queryid, toplevel=True, userid=10, dbid=DB):
 
 
 Q1, Q2, Q1_NESTED, OTHER_DB = key(1), key(2), key(1, toplevel=False), key(1, dbid=99)
+# another role's statement read by a monitoring role without pg_read_all_stats: no queryid
+HIDDEN = key(None, userid=11)
 
 CASES = {
     "first snapshot is a baseline": (
@@ -88,6 +90,10 @@ CASES = {
         [snap(0, {Q1: (10, 100.0), Q1_NESTED: (100, 10.0), OTHER_DB: (1, 1.0)}),
          snap(1, {Q1: (11, 110.0), Q1_NESTED: (150, 15.0), OTHER_DB: (9, 9.0)})],
         {1: {Q1: (1, 10.0, "normal"), Q1_NESTED: (50, 5.0, "normal")}},
+    ),
+    "a row without its key (read without pg_read_all_stats) is never paired, never counted": (
+        [snap(0, {Q1: (10, 100.0), HIDDEN: (50, 500.0)}), snap(1, {Q1: (11, 110.0), HIDDEN: (60, 600.0)})],
+        {1: {Q1: (1, 10.0, "normal")}},
     ),
     "dealloc going down means a full reset": (
         [snap(0, {Q1: (10, 100.0)}, dealloc=7), snap(1, {Q1: (11, 110.0)}, dealloc=0)],

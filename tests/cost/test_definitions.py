@@ -78,3 +78,12 @@ def test_the_usage_extract_runs_apart_without_the_warehouse_pool_and_its_days_ar
         assert (days.tags[RANGE_START_TAG], days.tags[RANGE_END_TAG]) == ("2026-03-01", "2026-03-31")
         _, nothing = request({})
         assert isinstance(nothing, dg.SkipReason) and "no day or range" in nothing.skip_message
+
+
+def test_every_tick_of_the_report_schedule_rebuilds_the_report():
+    """An operator's hourly AIMATRIX_COST_REPORT_CRON rebuilds (and judges the budget) every hour:
+    ticks of one day do not share a run key, which the daemon would skip as a duplicate."""
+    ticks = [dt.datetime(2026, 3, 9, h, 45, tzinfo=dt.UTC) for h in (2, 3)]
+    requests = [schedules.cost_report_schedule(dg.build_schedule_context(scheduled_execution_time=t)) for t in ticks]
+    assert {r.partition_key for r in requests} == {"2026-03-01"}
+    assert requests[0].run_key != requests[1].run_key

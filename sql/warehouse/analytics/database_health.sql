@@ -54,7 +54,7 @@ lagged as (
            lag(snapshot_at) over w as prev_snapshot_at
     from joined
     window w as (partition by datname order by snapshot_at)
-)
+),
 deltas as (
     select *,
            case
