@@ -155,8 +155,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AIMATRIX_RETENTION_CRON", _CRON, "17 3 * * *", "cron", "schedule `snapshot_retention`"),
     Variable("AIMATRIX_DASHBOARD_CRON", _CRON, "*/15 * * * *", "cron", "schedule "
              "`refresh_monitoring_dashboard`"),
-    Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedule `alert_freshness_schedule` "
-             "(is every project extracted recently? the `extraction_stopped` alert)"),
+    Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedules `alert_freshness_schedule` "
+             "and `alert_staleness_schedule` (is every project extracted recently? the `extraction_stopped` "
+             "and `extraction_stale` alerts)"),
     Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
     Variable("AIMATRIX_AUTOMATION_INTERVAL_S", "seconds", "60", _SECONDS, "how often "

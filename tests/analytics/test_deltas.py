@@ -95,6 +95,12 @@ CASES = {
         [snap(0, {Q1: (10, 100.0), HIDDEN: (50, 500.0)}), snap(1, {Q1: (11, 110.0), HIDDEN: (60, 600.0)})],
         {1: {Q1: (1, 10.0, "normal")}},
     ),
+    "hidden in the previous snapshot, visible now (pg_read_all_stats granted): history unknown": (
+        [snap(0, {Q1: (10, 100.0), HIDDEN: (50, 500.0)}),
+         snap(1, {Q1: (11, 110.0), key(7, userid=11): (60, 600.0)}),
+         snap(2, {Q1: (12, 120.0), key(7, userid=11): (61, 610.0)})],
+        {1: {Q1: (1, 10.0, "normal")}, 2: {Q1: (1, 10.0, "normal"), key(7, userid=11): (1, 10.0, "normal")}},
+    ),
     "dealloc going down means a full reset": (
         [snap(0, {Q1: (10, 100.0)}, dealloc=7), snap(1, {Q1: (11, 110.0)}, dealloc=0)],
         {1: {Q1: (11, 110.0, "stats_reset")}},

@@ -5,7 +5,10 @@
 -- last appearance: an evicted statement that comes back restarted from zero). delta_kind:
 --   normal         current - previous.
 --   new_statement  absent from the previous snapshot and (when stats_since is known) created after
---                  it: everything it counted happened in the interval, delta = current.
+--                  it: everything it counted happened in the interval, delta = current. Without
+--                  stats_since (PG < 17), a statement of a (dbid, userid) that the previous
+--                  snapshot read without keys (no pg_read_all_stats then) may have been there,
+--                  hidden: its history is unknown, no delta.
 --   counter_reset  a counter went down (eviction and return, or a partial reset): delta = current.
 --   stats_since    PG 17+: stats_since newer than in the previous row: delta = current.
 --   stats_reset    the whole interval follows a full reset: delta = current.
@@ -34,6 +37,12 @@ stmts as (
     where s.project = $project and (m.dbid is null or s.dbid = m.dbid)
       and s.queryid is not null and s.userid is not null and s.dbid is not null
 ),
+hidden as (
+    -- (snapshot, dbid, userid) that had rows read without their key
+    select distinct snapshot_at, dbid, userid
+    from raw.pg_stat_statements_snapshots
+    where project = $project and queryid is null
+),
 texts as (
     select dbid, queryid,
            arg_max(fingerprint, last_seen) as fingerprint,
@@ -54,20 +63,23 @@ paired as (
            p.temp_blks_read as p_temp_blks_read, p.temp_blks_written as p_temp_blks_written,
            p.shared_blk_read_time as p_shared_blk_read_time, p.shared_blk_write_time as p_shared_blk_write_time,
            p.wal_bytes as p_wal_bytes,
-           p.stats_since as p_stats_since
+           p.stats_since as p_stats_since,
+           h.snapshot_at is not null as hidden_before
     from stmts c
     join iv on c.snapshot_at = iv.snapshot_at
     left join stmts p
         on p.snapshot_at = iv.prev_snapshot_at
        and p.dbid = c.dbid and p.userid = c.userid and p.queryid = c.queryid
        and p.toplevel is not distinct from c.toplevel
+    left join hidden h
+        on h.snapshot_at = iv.prev_snapshot_at and h.dbid = c.dbid and h.userid = c.userid
 ),
 classified as (
     select *,
            case
                when interval_kind = 'stats_reset' then 'stats_reset'
-               when not had_previous and (stats_since is null or stats_since > prev_snapshot_at)
-                   then 'new_statement'
+               when not had_previous and stats_since > prev_snapshot_at then 'new_statement'
+               when not had_previous and stats_since is null and not hidden_before then 'new_statement'
                when not had_previous then null
                when stats_since > p_stats_since then 'stats_since'
                when coalesce(calls < p_calls, false)
