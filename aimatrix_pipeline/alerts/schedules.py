@@ -13,7 +13,6 @@ import dagster as dg
 from aimatrix_pipeline.alerts.jobs import PARTITION_TAG, alert_freshness_job, alert_staleness_job
 from aimatrix_pipeline.settings import current_settings
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
-from aimatrix_pipeline.shared.schedules import PROJECT_TAG
 
 # AIMATRIX_FRESHNESS_CRON, default every 30 minutes
 FRESHNESS_CRON = current_settings().schedules.freshness
@@ -38,6 +37,8 @@ alert_freshness_schedule = dg.ScheduleDefinition(
     "(AIMATRIX_FRESHNESS_CRON).",
 )
 def alert_staleness_schedule(context: dg.ScheduleEvaluationContext):
+    # Without `aimatrix/project`: that tag's concurrency limit caps the runs that connect to a
+    # source, and this one only reads the warehouse, so it never takes an extraction's slot.
     tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
-    return [dg.RunRequest(run_key=f"{project}@{tick}", tags={PARTITION_TAG: project, PROJECT_TAG: project})
+    return [dg.RunRequest(run_key=f"{project}@{tick}", tags={PARTITION_TAG: project})
             for project in PROJECTS_PARTITIONS.get_partition_keys()]

@@ -433,6 +433,7 @@ def test_extraction_stale_is_judged_on_the_freshness_clock_without_an_extraction
         requests = list(schedule.evaluate_tick(ctx).run_requests)
     assert schedule.job_name == "alert_staleness_job"
     assert [r.tags["dagster/partition"] for r in requests] == ["default"]
+    assert "aimatrix/project" not in requests[0].tags  # no source connection: no extraction slot taken
 
     now = datetime.now(UTC)
     with warehouse.transaction() as conn:
