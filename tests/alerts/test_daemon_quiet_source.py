@@ -198,8 +198,9 @@ class Application:
                 "v as (insert into public.vector_query_logs (query_type, table_name, similarity_threshold, "
                 "vector_dimension, query_time_ms, result_count, index_used) "
                 "values ('similarity', 'documents', 0.8, 384, 500, 10, false) returning 1), "
-                "b as (select count(*) from public.big_scan) "
-                "select pg_sleep(1.5) from e, g, q, v, b")
+                # the count is used, or the planner drops the scan (an unreferenced aggregate)
+                "b as (select count(*) as n from public.big_scan) "
+                "select pg_sleep(1.5 + 0 * b.n) from e, g, q, v, b")
             self.inserted += 1
             self._stop.wait(3)
 
