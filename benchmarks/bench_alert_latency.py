@@ -61,8 +61,8 @@ from tests.alerts.daemon_flow import (
     wait_for,
 )
 
-CHECK = dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), RULE_ID)
-CHECK_STR = f"analytics/database_health:{RULE_ID}"
+CHECK = dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), RULE_ID)
+CHECK_STR = f"raw/database_stats:{RULE_ID}"
 OFF = "0 0 1 1 *"
 CADENCES = {
     "1min": {"AIMATRIX_STATS_CRON": "* * * * *", "AIMATRIX_AUTOMATION_INTERVAL_S": "10",
