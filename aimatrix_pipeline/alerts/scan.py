@@ -24,6 +24,12 @@ from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, Evalua
 from aimatrix_pipeline.shared.rule_checks import CNE_METADATA_KEY
 
 PAGE = 500
+# The first page a tick reads per check. Most ticks find nothing new, and the history API pages
+# backwards from the newest record with no "after id" filter: a full page of 500 records (a
+# fleet's check history reaches that within the hour) was read and deserialized for every check
+# on every tick only to be thrown away. A small first page, growing 4x while every record is
+# new, reads what is new and one page at most beyond it.
+FIRST_PAGE = 16
 # An execution record's status before its check reports (the status enum is not exported by
 # `dagster`; its values are stable strings stored in the event log).
 PLANNED = "PLANNED"
@@ -59,7 +65,7 @@ def _plain(metadata) -> dict:
     return out
 
 
-def _history_page(instance: dg.DagsterInstance, key: dg.AssetCheckKey, cursor: int | None):
+def _history_page(instance: dg.DagsterInstance, key: dg.AssetCheckKey, cursor: int | None, limit: int = PAGE):
     """One page of a check's execution records, newest first.
 
     Dagster 1.13 has no `DagsterInstance` method for a check's execution history (only for its
@@ -67,7 +73,7 @@ def _history_page(instance: dg.DagsterInstance, key: dg.AssetCheckKey, cursor: i
     the storage's public `get_asset_check_execution_history` (what Dagster's GraphQL layer calls
     for the UI's check history); no private Dagster module is imported (tests/test_public_apis.py).
     """
-    return instance.event_log_storage.get_asset_check_execution_history(key, limit=PAGE, cursor=cursor)
+    return instance.event_log_storage.get_asset_check_execution_history(key, limit=limit, cursor=cursor)
 
 
 def _is_planned(record) -> bool:
@@ -79,13 +85,15 @@ def _new_records(instance: dg.DagsterInstance, key: dg.AssetCheckKey, after_id: 
     """Records with id > after_id, oldest first (paging backwards through the history)."""
     out = []
     cursor = None
+    limit = FIRST_PAGE
     while True:
-        page = _history_page(instance, key, cursor)
+        page = _history_page(instance, key, cursor, limit)
         fresh = [r for r in page if r.id > after_id]
         out.extend(fresh)
-        if len(page) < PAGE or len(fresh) < len(page):
+        if len(page) < limit or len(fresh) < len(page):
             break
         cursor = page[-1].id
+        limit = min(limit * 4, PAGE)
     return sorted(out, key=lambda r: r.id)
 
 

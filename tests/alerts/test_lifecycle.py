@@ -369,3 +369,36 @@ def test_p09_an_alert_firing_before_a_channel_is_enabled_reaches_it_once_marked_
     harness.deliver()
     assert _actions(harness.http.on("/slack"), "/slack") == ["FIRING", "RESOLVED"]
     assert _actions(harness.http.requests, "/hook") == ["firing", "resolved"]
+
+
+def test_p14_the_scan_reads_every_new_record_across_pages_and_little_when_nothing_is_new(harness, monkeypatch):
+    """The history is paged backwards from the newest record; the scan starts with a small page
+    and grows it while every record is new. More new records than several pages: all applied,
+    once; nothing new: one small page per check (an idle tick stays cheap at fleet size)."""
+    from aimatrix_pipeline.alerts import scan
+
+    monkeypatch.setattr(scan, "FIRST_PAGE", 2)
+    monkeypatch.setattr(scan, "PAGE", 8)
+    limits = []
+    real_page = scan._history_page
+
+    def counting_page(instance, key, cursor, limit=scan.PAGE):
+        limits.append(limit)
+        return real_page(instance, key, cursor, limit)
+
+    monkeypatch.setattr(scan, "_history_page", counting_page)
+    h = harness
+    h.check_keys = [CACHE_CHECK]
+    for i in range(5):
+        h.report(CACHE_CHECK, f"p{i}", passed=True)
+    assert h.tick()["scan"].evaluations == 5  # first sight
+    for i in range(29):  # 29 new records: pages of 2, 8, 8, 8, 8 (the limit grows, capped)
+        h.report(CACHE_CHECK, f"p{i % 7}", passed=False)
+    limits.clear()
+    assert h.tick()["scan"].evaluations == 29
+    assert limits == [2, 8, 8, 8, 8]
+    firing = {r["fingerprint"] for r in h.outbox(action="firing")}
+    assert len(firing) == 7  # every partition fired, each once
+    limits.clear()
+    assert h.tick()["scan"].evaluations == 0
+    assert limits == [2]
