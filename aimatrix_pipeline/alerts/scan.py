@@ -8,7 +8,10 @@ failure sensors never see.
 Each check has a cursor (the last execution record id applied) kept in the alert state store and
 moved in the same SQLite transaction as the transitions and outbox rows it produced, so a crash or
 restart re-applies nothing and skips nothing (guarantees 13 and 14 of docs/alerting-guarantees.md).
-A PLANNED record whose run is still going stops the scan of that check until the run ends; one
+A PLANNED record whose run is still going holds back that check's later records of the same
+partition until the run ends (the cursor stays before it); records of other partitions are applied
+at once and remembered above the cursor (`check_applied_ahead`), so one slow project of a run that
+carries many does not delay the others' alerts, and nothing is applied twice. A PLANNED record
 whose run failed or was cancelled becomes a "could not evaluate" evaluation (guarantee 7).
 """
 
@@ -167,17 +170,29 @@ def scan(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], s
             result.cursors[ks] = after
             continue
         last = after
+        done = store.applied_ahead(ks)
+        waiting: set = set()  # partitions with a record whose run is still going
+        ahead: list[int] = []
         with store.tx() as conn:
             for rec in records:
-                ev = to_evaluation(instance, rec, project_names, store.clock.now())
-                if ev == "wait":
-                    result.waiting_checks.append(ks)
-                    break
-                if ev is not None:
-                    machine.apply(ev, conn)
-                    result.evaluations += 1
-                    result.could_not_evaluate += int(ev.outcome == "error")
-                last = rec.id
+                if rec.partition in waiting:
+                    continue  # in order per partition: its later records wait with it
+                if rec.id not in done:
+                    ev = to_evaluation(instance, rec, project_names, store.clock.now())
+                    if ev == "wait":
+                        if not waiting:
+                            result.waiting_checks.append(ks)
+                        waiting.add(rec.partition)
+                        continue
+                    if ev is not None:
+                        machine.apply(ev, conn)
+                        result.evaluations += 1
+                        result.could_not_evaluate += int(ev.outcome == "error")
+                if waiting:
+                    ahead.append(rec.id)
+                else:
+                    last = rec.id
             store.set_cursor(conn, ks, last)
+            store.set_applied_ahead(conn, ks, ahead, last)
         result.cursors[ks] = last
     return result

@@ -192,6 +192,18 @@ class AlertStore:
             (check_key, last_id),
         )
 
+    def applied_ahead(self, check_key: str) -> set[int]:
+        """Record ids above the check's cursor that were already applied (see `scan`)."""
+        return {int(r[0]) for r in self.query(
+            "select record_id from check_applied_ahead where check_key = ?", (check_key,))}
+
+    @staticmethod
+    def set_applied_ahead(conn: sqlite3.Connection, check_key: str, record_ids, cursor: int) -> None:
+        """Add `record_ids` and forget the ids the cursor has reached, in the cursor's transaction."""
+        conn.executemany("insert into check_applied_ahead values (?, ?) on conflict do nothing",
+                         [(check_key, i) for i in record_ids])
+        conn.execute("delete from check_applied_ahead where check_key = ? and record_id <= ?", (check_key, cursor))
+
 
 class AlertStateMachine:
     """Applies evaluations and the passage of time to the store, queueing notifications."""
