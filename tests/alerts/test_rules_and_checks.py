@@ -442,3 +442,28 @@ def test_vector_p95_rule_judges_the_latest_load_and_resolves_when_queries_stop(w
         derive.derive(conn, "vector_health", derive.base_params("p1", as_of=fast))
     r = evaluate_rule(rule, warehouse, "p1")
     assert r.passed and r.metadata["value"].value == 12 and r.metadata["vector_table"].value == "documents"
+
+
+def test_a_rule_check_runs_as_soon_as_its_asset_lands_not_after_the_runs_other_steps(warehouse):
+    """Steps run one at a time in process: the rule check on raw/database_stats must come right
+    after that snapshot, ahead of the snapshots still to take, so its alert does not wait for them."""
+    from aimatrix_pipeline.shared.rule_checks import build_rule_check
+
+    parts = dg.StaticPartitionsDefinition(["p1"])
+
+    def snapshot(key):
+        @dg.asset(key=key, partitions_def=parts)
+        def _a():
+            return None
+        return _a
+
+    assets = [snapshot(["raw", "activity"]), snapshot(["raw", "database_stats"]),
+              snapshot(["raw", "index_stats"]), snapshot(["raw", "table_stats"])]
+    check = build_rule_check(_rules()["connection_utilisation_high"], parts)
+    with dg.instance_for_test() as instance:
+        res = dg.materialize([*assets, check], partition_key="p1", instance=instance,
+                             resources={"warehouse": warehouse})
+        assert res.success
+        order = [e.step_key for e in res.all_events if e.event_type_value == "STEP_START"]
+    assert order.index("raw__database_stats_connection_utilisation_high") == order.index("raw__database_stats") + 1
+    assert order.index("raw__database_stats_connection_utilisation_high") < order.index("raw__table_stats")
