@@ -82,9 +82,15 @@ def _newest_passing_applied(instance, store: AlertStore, after: float) -> bool:
 
 def _first_evaluation(instance, passed: bool, after: float):
     records = instance.event_log_storage.get_asset_check_execution_history(CHECK, limit=100)
+    # by the evaluation's own time: the record is created when the run plans the check, which may
+    # be before the condition appeared (the run was already under way and took the snapshot after)
     found = sorted((r for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
-                    and r.evaluation.passed is passed and r.create_timestamp >= after), key=lambda r: r.id)
+                    and r.evaluation.passed is passed and _evaluated_at(r) >= after), key=lambda r: r.id)
     return found[0] if found else None
+
+
+def _evaluated_at(record) -> float:
+    return record.event.timestamp if record.event else record.create_timestamp
 
 
 def _run_times(record) -> tuple[float, float | None, float | None]:
@@ -103,7 +109,8 @@ def _breakdown(instance, store: AlertStore, began: float, delivery, passed: bool
 
     `began`: the condition appeared (fire) or cleared (resolve); `delivery`: the receiver's 2xx.
     Stages, in order (each `<stage>_s` is seconds; a missing timestamp gives None):
-      tick_wait: until the schedule created the statistics run (the phase against the cron grid);
+      tick_wait: until the schedule created the statistics run (the phase against the cron grid;
+        negative when the run was already queued or running when the condition appeared);
       stats_queue_start: created -> RUN_START (queue, pool slot, a process loading the code location);
       stats_to_check: RUN_START -> the rule's evaluation, when the statistics run evaluates it;
       stats_run / automation_tick / analytics_queue_start / analytics_to_check: the same with the
@@ -115,7 +122,7 @@ def _breakdown(instance, store: AlertStore, began: float, delivery, passed: bool
     record = _first_evaluation(instance, passed, began)
     if record is None:
         return {"error": "no evaluation found"}
-    evaluated = record.event.timestamp if record.event else record.create_timestamp
+    evaluated = _evaluated_at(record)
     run = instance.get_run_record_by_id(record.run_id)
     out: dict = {"judged_by_job": run.dagster_run.job_name if run else None}
 
@@ -214,6 +221,7 @@ def main() -> None:
             resolved = wait_for(lambda n=n_resolved: receiver.deliveries(RULE_ID, "resolved")[n:],
                                 args.phase_timeout, "the resolve notification", daemon, poll_s=0.5)[0]
             reps.append({"fire_s": fired.at - appeared, "resolve_s": resolved.at - cleared,
+                         "appeared_at": appeared, "cleared_at": cleared,
                          "fire_breakdown": breakdown(instance, store, appeared, fired, passed=False),
                          "resolve_breakdown": breakdown(instance, store, cleared, resolved, passed=True)})
             print(f"repetition {i + 1}: fire {reps[-1]['fire_s']:.0f} s, resolve {reps[-1]['resolve_s']:.0f} s",
