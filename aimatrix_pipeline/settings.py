@@ -159,7 +159,7 @@ VARIABLES: tuple[Variable, ...] = (
              "`refresh_monitoring_dashboard`"),
     Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedule `alert_freshness_schedule` "
              "(is every project extracted recently? the `extraction_stopped` alert)"),
-    Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
+    Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "10", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
     Variable("AIMATRIX_ALERT_SENSOR_SEND_S", "seconds", "15", "0 to 30", "how long an `alert_sensor` tick may "
              "spend sending due notifications itself before leaving the rest to `alert_delivery_job` (0: the run "
@@ -316,7 +316,7 @@ class Settings:
     api_url: str
     source: str  # "projects_file" | "single_database" | "unconfigured"
     schedules: Schedules = field(default_factory=Schedules)
-    alert_sensor_interval_s: int = 30
+    alert_sensor_interval_s: int = 10
     alert_sensor_send_s: int = 15
     automation_interval_s: int = 60
     cost_start_date: str = DEFAULT_COST_START_DATE
@@ -550,7 +550,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                         "environment variable SUPABASE_API_URL")
     common = dict(
         schedules=Schedules(**{f: _cron(env, name) for f, name in _CRON_FIELDS.items()}),
-        alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=30),
+        alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=10),
         alert_sensor_send_s=env_int(env, "AIMATRIX_ALERT_SENSOR_SEND_S", 0, MAX_SENSOR_SEND_S, default=15),
         automation_interval_s=env_int(env, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, MAX_INTERVAL_S, default=60),
         cost_start_date=env_date(env, "AIMATRIX_COST_START_DATE", DEFAULT_COST_START_DATE),

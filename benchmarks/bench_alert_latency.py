@@ -12,7 +12,7 @@ has resolved and a fresh passing evaluation was applied, opens the sessions at a
 * resolve: sessions closed (right after the firing arrived) -> the receiver accepts the resolve.
 
 Cadences: `--cadence default` keeps the shipped intervals (statistics every 5 min, automation
-sensor 60 s, alert sensor 30 s); `--cadence 1min` runs the statistics schedule every minute and
+sensor 60 s, alert sensor 10 s); `--cadence 1min` runs the statistics schedule every minute and
 both sensors every 10 s. The other schedules are pushed out of the way in both cases. The rules
 are the shipped file with `group_interval` and `suppression_window` set to 0 s so a repetition's
 messages are not held back by the previous one's (in production they add up to 5 min when the
