@@ -62,6 +62,8 @@ _EXTRA_ENV_KEYS = ("service_role_key_env", "apply_db_url_env")
 _URL_RE = re.compile(r"^https?://[^\s]{1,2000}$")
 DEFAULT_COST_START_DATE = "2025-01-01"
 MAX_INTERVAL_S = 86_400
+# A sensor tick must finish well inside Dagster's 60 s sensor gRPC timeout, sending included.
+MAX_SENSOR_SEND_S = 30
 MAX_PLAN_CAPTURE_TOP = 1000
 MAX_PLAN_WINDOW_HOURS = 8760
 MAX_RETENTION_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
@@ -158,8 +160,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedules `alert_freshness_schedule` "
              "and `alert_staleness_schedule` (is every project extracted recently? the `extraction_stopped` "
              "and `extraction_stale` alerts)"),
-    Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
+    Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "10", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
+    Variable("AIMATRIX_ALERT_SENSOR_SEND_S", "seconds", "15", "0 to 30", "how long an `alert_sensor` tick may "
+             "spend sending due notifications itself before leaving the rest to `alert_delivery_job` (0: the run "
+             "sends everything; a request under way finishes within the rules' `timeout`)"),
     Variable("AIMATRIX_AUTOMATION_INTERVAL_S", "seconds", "60", _SECONDS, "how often "
              "`derive_analytics_when_raw_data_lands` evaluates"),
     # --- remediation ----------------------------------------------------------------------------
@@ -312,7 +317,8 @@ class Settings:
     api_url: str
     source: str  # "projects_file" | "single_database" | "unconfigured"
     schedules: Schedules = field(default_factory=Schedules)
-    alert_sensor_interval_s: int = 30
+    alert_sensor_interval_s: int = 10
+    alert_sensor_send_s: int = 15
     automation_interval_s: int = 60
     cost_start_date: str = DEFAULT_COST_START_DATE
     lake: LakeSettings = field(default_factory=LakeSettings)
@@ -545,7 +551,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                         "environment variable SUPABASE_API_URL")
     common = dict(
         schedules=Schedules(**{f: _cron(env, name) for f, name in _CRON_FIELDS.items()}),
-        alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=30),
+        alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=10),
+        alert_sensor_send_s=env_int(env, "AIMATRIX_ALERT_SENSOR_SEND_S", 0, MAX_SENSOR_SEND_S, default=15),
         automation_interval_s=env_int(env, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, MAX_INTERVAL_S, default=60),
         cost_start_date=env_date(env, "AIMATRIX_COST_START_DATE", DEFAULT_COST_START_DATE),
         lake=LakeSettings(

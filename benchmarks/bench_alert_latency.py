@@ -12,7 +12,7 @@ has resolved and a fresh passing evaluation was applied, opens the sessions at a
 * resolve: sessions closed (right after the firing arrived) -> the receiver accepts the resolve.
 
 Cadences: `--cadence default` keeps the shipped intervals (statistics every 5 min, automation
-sensor 60 s, alert sensor 30 s); `--cadence 1min` runs the statistics schedule every minute and
+sensor 60 s, alert sensor 10 s); `--cadence 1min` runs the statistics schedule every minute and
 both sensors every 10 s. The other schedules are pushed out of the way in both cases. The rules
 are the shipped file with `group_interval` and `suppression_window` set to 0 s so a repetition's
 messages are not held back by the previous one's (in production they add up to 5 min when the
@@ -61,8 +61,8 @@ from tests.alerts.daemon_flow import (
     wait_for,
 )
 
-CHECK = dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), RULE_ID)
-CHECK_STR = f"analytics/database_health:{RULE_ID}"
+CHECK = dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), RULE_ID)
+CHECK_STR = f"raw/database_stats:{RULE_ID}"
 OFF = "0 0 1 1 *"
 CADENCES = {
     "1min": {"AIMATRIX_STATS_CRON": "* * * * *", "AIMATRIX_AUTOMATION_INTERVAL_S": "10",
@@ -78,6 +78,82 @@ def _newest_passing_applied(instance, store: AlertStore, after: float) -> bool:
     passing = [r for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
                and r.evaluation.passed and r.create_timestamp > after]
     return bool(passing) and (store.cursor_for(CHECK_STR) or 0) >= min(r.id for r in passing)
+
+
+def _first_evaluation(instance, passed: bool, after: float):
+    records = instance.event_log_storage.get_asset_check_execution_history(CHECK, limit=100)
+    # by the evaluation's own time: the record is created when the run plans the check, which may
+    # be before the condition appeared (the run was already under way and took the snapshot after)
+    found = sorted((r for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)
+                    and r.evaluation.passed is passed and _evaluated_at(r) >= after), key=lambda r: r.id)
+    return found[0] if found else None
+
+
+def _evaluated_at(record) -> float:
+    return record.event.timestamp if record.event else record.create_timestamp
+
+
+def _run_times(record) -> tuple[float, float | None, float | None]:
+    return record.create_timestamp.timestamp(), record.start_time, record.end_time
+
+
+def breakdown(instance, store: AlertStore, began: float, delivery, passed: bool) -> dict:
+    try:
+        return _breakdown(instance, store, began, delivery, passed)
+    except Exception as exc:  # a profile that cannot be read must not lose the measured latency
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _breakdown(instance, store: AlertStore, began: float, delivery, passed: bool) -> dict:
+    """Where the seconds went, from the event log, the run records and the outbox.
+
+    `began`: the condition appeared (fire) or cleared (resolve); `delivery`: the receiver's 2xx.
+    Stages, in order (each `<stage>_s` is seconds; a missing timestamp gives None):
+      tick_wait: until the schedule created the statistics run (the phase against the cron grid;
+        negative when the run was already queued or running when the condition appeared);
+      stats_queue_start: created -> RUN_START (queue, pool slot, a process loading the code location);
+      stats_to_check: RUN_START -> the rule's evaluation, when the statistics run evaluates it;
+      stats_run / automation_tick / analytics_queue_start / analytics_to_check: the same with the
+        automation sensor's analytics run in between, when the rule is judged there;
+      sensor_apply: the evaluation -> the alert sensor queued the notification (outbox row);
+      send: queued -> sent (a tick's own send, or a delivery run's launch and pass);
+    and `sent_by`: "alert sensor tick" or "delivery run".
+    """
+    record = _first_evaluation(instance, passed, began)
+    if record is None:
+        return {"error": "no evaluation found"}
+    evaluated = _evaluated_at(record)
+    run = instance.get_run_record_by_id(record.run_id)
+    out: dict = {"judged_by_job": run.dagster_run.job_name if run else None}
+
+    def gap(a, b):
+        return None if a is None or b is None else round(b - a, 1)
+
+    if run is not None and run.dagster_run.job_name == "extract_statistics":
+        created, started, _ = _run_times(run)
+        out.update(tick_wait_s=gap(began, created), stats_queue_start_s=gap(created, started),
+                   stats_to_check_s=gap(started, evaluated))
+    elif run is not None:
+        a_created, a_started, _ = _run_times(run)
+        stats = [r for r in instance.get_run_records(
+            filters=dg.RunsFilter(job_name="extract_statistics", statuses=[dg.DagsterRunStatus.SUCCESS]), limit=50)
+            if r.end_time and r.end_time <= a_created]
+        s = max(stats, key=lambda r: r.end_time) if stats else None
+        s_created, s_started, s_ended = _run_times(s) if s else (None, None, None)
+        out.update(tick_wait_s=gap(began, s_created), stats_queue_start_s=gap(s_created, s_started),
+                   stats_run_s=gap(s_started, s_ended), automation_tick_s=gap(s_ended, a_created),
+                   analytics_queue_start_s=gap(a_created, a_started), analytics_to_check_s=gap(a_started, evaluated))
+    event_ids = [a.get("event_id") for a in delivery.body.get("alerts", [])]
+    rows = store.query("select created_at, sent_at from outbox where channel = 'webhook' and event_id in "
+                       f"({','.join('?' * len(event_ids))})", tuple(event_ids)) if event_ids else []
+    if rows:
+        queued, sent = min(r["created_at"] for r in rows), max(r["sent_at"] or 0 for r in rows) or None
+        out.update(sensor_apply_s=gap(evaluated, queued), send_s=gap(queued, sent))
+        runs = instance.get_run_records(filters=dg.RunsFilter(job_name="alert_delivery_job"), limit=200)
+        by_run = [r for r in runs if r.start_time and sent and queued <= r.start_time <= sent]
+        out["sent_by"] = "delivery run" if by_run else "alert sensor tick"
+    out["total_s"] = round(delivery.at - began, 1)
+    return out
 
 
 def main() -> None:
@@ -144,9 +220,13 @@ def main() -> None:
             cleared = time.time()
             resolved = wait_for(lambda n=n_resolved: receiver.deliveries(RULE_ID, "resolved")[n:],
                                 args.phase_timeout, "the resolve notification", daemon, poll_s=0.5)[0]
-            reps.append({"fire_s": fired.at - appeared, "resolve_s": resolved.at - cleared})
+            reps.append({"fire_s": fired.at - appeared, "resolve_s": resolved.at - cleared,
+                         "appeared_at": appeared, "cleared_at": cleared,
+                         "fire_breakdown": breakdown(instance, store, appeared, fired, passed=False),
+                         "resolve_breakdown": breakdown(instance, store, cleared, resolved, passed=True)})
             print(f"repetition {i + 1}: fire {reps[-1]['fire_s']:.0f} s, resolve {reps[-1]['resolve_s']:.0f} s",
                   flush=True)
+            print(f"  fire: {reps[-1]['fire_breakdown']}\n  resolve: {reps[-1]['resolve_breakdown']}", flush=True)
             wait_for(lambda t=resolved.at: _newest_passing_applied(instance, store, t), args.phase_timeout,
                      "a passing evaluation after the resolve", daemon, poll_s=1.0)
         runs = [r.dagster_run for r in instance.get_run_records()]
@@ -168,6 +248,11 @@ def main() -> None:
         values = [r[key] for r in reps]
         return {"median_s": statistics.median(values), "min_s": min(values), "max_s": max(values)}
 
+    def stages(kind: str) -> dict:
+        """Median seconds per stage over the repetitions (the profile of the flow)."""
+        keys = sorted({k for r in reps for k in r[kind] if k.endswith("_s")})
+        return {k: statistics.median([r[kind][k] for r in reps if r[kind].get(k) is not None] or [0]) for k in keys}
+
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
@@ -179,6 +264,8 @@ def main() -> None:
         "repetitions": reps,
         "fire": summary("fire_s"),
         "resolve": summary("resolve_s"),
+        "fire_stages_median": stages("fire_breakdown"),
+        "resolve_stages_median": stages("resolve_breakdown"),
         "runs_by_job": {j: sum(1 for r in runs if r.job_name == j) for j in sorted({r.job_name for r in runs})},
         "failed_runs": sum(1 for r in runs if r.status == dg.DagsterRunStatus.FAILURE),
         "leftover_processes": leftovers,
@@ -189,7 +276,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in ("cadence", "fleet_projects", "fire", "resolve", "goal_s",
-                                              "fire_within_goal", "failed_runs")}, indent=1))
+                                              "fire_within_goal", "failed_runs", "fire_stages_median",
+                                              "resolve_stages_median")}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Delivery: drain the outbox, one independent worker per channel.
 
-Runs inside the delivery run (`alert_delivery_job`) or the `aimatrix-pipeline alerts deliver`
-worker, never inside a sensor tick. Each channel gets its own thread and its own lease, pacing and
+Runs inside the delivery run (`alert_delivery_job`), the `aimatrix-pipeline alerts deliver`
+worker, and, within a deadline, inside the alert sensor's tick (alerts/sensors.py: a page should
+not wait for a run process to start). Each channel gets its own thread and its own lease, pacing and
 Retry-After block, so a Slack outage (timeouts, 500s) never delays PagerDuty or email
 (docs/alerting-guarantees.md, 12). A pass ends when nothing is due any more; what is waiting for
 a retry stays in the outbox for the next pass.
@@ -28,8 +29,19 @@ class ChannelStats:
     errors: list[str] = field(default_factory=list)
 
 
+def _past(store: AlertStore, name: str, deadline: float | None) -> bool:
+    """No new request after `deadline`, nor one the channel's pacing would start after it."""
+    if deadline is None:
+        return False
+    state = outbox.channel_state(store, name)
+    start = max(store.clock.now(), (state["next_send_at"] or 0.0) if state else 0.0)
+    return start >= deadline
+
+
 def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mapping[str, str] | None = None,
-                    max_batches: int | None = None) -> ChannelStats:
+                    max_batches: int | None = None, deadline: float | None = None) -> ChannelStats:
+    """Send the channel's due messages until none is due, `max_batches` were sent, or `deadline`
+    (epoch seconds on the store's clock) has passed; what is left stays in the outbox."""
     cfg = rules.channel(name)
     stats = ChannelStats()
     owner = outbox.new_owner()
@@ -41,7 +53,7 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
     renewed = store.clock.now()
     try:
         n = 0
-        while max_batches is None or n < max_batches:
+        while (max_batches is None or n < max_batches) and not _past(store, name, deadline):
             batch = outbox.claim_batch(store, name, channel.per_alert, s.group_interval_s)
             if batch is None:
                 break
@@ -78,8 +90,12 @@ def deliver_channel(store: AlertStore, rules: RuleSet, name: str, environ: Mappi
 
 
 def deliver(store: AlertStore, rules: RuleSet, environ: Mapping[str, str] | None = None,
-            channels: list[str] | None = None) -> dict[str, ChannelStats]:
-    """One delivery pass over every channel that has rows, channels in parallel threads."""
+            channels: list[str] | None = None, deadline: float | None = None) -> dict[str, ChannelStats]:
+    """One delivery pass over every channel that has rows, channels in parallel threads.
+
+    With a `deadline` no channel starts a request after it (a request under way finishes, bounded
+    by the rules' `timeout`); the rest waits in the outbox for the next pass.
+    """
     now = store.clock.now()
     due = [r[0] for r in store.query(
         "select distinct o.channel from outbox o left join channel_state c on c.channel = o.channel "
@@ -90,7 +106,7 @@ def deliver(store: AlertStore, rules: RuleSet, environ: Mapping[str, str] | None
     results: dict[str, ChannelStats] = {}
 
     def run(name: str) -> None:
-        results[name] = deliver_channel(store, rules, name, environ)
+        results[name] = deliver_channel(store, rules, name, environ, deadline=deadline)
 
     threads = [threading.Thread(target=run, args=(n,), name=f"deliver-{n}") for n in names]
     for t in threads:

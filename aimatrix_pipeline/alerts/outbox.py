@@ -1,8 +1,9 @@
 """The outbox: notifications waiting to be delivered, one row per (event id, channel).
 
-The sensor only writes here (inside the same transaction as the state change that produced the
-notification); delivery happens elsewhere (the delivery run or the `alerts deliver` worker).
-Delivery state is per channel, so a Slack outage never holds back PagerDuty
+The sensor writes here inside the same transaction as the state change that produced the
+notification. Delivery (the sensor's own tick within its deadline, the delivery run, the
+`alerts deliver` worker) claims rows under a per-channel lease, so whichever of them sends a
+row, only one does. Delivery state is per channel, so a Slack outage never holds back PagerDuty
 (docs/alerting-guarantees.md, 12).
 
 At-least-once with bounded duplicates: a row is *claimed* (status `sending`, a lease) before the

@@ -1,14 +1,22 @@
-"""The alert sensor: finds new asset check evaluations and hands notifications to the outbox.
+"""The alert sensor: finds new asset check evaluations, queues notifications and sends them.
 
-Sensors only decide, runs deliver: a tick reads new check execution records (every check in
-the code location, other domains' included, WARN and non-blocking too), applies them to the alert
-state machine, applies the passage of time (held FIRINGs, reminders, silences ending), and, when
-notifications are due, requests a delivery run. It never calls a receiver, so a slow Slack never
-makes a tick time out.
+A tick reads new check execution records (every check in the code location, other domains'
+included, WARN and non-blocking too), applies them to the alert state machine, applies the passage
+of time (held FIRINGs, reminders, silences ending), and then sends what is due itself, for at most
+`AIMATRIX_ALERT_SENSOR_SEND_S` seconds (default 15). Why in the tick: a delivery run is a new
+process that loads the code location before it sends, 20-60 s on a loaded two-core machine, the
+largest fixed cost between a breached rule and the page (docs/alerts.md, "Latency"). The tick
+sends through the same outbox as the run (per-channel lease, claim before the request, `sent`
+after the 2xx), so neither path can send a row the other has sent or is sending. A request started
+before the deadline finishes within the rules' `timeout`, so a slow Slack cannot push a tick past
+Dagster's sensor timeout; what is left (a backlog, a paced PagerDuty burst, retries) and the
+alerts.* mirror go to the delivery run the tick requests.
 
 The authoritative cursor (last record id per check) lives in the alert state store, moved in the
 same transaction as the transitions it caused; the sensor cursor mirrors it for visibility.
-It ticks every `AIMATRIX_ALERT_SENSOR_INTERVAL_S` seconds (default 30).
+It ticks every `AIMATRIX_ALERT_SENSOR_INTERVAL_S` seconds (default 10: an idle tick costs about
+0.1 s of CPU, client and PostgreSQL together, about 1 % of a core at that interval;
+benchmarks/bench_alert_sensor_tick.py).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import dagster as dg
 from dagster import SensorEvaluationContext
 
 from aimatrix_pipeline.alerts import outbox
+from aimatrix_pipeline.alerts.delivery import deliver
 from aimatrix_pipeline.alerts.jobs import ALERT_DELIVERY_JOB_NAME, alert_delivery_job
 from aimatrix_pipeline.alerts.scan import scan
 from aimatrix_pipeline.alerts.state import AlertStateMachine, AlertStore, default_state_path
@@ -53,6 +62,20 @@ def run_tick(instance: dg.DagsterInstance, check_keys, store: AlertStore, rules,
             "mirror_due": store.mirror_due(), "state_version": store.state_version()}
 
 
+def send_in_tick(store: AlertStore, rules, budget_s: float, environ=None) -> dict:
+    """Send due notifications within `budget_s` seconds; the counts, for the tick's log line.
+
+    Returns zeros when the budget is 0 or nothing is due. What is still due afterwards is the
+    delivery run's (`run_tick`'s figures are recomputed by the caller).
+    """
+    if budget_s <= 0:
+        return {"messages": 0, "notifications": 0, "failed_attempts": 0}
+    stats = deliver(store, rules, environ, deadline=store.clock.now() + budget_s)
+    return {"messages": sum(s.messages_sent for s in stats.values()),
+            "notifications": sum(s.notifications_sent for s in stats.values()),
+            "failed_attempts": sum(s.attempts_failed for s in stats.values())}
+
+
 @dg.sensor(
     name=ALERT_SENSOR_NAME,
     job=alert_delivery_job,
@@ -70,11 +93,22 @@ def alert_sensor(context: SensorEvaluationContext, settings: SettingsResource):
         check_keys = list(context.repository_def.asset_graph.asset_check_keys)
         tick = run_tick(context.instance, check_keys, store, rules, current.project_names)
         context.update_cursor(json.dumps(tick["scan"].cursors, sort_keys=True))
+        sent = {"messages": 0, "notifications": 0, "failed_attempts": 0}
+        if tick["due"]["due"]:
+            sent = send_in_tick(store, rules, current.alert_sensor_send_s)
+            if sent["messages"] or sent["failed_attempts"]:
+                context.log.info(f"sent {sent['messages']} messages ({sent['notifications']} notifications) "
+                                 f"in the tick; {sent['failed_attempts']} attempts failed")
+            ungrouped = tuple(c.name for c in rules.channels if c.type == "pagerduty")
+            tick = {**tick, "due": outbox.due_summary(store, rules.settings.group_interval_s, ungrouped),
+                    "due_rows": outbox.due_rows(store, rules.settings.group_interval_s, ungrouped),
+                    "mirror_due": store.mirror_due(), "state_version": store.state_version()}
         due = tick["due"]
         # Alert state the warehouse does not show yet (open alerts with no channel configured)
         # also needs the run: its second asset mirrors the state into alerts.*, which the
         # dashboard and the catalog read. Delivery is a no-op then.
-        if not due["due"] and not tick["mirror_due"]:
+        # Sent or failed rows changed alerts.notification_deliveries: the run's mirror refreshes it.
+        if not due["due"] and not tick["mirror_due"] and not (sent["messages"] or sent["failed_attempts"]):
             return dg.SkipReason(f"{tick['scan'].evaluations} new evaluations; nothing to deliver")
         if _delivery_in_progress(context.instance):
             return dg.SkipReason(f"{due['due']} notifications due; a delivery run is already in progress")

@@ -49,7 +49,7 @@ from aimatrix_pipeline.sql_files import load_sql
 CNE = "could_not_evaluate"
 DATA = "data"
 ALREADY_OPEN_NOTE = "already open when this channel was added"
-EMPTY_STATE_VERSION = "0:0:0"
+EMPTY_STATE_VERSION = "0:0:0:0:0:0"
 SEVERITY_TO_PAGERDUTY = {"low": "info", "medium": "warning", "high": "error", "critical": "critical"}
 
 
@@ -155,10 +155,14 @@ class AlertStore:
 
         Open alerts must reach the warehouse (dashboard, catalog) also when no notification is
         due, e.g. with no channel configured; the sensor compares this with `mirrored_version`.
+        The outbox's attempts and outcomes count too (alerts.notification_deliveries): the alert
+        sensor sends some notifications itself, and no delivery run would mirror those otherwise.
         """
         row = self.query("select (select count(*) from incidents), (select coalesce(max(updated_at), 0) "
-                         "from incidents), (select count(*) from incident_history)")[0]
-        return f"{row[0]}:{row[1]!r}:{row[2]}"
+                         "from incidents), (select count(*) from incident_history), "
+                         "(select count(*) from outbox), (select coalesce(sum(attempts), 0) from outbox), "
+                         "(select count(*) from outbox where status in ('sent', 'failed'))")[0]
+        return ":".join([str(row[0]), repr(row[1]), *(str(v) for v in row[2:])])
 
     def mirrored_version(self) -> str | None:
         rows = self.query("select version from mirror_state where id = 1")
@@ -187,6 +191,18 @@ class AlertStore:
             "set last_id = max(last_id, excluded.last_id)",
             (check_key, last_id),
         )
+
+    def applied_ahead(self, check_key: str) -> set[int]:
+        """Record ids above the check's cursor that were already applied (see `scan`)."""
+        return {int(r[0]) for r in self.query(
+            "select record_id from check_applied_ahead where check_key = ?", (check_key,))}
+
+    @staticmethod
+    def set_applied_ahead(conn: sqlite3.Connection, check_key: str, record_ids, cursor: int) -> None:
+        """Add `record_ids` and forget the ids the cursor has reached, in the cursor's transaction."""
+        conn.executemany("insert into check_applied_ahead values (?, ?) on conflict do nothing",
+                         [(check_key, i) for i in record_ids])
+        conn.execute("delete from check_applied_ahead where check_key = ? and record_id <= ?", (check_key, cursor))
 
 
 class AlertStateMachine:

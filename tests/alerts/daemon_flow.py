@@ -40,7 +40,7 @@ from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 RULE_ID = "connection_utilisation_high"
-CHECK = ("analytics/database_health", RULE_ID)
+CHECK = ("raw/database_stats", RULE_ID)  # judged in the statistics run itself
 MAX_CONNECTIONS = 30  # 3 reserved for superusers: 27 usable; the rule breaches above 0.8 (> 21.6)
 BREACHING_SESSIONS = 24
 MONITOR_PASSWORD = "monitor-e2e-password"

@@ -79,7 +79,7 @@ def test_every_job_executes_every_check_of_the_assets_it_materializes():
     assert {name: sorted(c) for name, c in left_out.items() if c} == {}
     # the comparison is not vacuous: the rule checks are in the plans
     assert "analytics__database_health" in {s.name for s in repo.get_job("analytics_job").graph.nodes}
-    assert {dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), "connection_utilisation_high"),
+    assert {dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), "connection_utilisation_high"),
             dg.AssetCheckKey(dg.AssetKey(["raw", "activity"]), "long_running_query")} <= (
         planned_entities(repo.get_job("analytics_job")) | planned_entities(repo.get_job("extract_statistics")))
 
@@ -97,7 +97,7 @@ def test_the_automation_sensor_runs_execute_every_check_of_the_assets_they_mater
     assert sorted(set().union(*(checks_left_out(repo, p) for p in plans))) == []
     executed = set().union(*plans)
     every_rule_check = {c for c in graph.asset_check_keys if graph.get(c).key.asset_key in requested}
-    assert dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), "connection_utilisation_high") in executed
+    assert dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), "cache_hit_ratio_low") in executed
     assert every_rule_check <= executed
 
 

@@ -37,9 +37,8 @@ from .daemon_flow import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 
-CHECK = dg.AssetCheckKey(dg.AssetKey(["analytics", "database_health"]), RULE_ID)
-CHECK_STR = f"analytics/database_health:{RULE_ID}"
-AUTOMATION_SENSOR = "derive_analytics_when_raw_data_lands"
+CHECK = dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), RULE_ID)
+CHECK_STR = f"raw/database_stats:{RULE_ID}"
 FAST = {
     "AIMATRIX_STATS_CRON": "* * * * *",
     # the other schedules stay out of the way (once a year), so runs do not queue behind them
@@ -126,9 +125,8 @@ def test_a_breached_shipped_rule_notifies_once_and_resolves_once_through_the_dae
     assert alert["project"] == "default" and alert["severity"] == "high"
     assert resolved[0].alerts(RULE_ID, "resolved")[0]["fingerprint"] == alert["fingerprint"]
     assert receiver.rejected == 0
-    # the rule was evaluated by a run the automation sensor launched, not by analytics_job
-    assert check_run.job_name == "__ASSET_JOB"
-    assert check_run.tags.get("dagster/sensor_name") == AUTOMATION_SENSOR
+    # the rule was judged inside the statistics run that took the snapshot (no analytics hop)
+    assert check_run.job_name == "extract_statistics"
     # nobody launched anything: every run came from a schedule or a sensor
     assert runs and all(r.tags.get("dagster/schedule_name") or r.tags.get("dagster/sensor_name") for r in runs)
     assert leftovers == []

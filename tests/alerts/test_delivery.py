@@ -287,3 +287,52 @@ def test_pagerduty_pages_the_most_severe_alerts_first_in_a_burst(harness):
     h.deliver(["pagerduty"])
     sev = [r.json()["payload"]["severity"] for r in h.http.on("/pd")]
     assert sev == ["critical", "error", "error"]
+
+
+def test_the_sensor_tick_sends_only_within_its_budget_and_the_run_sends_the_rest_once(harness):
+    """The alert sensor sends what is due itself, but starts no request after its deadline (here
+    PagerDuty's pacing, 2/s, on the fake clock); a later pass sends the rest, nothing twice."""
+    from aimatrix_pipeline.alerts.sensors import send_in_tick
+
+    h = harness
+    projects = [f"p{i}" for i in range(12)]
+    for p in projects:
+        h.report(CACHE_CHECK, p, passed=False)
+    h.tick()
+    assert send_in_tick(h.store, h.rules, 0, h.env)["messages"] == 0  # budget 0: the run sends all
+    assert h.http.attempts == []
+    sent = send_in_tick(h.store, h.rules, 2.0, h.env)
+    in_tick = len(h.http.on("/pd"))
+    assert 1 <= in_tick < len(projects)  # 2 s at 2 requests/s: the deadline stopped the burst
+    assert sent["notifications"] >= in_tick
+    assert {r["status"] for r in h.outbox(channel="pagerduty")} == {"sent", "pending"}
+    h.deliver()
+    pd = _event_ids(h.http.on("/pd"))
+    assert len(pd) == len(set(pd)) == len(projects)
+    hooks = _event_ids(h.http.on("/hook"))
+    assert len(hooks) == len(set(hooks)) == len(projects)
+    assert {r["status"] for r in h.outbox()} == {"sent"}
+
+
+def test_p13_the_sensor_tick_and_a_delivery_run_sending_at_once_never_send_a_row_twice(harness):
+    """The tick and the run can overlap (the run the previous tick requested is still sending):
+    the channel lease and the claim keep each (event id, channel) to one request."""
+    from aimatrix_pipeline.alerts.sensors import send_in_tick
+
+    h = harness
+    h.http.slow_s = 0.05  # requests overlap in real time
+    _fail_many(h, projects=tuple(f"p{i}" for i in range(6)))
+    run = threading.Thread(target=h.deliver)
+    run.start()
+    send_in_tick(h.store, h.rules, 30.0, h.env)
+    run.join()
+    h.deliver()  # whatever either left (a channel the other held) goes now
+    pd = _event_ids(h.http.on("/pd"))
+    hooks = _event_ids(h.http.on("/hook"))
+    rows = h.outbox()
+    assert len(pd) == len(set(pd)) == sum(r["channel"] == "pagerduty" for r in rows) == 12  # 2 rules x 6
+    assert len(hooks) == len(set(hooks)) == sum(r["channel"] == "webhook" for r in rows) == 6
+    # one Slack message per (project, rule) group
+    assert len(h.http.on("/slack")) == len({r["group_key"] for r in rows if r["channel"] == "slack"}) == 12
+    assert len(h.http.attempts) == len(h.http.requests)  # no request was refused or repeated
+    assert {r["status"] for r in h.outbox()} == {"sent"}

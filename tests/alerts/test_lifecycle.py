@@ -325,8 +325,9 @@ def test_p07_a_run_that_never_finishes_holds_the_check_back_only_for_a_while(har
         run_id=run.run_id,
         dagster_event=DagsterEvent(
             DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, job_name="stuck_job",
-            event_specific_data=AssetCheckEvaluationPlanned(asset_key=OTHER_CHECK.asset_key,
-                                                            check_name=OTHER_CHECK.name)))
+            event_specific_data=AssetCheckEvaluationPlanned(
+                asset_key=OTHER_CHECK.asset_key, check_name=OTHER_CHECK.name,
+                partitions_subset=dg.StaticPartitionsDefinition(["p1"]).subset_with_partition_keys(["p1"]))))
     h.report(OTHER_CHECK, "p1", passed=False)  # a later run's result waits behind the stuck one
     tick = h.tick()
     assert tick["scan"].evaluations == 0
@@ -335,7 +336,9 @@ def test_p07_a_run_that_never_finishes_holds_the_check_back_only_for_a_while(har
     tick = h.tick()
     assert tick["scan"].evaluations == 2 and tick["scan"].could_not_evaluate == 1
     kinds = {r["kind"]: r["status"] for r in h.store.query("select kind, status from alert_state")}
-    assert kinds == {"data": "firing", "could_not_evaluate": "firing"}
+    # p1's later real evaluation (applied in order, after the stuck one) resolves the
+    # could-not-evaluate alert of the same partition
+    assert kinds == {"data": "firing", "could_not_evaluate": "resolved"}
     msg = h.store.query("select message from incidents where kind = 'could_not_evaluate'")[0][0]
     assert "still STARTED" in msg
 
@@ -369,3 +372,93 @@ def test_p09_an_alert_firing_before_a_channel_is_enabled_reaches_it_once_marked_
     harness.deliver()
     assert _actions(harness.http.on("/slack"), "/slack") == ["FIRING", "RESOLVED"]
     assert _actions(harness.http.requests, "/hook") == ["firing", "resolved"]
+
+
+def test_p14_the_scan_reads_every_new_record_across_pages_and_little_when_nothing_is_new(harness, monkeypatch):
+    """The history is paged backwards from the newest record; the scan starts with a small page
+    and grows it while every record is new. More new records than several pages: all applied,
+    once; nothing new: one small page per check (an idle tick stays cheap at fleet size)."""
+    from aimatrix_pipeline.alerts import scan
+
+    monkeypatch.setattr(scan, "FIRST_PAGE", 2)
+    monkeypatch.setattr(scan, "PAGE", 8)
+    limits = []
+    real_page = scan._history_page
+
+    def counting_page(instance, key, cursor, limit=scan.PAGE):
+        limits.append(limit)
+        return real_page(instance, key, cursor, limit)
+
+    monkeypatch.setattr(scan, "_history_page", counting_page)
+    h = harness
+    h.check_keys = [CACHE_CHECK]
+    for i in range(5):
+        h.report(CACHE_CHECK, f"p{i}", passed=True)
+    assert h.tick()["scan"].evaluations == 5  # first sight
+    for i in range(29):  # 29 new records: pages of 2, 8, 8, 8, 8 (the limit grows, capped)
+        h.report(CACHE_CHECK, f"p{i % 7}", passed=False)
+    limits.clear()
+    assert h.tick()["scan"].evaluations == 29
+    assert limits == [2, 8, 8, 8, 8]
+    firing = {r["fingerprint"] for r in h.outbox(action="firing")}
+    assert len(firing) == 7  # every partition fired, each once
+    limits.clear()
+    assert h.tick()["scan"].evaluations == 0
+    assert limits == [2]
+
+
+def _planned(h, run_id: str, check, partitions: list[str]) -> None:
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    subset = dg.StaticPartitionsDefinition(partitions).subset_with_partition_keys(partitions)
+    h.instance.report_dagster_event(run_id=run_id, dagster_event=DagsterEvent(
+        DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, job_name="batch_job",
+        event_specific_data=AssetCheckEvaluationPlanned(asset_key=check.asset_key, check_name=check.name,
+                                                        partitions_subset=subset)))
+
+
+def _evaluated(h, run_id: str, check, partition: str, passed: bool) -> None:
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    h.instance.report_dagster_event(run_id=run_id, dagster_event=DagsterEvent(
+        DagsterEventType.ASSET_CHECK_EVALUATION.value, job_name="batch_job",
+        event_specific_data=dg.AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name,
+                                                    passed=passed, partition=partition,
+                                                    severity=dg.AssetCheckSeverity.ERROR,
+                                                    metadata={"value": 0.5})))
+
+
+def test_p14_a_project_still_running_in_a_batch_run_holds_back_only_its_own_partition(harness):
+    """A run that carries many projects plans the check for all of them at its start. p1's result
+    is alerted on as soon as it is stored, while p2 (slow) is still PLANNED; p2's later records
+    wait for it, in order; nothing is applied twice once p2 reports and the cursor moves on."""
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    h = harness
+    h.check_keys = [CACHE_CHECK]
+    for p in ("p1", "p2"):
+        h.report(CACHE_CHECK, p, passed=True)
+    h.tick()
+    h.instance.add_run(DagsterRun(job_name="batch_job", run_id="batch-run-0001", status=dg.DagsterRunStatus.STARTED))
+    _planned(h, "batch-run-0001", CACHE_CHECK, ["p1", "p2"])
+    _evaluated(h, "batch-run-0001", CACHE_CHECK, "p1", passed=False)
+    tick = h.tick()
+    assert tick["scan"].evaluations == 1 and tick["scan"].waiting_checks == ["analytics/database_health:cache_hit_ratio_low"]
+    assert {r["project"] for r in h.store.query("select project from alert_state where status = 'firing'")} == {"p1"}
+    h.report(CACHE_CHECK, "p1", passed=True)  # the next run: p1 recovered
+    h.report(CACHE_CHECK, "p2", passed=True)  # the next run's p2 result waits behind the batch's p2
+    tick = h.tick()
+    assert tick["scan"].evaluations == 1
+    assert h.store.query("select status from alert_state where project = 'p1'")[0][0] != "firing"
+    assert h.store.query("select status from alert_state where project = 'p2'")[0][0] != "firing"
+    _evaluated(h, "batch-run-0001", CACHE_CHECK, "p2", passed=False)  # p2 finally reports: failing
+    tick = h.tick()
+    assert tick["scan"].evaluations == 2 and tick["scan"].waiting_checks == []  # p2's two, in order
+    assert h.tick()["scan"].evaluations == 0
+    fired = [(r["project"], r["action"]) for r in h.store.query(
+        "select json_extract(payload, '$.project') project, action from outbox where channel = 'pagerduty' "
+        "order by rowid")]
+    # p1 fired and resolved once; p2 fired (its failing result) then resolved (the later pass)
+    assert fired == [("p1", "firing"), ("p1", "resolved"), ("p2", "firing"), ("p2", "resolved")]
+    assert h.store.query("select count(*) from check_applied_ahead")[0][0] == 0

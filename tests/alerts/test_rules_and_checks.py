@@ -73,12 +73,34 @@ def test_every_metric_sql_file_binds_against_the_warehouse_schema(warehouse):
             assert not rows or rows[0][0] in (None, 0), metric.name
 
 
+@pytest.mark.parametrize("max_connections, reserved, in_use", [(30, 3, 24), (100, None, 85), (3, 3, 1), (60, 3, 0)])
+def test_connection_utilisation_rule_agrees_with_analytics_database_health(warehouse, max_connections, reserved,
+                                                                           in_use):
+    """The rule reads the raw snapshot (so the statistics run judges it); the figure it pages on
+    must be the one analytics.database_health shows for the same snapshot."""
+    now = datetime.now(UTC)
+    with warehouse.transaction() as conn:
+        conn.execute("insert into raw.database_stats (project, snapshot_at, datname, max_connections, "
+                     "superuser_reserved_connections, conn_total) values ('p1', ?, 'postgres', 50, 3, 1), "
+                     "('p1', ?, 'postgres', ?, ?, ?)",
+                     [now - timedelta(minutes=5), now, max_connections, reserved, in_use])
+    with warehouse.reader() as conn:
+        derived = conn.execute(
+            f"select connection_utilisation, conn_total, max_connections from "
+            f"({load_sql('warehouse/analytics/database_health.sql')}) order by snapshot_at desc limit 1",
+            {"project": "p1", "long_running_query_seconds": 300, "sequence_usage_max": 0.8}).fetchone()
+        judged = conn.execute(load_sql(METRICS["connection_utilisation"].sql_file), {"project": "p1"}).fetchone()
+    assert judged[0] == derived[0] and judged[1:3] == derived[1:3]
+    assert judged[0] is None if max_connections == (reserved or 0) else judged[0] == pytest.approx(
+        in_use / (max_connections - (reserved or 0)))
+
+
 def _rules(**over):
     return {r.id: r for r in load_rules().rules}
 
 
 @pytest.mark.fails_check("analytics/database_health:cache_hit_ratio_low")
-@pytest.mark.fails_check("analytics/database_health:connection_utilisation_high")
+@pytest.mark.fails_check("raw/database_stats:connection_utilisation_high")
 @pytest.mark.fails_check("raw/activity:long_running_query")
 def test_rule_checks_compute_metrics_in_duckdb(warehouse):
     now = datetime.now(UTC)
@@ -86,6 +108,11 @@ def test_rule_checks_compute_metrics_in_duckdb(warehouse):
         conn.execute("insert into analytics.database_health (project, snapshot_at, interval_heap_cache_hit_ratio, "
                      "connection_utilisation, conn_total, max_connections) values "
                      "('p1', ?, 0.95, 0.9, 90, 100), ('p1', ?, 0.999, 0.1, 10, 100), ('p2', ?, 0.999, 0.5, 50, 100)",
+                     [now, now - timedelta(hours=1), now])
+        # connection utilisation is judged from the raw snapshot (in the statistics run)
+        conn.execute("insert into raw.database_stats (project, snapshot_at, max_connections, "
+                     "superuser_reserved_connections, conn_total) values "
+                     "('p1', ?, 103, 3, 90), ('p1', ?, 103, 3, 10), ('p2', ?, 103, 3, 50)",
                      [now, now - timedelta(hours=1), now])
         conn.execute("insert into raw.activity (project, snapshot_at, pid, state, query_seconds, query_preview, "
                      "application_name) values ('p1', ?, 7, 'active', 600, 'select pg_sleep(?)', 'app'), "
@@ -97,7 +124,9 @@ def test_rule_checks_compute_metrics_in_duckdb(warehouse):
     assert r.severity.value == "WARN"  # medium -> WARN
     assert evaluate_rule(rules["cache_hit_ratio_low"], warehouse, "p2").passed
     r = evaluate_rule(rules["connection_utilisation_high"], warehouse, "p1")
-    assert not r.passed and r.severity.value == "ERROR" and "90 of 100" in r.description
+    assert not r.passed and r.severity.value == "ERROR" and "90 of 103" in r.description
+    assert r.metadata["value"].value == pytest.approx(0.9) and r.metadata["usable_connections"].value == 100
+    assert evaluate_rule(rules["connection_utilisation_high"], warehouse, "p2").passed
     r = evaluate_rule(rules["long_running_query"], warehouse, "p1")
     assert not r.passed and r.metadata["value"].value == pytest.approx(10.0) and r.metadata["pid"].value == 7
     # no data passes (an empty project never pages)
@@ -149,7 +178,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
     parts = dg.StaticPartitionsDefinition(["p1", "p2"])
     key = dg.AssetKey(["analytics", "database_health"])
     rule_checks = AssetRuleChecks(load_rules(), key, parts)
-    assert {s.name for s in rule_checks.specs} == {"cache_hit_ratio_low", "connection_utilisation_high"}
+    assert {s.name for s in rule_checks.specs} == {"cache_hit_ratio_low"}
     assert all(not s.blocking for s in rule_checks.specs)
 
     @dg.asset(key=key, partitions_def=parts, check_specs=rule_checks.specs)
@@ -166,7 +195,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
                              resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success
         evals = {e.check_name: e for e in res.get_asset_check_evaluations()}
-        assert not evals["cache_hit_ratio_low"].passed and evals["connection_utilisation_high"].passed
+        assert not evals["cache_hit_ratio_low"].passed
         assert {e.partition for e in evals.values()} == {"p1"}
         # the implicit job, as the UI/CLI launch it, cannot leave them out
         job = defs.get_implicit_global_asset_job_def().get_subset(asset_selection={key})
@@ -449,3 +478,28 @@ def test_extraction_stale_is_judged_on_the_freshness_clock_without_an_extraction
         conn.execute("insert into raw.database_stats (project, snapshot_at) values ('default', ?)", [now])
     (evaluation,) = job.execute_in_process(tags=requests[0].tags, resources=resources).get_asset_check_evaluations()
     assert evaluation.passed
+
+
+def test_a_rule_check_runs_as_soon_as_its_asset_lands_not_after_the_runs_other_steps(warehouse):
+    """Steps run one at a time in process: the rule check on raw/database_stats must come right
+    after that snapshot, ahead of the snapshots still to take, so its alert does not wait for them."""
+    from aimatrix_pipeline.shared.rule_checks import build_rule_check
+
+    parts = dg.StaticPartitionsDefinition(["p1"])
+
+    def snapshot(key):
+        @dg.asset(key=key, partitions_def=parts)
+        def _a():
+            return None
+        return _a
+
+    assets = [snapshot(["raw", "activity"]), snapshot(["raw", "database_stats"]),
+              snapshot(["raw", "index_stats"]), snapshot(["raw", "table_stats"])]
+    check = build_rule_check(_rules()["connection_utilisation_high"], parts)
+    with dg.instance_for_test() as instance:
+        res = dg.materialize([*assets, check], partition_key="p1", instance=instance,
+                             resources={"warehouse": warehouse})
+        assert res.success
+        order = [e.step_key for e in res.all_events if e.event_type_value == "STEP_START"]
+    assert order.index("raw__database_stats_connection_utilisation_high") == order.index("raw__database_stats") + 1
+    assert order.index("raw__database_stats_connection_utilisation_high") < order.index("raw__table_stats")

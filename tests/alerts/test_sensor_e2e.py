@@ -193,3 +193,45 @@ def test_open_alerts_reach_the_warehouse_and_the_dashboard_with_no_channel_confi
         assert mat.asset_materialization.metadata["open_alerts"].value == 1
         # nothing changed since: no further run
         assert isinstance(_tick_and_deliver(defs, instance), dg.SkipReason)
+
+
+def test_the_sensor_tick_sends_the_page_itself_and_the_run_it_requests_only_mirrors(
+        tmp_path, warehouse, http, monkeypatch):
+    """A page must not wait for a delivery run's process to start: the tick that applies the
+    failing evaluation sends it. The run it requests sends nothing again and mirrors the sent rows
+    into alerts.notification_deliveries. With AIMATRIX_ALERT_SENSOR_SEND_S=0 the run sends."""
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES_YAML.replace("group_interval: 1m", "group_interval: 0s"))
+    env = {**make_env(http), "AIMATRIX_ALERT_RULES": str(rules_path),
+           "AIMATRIX_ALERT_STATE": str(tmp_path / "alerts_outbox.sqlite")}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    defs = _defs(warehouse, rules_path)
+    repo = defs.get_repository_def()
+    with dg.instance_for_test() as instance:
+        _set_health(warehouse, "p1", 0.42)
+        _materialize(defs, instance, [["analytics", "database_health"]], "p1")
+        ctx = dg.build_sensor_context(instance=instance, repository_def=repo,
+                                      resources={"settings": SettingsResource()})
+        request = alert_sensor(ctx)
+        assert isinstance(request, dg.RunRequest)  # the mirror of what the tick sent
+        assert [r.json()["event_action"] for r in http.on("/pd")] == ["trigger"]  # before any run
+        assert len(http.on("/slack")) == 1 and len(http.on("/hook")) == 1
+        sent_by_tick = len(http.attempts)
+        assert defs.get_job_def("alert_delivery_job").execute_in_process(instance=instance, tags=request.tags).success
+        assert len(http.attempts) == sent_by_tick
+        with warehouse.reader() as conn:
+            statuses = conn.execute("select channel, status from alerts.notification_deliveries "
+                                    "order by channel").fetchall()
+        assert statuses == [("pagerduty", "sent"), ("slack", "sent"), ("webhook", "sent")]
+        assert isinstance(alert_sensor(ctx), dg.SkipReason)  # mirrored: nothing left to do
+
+        monkeypatch.setenv("AIMATRIX_ALERT_SENSOR_SEND_S", "0")
+        _set_health(warehouse, "p1", 0.999)
+        _materialize(defs, instance, [["analytics", "database_health"]], "p1")
+        request = alert_sensor(dg.build_sensor_context(instance=instance, repository_def=repo,
+                                                       resources={"settings": SettingsResource()}))
+        assert isinstance(request, dg.RunRequest) and request.tags["aimatrix/notifications_due"] == "3"
+        assert len(http.attempts) == sent_by_tick  # the tick sent nothing
+        assert defs.get_job_def("alert_delivery_job").execute_in_process(instance=instance, tags=request.tags).success
+        assert [r.json()["event_action"] for r in http.on("/pd")] == ["trigger", "resolve"]

@@ -46,7 +46,7 @@ def test_assets_materialize_with_metadata_checks_and_idempotence(source_db18, wa
     evaluations = result.get_asset_check_evaluations()
     # the data-quality checks, and the alert rules on these tables (the assets' own check specs)
     rule_checks = {k.name for a in ASSETS for k in a.check_keys} - {c.name for c in CHECKS}
-    assert {"connection_utilisation_high", "slow_query_avg"} <= rule_checks
+    assert {"cache_hit_ratio_low", "slow_query_avg"} <= rule_checks
     analytics_keys = {a.key for a in ASSETS}
     assert {e.check_name for e in evaluations if e.asset_key in analytics_keys} == \
         {c.name for c in CHECKS} | rule_checks

@@ -8,6 +8,16 @@ create table if not exists check_cursor (
     last_id integer not null
 );
 
+-- Per asset check: records above its cursor that were already applied. A record whose run is
+-- still going (PLANNED) holds the cursor back, but only its own partition waits: later records
+-- of other partitions (other projects of the same batch run) are applied at once and listed here,
+-- so the next tick skips them. Rows at or below the cursor are deleted as it moves.
+create table if not exists check_applied_ahead (
+    check_key text not null,
+    record_id integer not null,
+    primary key (check_key, record_id)
+);
+
 -- Current state per fingerprint (project, check, partition) and kind (data | could_not_evaluate).
 create table if not exists alert_state (
     fingerprint text primary key,
