@@ -103,6 +103,20 @@ def pytest_sessionfinish(session, exitstatus):
 _PER_WORKER_FIXTURES = {"pg15", "pg18", "tmp_path_factory", "worker_id", "testrun_uid"}
 
 
+# Tests that mostly wait for the clock: a real `dagster-daemon` whose schedules tick once a minute
+# (tests/alerts/test_daemon_*.py, each five to ten minutes and about a fifth of a core). On `-n
+# auto` they get workers of their own on top of one per core, so the CPU-bound tests keep every
+# core while the daemons wait; a run that leaves slow tests out has none and gets one per core.
+CLOCK_BOUND_WORKERS = 2
+
+
+def pytest_xdist_auto_num_workers(config):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if "not slow" in (config.getoption("markexpr", "") or ""):
+        return cores
+    return cores + CLOCK_BOUND_WORKERS
+
+
 # The fast loop (`python -m pytest -m "not slow and not pg15"`, docs/operations.md) leaves out what
 # costs more than about a second a test: whole modules that run Dagster or the demo as child
 # processes, drive a browser, build the wheel or run `apply` end to end. CI runs them all.
