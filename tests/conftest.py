@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from aimatrix_pipeline.demo import database as demo_db
 from aimatrix_pipeline.demo.local_postgres import LocalPostgres, debian_bin_dir, embedded_bin_dir
@@ -100,6 +101,20 @@ def pytest_sessionfinish(session, exitstatus):
 # demo's two runs, the fleet, the S3 server. Each worker has its own PostgreSQL clusters and temp
 # dir (named by its pid), so `pg15`/`pg18` are the one exception: they are per worker by design.
 _PER_WORKER_FIXTURES = {"pg15", "pg18", "tmp_path_factory", "worker_id", "testrun_uid"}
+
+
+# Tests that mostly wait for the clock: a real `dagster-daemon` whose schedules tick once a minute
+# (tests/alerts/test_daemon_*.py, each five to ten minutes and about a fifth of a core). On `-n
+# auto` they get workers of their own on top of one per core, so the CPU-bound tests keep every
+# core while the daemons wait; a run that leaves slow tests out has none and gets one per core.
+CLOCK_BOUND_WORKERS = 2
+
+
+def pytest_xdist_auto_num_workers(config):
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if "not slow" in (config.getoption("markexpr", "") or ""):
+        return cores
+    return cores + CLOCK_BOUND_WORKERS
 
 
 # The fast loop (`python -m pytest -m "not slow and not pg15"`, docs/operations.md) leaves out what
@@ -224,12 +239,39 @@ class SourceDb:
             return cur.fetchall() if cur.description else []
 
 
+# One demo-schema template per cluster (so per worker and server version), seeded by the first
+# test that asks for a source: each later source database is a file copy of it (`CREATE DATABASE
+# ... TEMPLATE`, about 0.02 s) instead of a fresh database with the schema's DDL run again (about
+# 0.1 s, a few hundred times a run). A copy starts with no statistics: pg_stat_* and
+# pg_stat_statements key their rows by the new database's oid.
+_TEMPLATES: dict[str, tuple[str, bool]] = {}
+
+
+def _demo_template(server: LocalPostgres) -> tuple[str, bool]:
+    key = str(server.data_dir)
+    if key not in _TEMPLATES:
+        name = f"demo_template_{os.getpid()}"
+        ident = sql.Identifier(name)
+        with psycopg.connect(server.url(), autocommit=True) as conn:  # a kept cluster may hold a half-made one
+            if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                conn.execute(sql.SQL("alter database {} is_template false").format(ident))
+                conn.execute(sql.SQL("drop database {} with (force)").format(ident))
+        has_vector = demo_db.install_schema(server.create_database(name))
+        with psycopg.connect(server.url(), autocommit=True) as conn:  # nobody connects to it by mistake
+            conn.execute(sql.SQL("alter database {} with is_template true allow_connections false").format(ident))
+        _TEMPLATES[key] = (name, has_vector)
+    return _TEMPLATES[key]
+
+
 def make_source_db(server: LocalPostgres, prefix: str = "src") -> SourceDb:
+    """A fresh database with the demo schema, copied from the cluster's template."""
+    template, has_vector = _demo_template(server)
     name = f"{prefix}_{os.getpid()}_{next(_counter)}"
-    url = server.create_database(name)
-    has_vector = demo_db.install_schema(url)
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name),
+                                                                         sql.Identifier(template)))
     major = server.server_version_num() // 10000
-    return SourceDb(server, name, url, major, has_vector)
+    return SourceDb(server, name, server.url(name), major, has_vector)
 
 
 @pytest.fixture(params=["pg18", pytest.param("pg15", marks=pytest.mark.pg15)])

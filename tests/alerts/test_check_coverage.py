@@ -48,7 +48,9 @@ def automation_run_plans(defs: dg.Definitions, sensor_name: str) -> tuple[set, l
     targeted = sensor.asset_selection.resolve(graph)
     parents = (dg.AssetSelection.assets(*targeted).upstream(depth=1)
                - dg.AssetSelection.assets(*targeted)).resolve(graph)
-    with dg.instance_for_test() as instance:
+    # Dagster's in-memory instance: the same event-log code as a file's, without loading the
+    # alembic migration history for each database it would create
+    with dg.DagsterInstance.ephemeral() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance,
                                                   asset_selection=sensor.asset_selection)
         for key in parents:  # new data lands in every parent (the newest partition of each)

@@ -190,7 +190,7 @@ def test_rules_as_an_assets_own_check_specs_run_with_it_and_never_fail_it(wareho
         return dg.MaterializeResult(check_results=rule_checks.evaluate(warehouse, context.partition_key))
 
     defs = dg.Definitions(assets=[database_health], resources={"warehouse": warehouse, "settings": SettingsResource()})
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:  # in memory: no migration history to load
         res = dg.materialize([database_health], instance=instance, partition_key="p1",
                              resources={"warehouse": warehouse, "settings": SettingsResource()})
         assert res.success

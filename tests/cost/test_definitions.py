@@ -64,7 +64,7 @@ def test_the_usage_extract_runs_apart_without_the_warehouse_pool_and_its_days_ar
     assert [t.job_name for t in sensor.targets] == ["cost_daily"]
 
     success = dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name="usage_daily")
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:  # in memory: no migration history to load
         def request(tags):
             run = instance.create_run_for_job(extract, tags=tags)
             return run, price_extracted_usage(dg.build_run_status_sensor_context(

@@ -1,5 +1,9 @@
-"""Any PostgreSQL can be watched, through the real command line (`dagster job execute` of the
-jobs the schedules launch).
+"""Any PostgreSQL can be watched: the jobs the schedules launch, run on each shape of database.
+
+The demo shape runs them through the real command line (`dagster job execute` in a child process
+that loads the code location, as the daemon's run workers do); the plain and design-document shapes
+run the same jobs of the same definitions in this process (`execute_in_process` on the same
+instance), since what differs between shapes is what the assets do, not how the process starts.
 
 Three shapes of monitored database: a plain PostgreSQL (pg_stat_statements, no app log tables),
 the design document's exact log tables (no table_name, no model, no error_events) and the
@@ -20,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from aimatrix_pipeline.definitions import build_definitions
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from tests.extract.shapes import SHAPES, make_shape, traffic
 
@@ -41,6 +46,19 @@ def dagster_cli(env: dict, job: str) -> subprocess.CompletedProcess:
     return proc
 
 
+# the shape whose jobs go through `dagster job execute`; the others run in this process
+CLI_SHAPE = "demo"
+
+
+def run_job(env: dict, job: str, instance: dg.DagsterInstance, defs: dg.Definitions, *, cli: bool) -> None:
+    if cli:
+        dagster_cli(env, job)
+        return
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=PROJECT, raise_on_error=False)
+    failures = [e.message for e in result.all_events if e.is_failure]
+    assert result.success, f"{job} failed: {failures}"
+
+
 def latest_metadata(instance: dg.DagsterInstance, *path: str) -> dict:
     event = instance.get_latest_materialization_event(dg.AssetKey(list(path)))
     assert event is not None, f"{'/'.join(path)} was never materialized"
@@ -48,7 +66,7 @@ def latest_metadata(instance: dg.DagsterInstance, *path: str) -> dict:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_every_shape_extracts_and_derives_through_the_cli(pg18, tmp_path, monkeypatch, shape):
+def test_every_shape_extracts_and_derives(pg18, tmp_path, monkeypatch, shape):
     db = make_shape(pg18, shape)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -59,25 +77,27 @@ def test_every_shape_extracts_and_derives_through_the_cli(pg18, tmp_path, monkey
                PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
     monkeypatch.setenv("SUPABASE_DB_URL", db.url)
     monkeypatch.setenv("AIMATRIX_WAREHOUSE", str(warehouse))
+    cli = shape == CLI_SHAPE
+    instance = dg.DagsterInstance.from_config(str(home))
+    # built after the environment is set: the warehouse resource is bound from AIMATRIX_WAREHOUSE
+    defs = build_definitions()
     try:
-        dagster_cli(env, "extract_statistics")
-        instance = dg.DagsterInstance.from_config(str(home))
-        from aimatrix_pipeline.definitions import defs
+        run_job(env, "extract_statistics", instance, defs, cli=cli)
 
         analytics = dg.AssetSelection.groups("analytics")
         # the automation sensor's first tick only sets its baseline (eager ignores what was
         # missing before it looked); the next extracts are what it reacts to
         baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=analytics)
         traffic(db)
-        dagster_cli(env, "extract_statistics")
-        dagster_cli(env, "extract_app_logs")
+        run_job(env, "extract_statistics", instance, defs, cli=cli)
+        run_job(env, "extract_app_logs", instance, defs, cli=cli)
         evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=analytics,
                                                        cursor=baseline.cursor)
         requested = {name for name in FIRST_WAVE
                      if PROJECT in evaluation.get_requested_partitions(dg.AssetKey(["analytics", name]))}
         assert requested == set(FIRST_WAVE)
 
-        dagster_cli(env, "analytics_job")
+        run_job(env, "analytics_job", instance, defs, cli=cli)
         runs = instance.get_runs()
         assert len(runs) == 4 and {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
 
@@ -120,4 +140,5 @@ def test_every_shape_extracts_and_derives_through_the_cli(pg18, tmp_path, monkey
         assert all(latest_metadata(instance, "analytics", name) for name in (
             "slow_queries_summary", "query_regressions", "database_health", "optimization_recommendations"))
     finally:
+        instance.dispose()
         pg18.drop_database(db.name)

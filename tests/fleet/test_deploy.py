@@ -164,6 +164,7 @@ def _ducklake_usable() -> bool:
         return False
 
 
+@pytest.mark.slow  # the whole warehouse schema created in a DuckLake catalog, as tests/lake/ does
 def test_ducklake_warehouse_on_postgres_catalog(pg18, tmp_path):
     """Round trip when the version-matched extensions are installed; otherwise the clear refusal.
 

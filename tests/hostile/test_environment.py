@@ -2,8 +2,10 @@
 
 Every row: a `ConfigError` that names the variable (never a traceback, never NaN or Infinity
 accepted as a budget, threshold or retention period). The loaders are called with an explicit
-environment mapping, the way the code location and the CLI call them; two rows go through the
-real `aimatrix-pipeline config check` (exit 2, one line).
+environment mapping, the way the code location and the CLI call them; six rows go through
+`aimatrix-pipeline config check` (exit 2, one line): two as a real command in a process of its own
+(the exit status, and nothing else a library prints at import reaching stderr), four through the
+command's `main()` in this process with the same environment and working directory.
 """
 
 from __future__ import annotations
@@ -90,19 +92,40 @@ def test_plain_values_still_work(tmp_path):
     assert (policy.full_days, policy.app_log_days) == (3, None)
 
 
+# the rows run as a real `aimatrix-pipeline config check` process; the others call its main()
+REAL_PROCESS = {("AIMATRIX_RETENTION_HOURLY_DAYS", "\x1b[2Jninety"), ("SUPABASE_DB_URL", "postgresql://u:s3cr[et@127.0.0.1/db")}
+
+
+def config_check(tmp_path, monkeypatch, capsys, env: dict[str, str], *, real_process: bool) -> tuple[int, str]:
+    """(exit status, stderr) of `aimatrix-pipeline config check` with exactly these AIMATRIX_/SUPABASE_ variables."""
+    if real_process:
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_"))}
+        proc = subprocess.run([sys.executable, "-m", "aimatrix_pipeline.cli", "config", "check"], env={**full, **env},
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        return proc.returncode, proc.stderr
+    from aimatrix_pipeline.cli import main
+
+    for name in [k for k in os.environ if k.startswith(("AIMATRIX_", "SUPABASE_"))]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    status = main(["config", "check"])
+    return status, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("variable, value", [("AIMATRIX_ANALYTICS_SLOW_QUERY_MS", "nan"),
                                              ("AIMATRIX_RETENTION_HOURLY_DAYS", "\x1b[2Jninety"),
                                              ("SUPABASE_API_URL", "ftp://api.example.test"),
                                              ("SUPABASE_DB_URL", "mysql://u:p@127.0.0.1/db"),
                                              ("SUPABASE_DB_URL", "host=127.0.0.1 dbname=postgres"),
                                              ("SUPABASE_DB_URL", "postgresql://u:s3cr[et@127.0.0.1/db")])
-def test_cli_exits_2_with_one_line_naming_the_variable(tmp_path, variable, value):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMATRIX_", "SUPABASE_"))}
-    env.update(_base_env(tmp_path), **{variable: value})
-    proc = subprocess.run([sys.executable, "-m", "aimatrix_pipeline.cli", "config", "check"], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
+def test_cli_exits_2_with_one_line_naming_the_variable(tmp_path, monkeypatch, capsys, variable, value):
+    status, stderr = config_check(tmp_path, monkeypatch, capsys, {**_base_env(tmp_path), variable: value},
+                                  real_process=(variable, value) in REAL_PROCESS)
+    assert status == 2, stderr
+    lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("configuration error: environment variable " + variable), lines
-    assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr
-    assert "s3cr" not in proc.stderr  # a DSN's password is never quoted
+    assert "Traceback" not in stderr and "\x1b" not in stderr
+    assert "s3cr" not in stderr  # a DSN's password is never quoted

@@ -5,7 +5,8 @@ book (sql/seed/price_book.yaml and AIMATRIX_PRICE_BOOK_OVERRIDES) and the analyt
 (AIMATRIX_ANALYTICS_THRESHOLDS). Expected outcome for every row of the tables below: a
 `ConfigError` whose one-line message names the file and the field, never a traceback from inside
 a loader (TypeError, AttributeError, ...) and never a silently accepted value. A few rows run
-through the real `aimatrix-pipeline` command (exit 2, one line on stderr) and through
+through the `aimatrix-pipeline` command (exit 2, one line on stderr: the projects file's row and
+the good files as a real process, the others through its main() in this process) and through
 `dagster definitions validate` (the code location refuses to load and says why).
 """
 
@@ -317,6 +318,21 @@ def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
                           capture_output=True, text=True, timeout=120)
 
 
+def _cli_in_process(args: list[str], env: dict[str, str], cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """The same command through its main() in this process: same environment, same working directory."""
+    from aimatrix_pipeline.cli import main
+
+    for name in [k for k in os.environ if k.startswith(("AIMATRIX_", "SUPABASE_"))]:
+        monkeypatch.delenv(name)
+    for name, value in {**env, "AIMATRIX_WAREHOUSE": str(cwd / "warehouse.duckdb")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    status = main(args)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out.out, out.err)
+
+
 CLI_CASES = [  # (file, field path, value, variable naming the file, command, text the message must hold)
     ("projects", ("projects", 0, "max_connections"), "lots", "AIMATRIX_PROJECTS_FILE", ["config", "check"],
      "'max_connections' must be a whole number, got 'lots'"),
@@ -331,7 +347,7 @@ CLI_CASES = [  # (file, field path, value, variable naming the file, command, te
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_cli_exits_2_with_one_line_naming_file_and_field(tmp_path, case):
+def test_cli_exits_2_with_one_line_naming_file_and_field(tmp_path, monkeypatch, capsys, case):
     kind, keys, value, variable, command, expected = case
     name, doc = FILES[kind]
     path = tmp_path / name
@@ -341,7 +357,9 @@ def test_cli_exits_2_with_one_line_naming_file_and_field(tmp_path, case):
         good = tmp_path / "projects.yaml"
         good.write_text(yaml.safe_dump(PROJECTS))
         env["AIMATRIX_PROJECTS_FILE"] = str(good)
-    proc = _cli(command, env, tmp_path)
+    # the projects file's row runs the real command in its own process; the others its main()
+    proc = _cli(command, env, tmp_path) if kind == "projects" else _cli_in_process(command, env, tmp_path,
+                                                                                   monkeypatch, capsys)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
