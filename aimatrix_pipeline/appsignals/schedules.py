@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aimatrix_pipeline.appsignals.jobs import APPSIGNALS_JOB
 from aimatrix_pipeline.settings import current_settings
-from aimatrix_pipeline.shared.schedules import APPSIGNALS_PRIORITY, per_project_schedule
+from aimatrix_pipeline.shared.schedules import APPSIGNALS_PRIORITY, batched_schedule
 
 APPSIGNALS_CRON = current_settings().schedules.appsignals
 
-APPSIGNALS_SCHEDULE = per_project_schedule(
+APPSIGNALS_SCHEDULE = batched_schedule(
     APPSIGNALS_JOB,
     APPSIGNALS_CRON,
     "load_app_signals",

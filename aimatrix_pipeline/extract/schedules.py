@@ -18,27 +18,27 @@ from aimatrix_pipeline.extract.jobs import (
     EXTRACT_STATISTICS_JOB,
 )
 from aimatrix_pipeline.settings import current_settings
-from aimatrix_pipeline.shared.schedules import APP_LOGS_PRIORITY, STATISTICS_PRIORITY, per_project_schedule
+from aimatrix_pipeline.shared.schedules import APP_LOGS_PRIORITY, STATISTICS_PRIORITY, batched_schedule
 
 STATS_CRON = current_settings().schedules.statistics
 LOGS_CRON = current_settings().schedules.app_logs
 PLANS_CRON = current_settings().schedules.plans
 
-STATISTICS_SCHEDULE = per_project_schedule(
+STATISTICS_SCHEDULE = batched_schedule(
     EXTRACT_STATISTICS_JOB,
     STATS_CRON,
     "snapshot_statistics",
     "Snapshot each project's pg_stat_* statistics (cron from AIMATRIX_STATS_CRON).",
     priority=STATISTICS_PRIORITY,
 )
-APP_LOGS_SCHEDULE = per_project_schedule(
+APP_LOGS_SCHEDULE = batched_schedule(
     EXTRACT_APP_LOGS_JOB,
     LOGS_CRON,
     "load_app_logs",
     "Load each project's new app-log rows (cron from AIMATRIX_LOGS_CRON).",
     priority=APP_LOGS_PRIORITY,
 )
-PLANS_SCHEDULE = per_project_schedule(
+PLANS_SCHEDULE = batched_schedule(
     CAPTURE_QUERY_PLANS_JOB,
     PLANS_CRON,
     "capture_query_plans",

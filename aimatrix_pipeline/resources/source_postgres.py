@@ -36,6 +36,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import dagster as dg
 import psycopg
 
+from aimatrix_pipeline.shared.batch import cancel_on_deadline
+
 APPLICATION_NAME = "aimatrix_pipeline"
 
 
@@ -381,7 +383,9 @@ class SourcePostgresResource(dg.ConfigurableResource):
             except psycopg.Error as exc:
                 raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
-                yield conn
+                # a batch run cancels the query of a project past its deadline (shared/batch.py)
+                with cancel_on_deadline(conn.cancel):
+                    yield conn
             finally:
                 conn.close()
 
