@@ -1,4 +1,7 @@
-"""Schedule of the appsignals domain: one run per project per tick (AIMATRIX_APPSIGNALS_CRON)."""
+"""Schedule of the appsignals domain: one run per shard of projects per tick (AIMATRIX_APPSIGNALS_CRON).
+
+A project that fails its API logs leaves the step of the derived tables skipped in that run; the
+automation sensor derives them for the healthy projects of the shard from their new materializations."""
 
 from __future__ import annotations
 

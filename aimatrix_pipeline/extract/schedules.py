@@ -1,13 +1,14 @@
-"""Schedules of the extract domain: every tick requests one run per monitored project.
+"""Schedules of the extract domain: every tick requests one run per shard of projects.
 
 Intervals come from the settings (`AIMATRIX_STATS_CRON`, `AIMATRIX_LOGS_CRON`) so operators can
 tune observer cost without a code change. A schedule's name never depends on its cron: Dagster
 keys a schedule's tick history and its on/off state by name, so a new interval must not orphan
-them. Runs carry `aimatrix/project`, which dagster.yaml's tag
-concurrency limits use to cap how many runs (and so connections) hit one source at once.
+them. Each run carries a range of `AIMATRIX_BATCH_SIZE` consecutive projects and the tag
+`aimatrix/shard`, which dagster.yaml's tag concurrency limits use to cap how many runs of the
+same projects go at once (shared/schedules.py; shared/batch.py works through the range).
 
 Not `dg.build_schedule_from_partitioned_job`: for static partitions it requests every partition
-with the same static tags, so runs could not carry their own project's tag.
+with the same static tags, so runs could not carry their own shard's tags and priority.
 """
 
 from __future__ import annotations
