@@ -41,7 +41,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
 # How often the step looks at the clock for projects past their deadline (seconds).
 _POLL_S = 0.25
@@ -231,17 +230,17 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
     return [outcomes[p] for p in projects]
 
 
-def _evaluation(asset_key: dg.AssetKey, result: dg.AssetCheckResult, project: str) -> AssetCheckEvaluation:
+def _evaluation(asset_key: dg.AssetKey, result: dg.AssetCheckResult, project: str) -> dg.AssetCheckEvaluation:
     """A check result recorded against the project's partition (a range run has no partition key
     of its own for Dagster to stamp on it)."""
-    return AssetCheckEvaluation(
+    return dg.AssetCheckEvaluation(
         asset_key=result.asset_key or asset_key, check_name=result.check_name, passed=result.passed,
         metadata=result.metadata, severity=result.severity, description=result.description,
         blocking=False, partition=project)
 
 
 def materialize(context, outcomes: list[Outcome],
-                failed_project_evaluations: Callable[[str], Iterable[AssetCheckEvaluation]] | None = None) -> Iterator:
+                failed_project_evaluations: Callable[[str], Iterable[dg.AssetCheckEvaluation]] | None = None) -> Iterator:
     """The step's events for `outcomes` (see the module docstring): per-partition materializations
     and check evaluations of the healthy projects, then a Failure naming the failed ones."""
     assets_def = context.assets_def

@@ -176,9 +176,8 @@ _SEPARATE_RULES: dict[dg.AssetKey, dict[str, AlertRule]] = {}
 
 
 def _partition_evaluation(asset_key: dg.AssetKey, name: str, result: dg.AssetCheckResult, project: str):
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
-
-    return AssetCheckEvaluation(asset_key=asset_key, check_name=name, passed=result.passed,
+    
+    return dg.AssetCheckEvaluation(asset_key=asset_key, check_name=name, passed=result.passed,
                                 metadata=result.metadata, severity=result.severity,
                                 description=result.description, blocking=False, partition=project)
 
