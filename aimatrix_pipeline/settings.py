@@ -173,8 +173,9 @@ VARIABLES: tuple[Variable, ...] = (
              "projects a batch run works on at once (threads of one step); each source still sees at most "
              "its `max_connections`"),
     Variable("AIMATRIX_PROJECT_DEADLINE_S", "seconds", str(DEFAULT_PROJECT_DEADLINE_S), f"1 to {MAX_INTERVAL_S}",
-             "wall-clock limit of one project's work in a batch run: a project past it fails its own "
-             "partition and the run goes on without waiting for it"),
+             "limit of one project's time on its source in a run (sessions open; waits for the warehouse "
+             "or a connection slot do not count): a project past it has its query cancelled, fails its "
+             "own partition and is given up for the rest of the run, which goes on without it"),
     Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "30", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
     Variable("AIMATRIX_AUTOMATION_INTERVAL_S", "seconds", "60", _SECONDS, "how often "

@@ -9,8 +9,9 @@ run (`BackfillPolicy.single_run()`) call `run_projects` and `materialize` here. 
 * bounded concurrency: at most `AIMATRIX_BATCH_WORKERS` projects at once (threads of the step);
   each source connection still takes one of the source's `max_connections` slots
   (resources/source_postgres.py), so a batch never holds more sessions on a source than its cap;
-* a deadline: a project whose work has not finished `AIMATRIX_PROJECT_DEADLINE_S` seconds after it
-  started is given up: its running queries are cancelled (`cancel_on_deadline`; they are also
+* a deadline: a project that has spent `AIMATRIX_PROJECT_DEADLINE_S` seconds on its source (with
+  sessions open; waiting for the warehouse lock or a connection slot does not count, those waits
+  have their own timeouts) is given up: its running queries are cancelled (`cancel_on_deadline`; they are also
   bounded by the source's statement_timeout) and the step does not wait for it, so a slow or
   unreachable source never holds up the rest of the batch. A project given up (or whose source
   could not be reached) is not tried again by the later steps of the same run: a dead source costs
@@ -104,7 +105,48 @@ class Outcome:
 
 Work = Callable[[str, ProjectLog], ProjectResult]
 
-# The worker thread's cancel hooks (the project it works on), and the projects each run gave up.
+class SourceClock:
+    """A project's time on its source: the sessions it holds open (`cancel_on_deadline` blocks),
+    and the cancel hooks of the ones open now. Waiting for the warehouse lock or a connection slot
+    does not count: the deadline is for a slow source, not for the queue of a busy machine."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._spent = 0.0
+        self._since: float | None = None
+        self._open = 0
+        self.hooks: list[Callable[[], object]] = []
+
+    def enter(self, cancel: Callable[[], object]) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._since = time.monotonic()
+            self._open += 1
+            self.hooks.append(cancel)
+
+    def leave(self, cancel: Callable[[], object]) -> None:
+        with self._lock:
+            self.hooks.remove(cancel)
+            self._open -= 1
+            if self._open == 0 and self._since is not None:
+                self._spent += time.monotonic() - self._since
+                self._since = None
+
+    def seconds(self) -> float:
+        with self._lock:
+            return self._spent + (time.monotonic() - self._since if self._since is not None else 0.0)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            hooks = list(self.hooks)
+        for cancel in hooks:
+            try:
+                cancel()
+            except Exception:  # noqa: BLE001 - a failed cancel leaves it to statement_timeout
+                pass
+
+
+# The worker thread's source clock (the project it works on), and the projects each run gave up.
 _current = threading.local()
 _given_up: dict[str, dict[str, str]] = {}
 _given_up_guard = threading.Lock()
@@ -114,15 +156,15 @@ _given_up_guard = threading.Lock()
 def cancel_on_deadline(cancel: Callable[[], object]) -> Iterator[None]:
     """Within a batch project's work: call `cancel` (e.g. a connection's cancel) if the project
     passes its deadline while this block runs. Outside a batch it does nothing."""
-    hooks = getattr(_current, "hooks", None)
-    if hooks is None:
+    clock = getattr(_current, "clock", None)
+    if clock is None:
         yield
         return
-    hooks.append(cancel)
+    clock.enter(cancel)
     try:
         yield
     finally:
-        hooks.remove(cancel)
+        clock.leave(cancel)
 
 
 def _give_up(run_id: str, project: str, reason: str) -> None:
@@ -149,15 +191,15 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
     An `expected` error (a source that is down, a view the role may not read, a warehouse lock
     timeout...) fails its project with the error's own text, as a one-project run did. Anything
     else is a bug: it fails its project too (the rest of the batch goes on) and its traceback is
-    logged. A project past `deadline_s` fails with a deadline message; the step does not wait for
-    its thread. A project past its deadline, or failed with one of `give_up_on` (the source cannot
+    logged. A project past `deadline_s` on its source (`SourceClock`) fails with a deadline
+    message; the step does not wait for its thread. A project past its deadline, or failed with one of `give_up_on` (the source cannot
     be reached), is failed at once by the later steps of the same run."""
     settings = _settings() if workers is None or deadline_s is None else None
     workers = workers or settings.batch_workers
     deadline_s = deadline_s or settings.project_deadline_s
     projects = list(context.partition_keys)
     logs = {p: ProjectLog(p) for p in projects}
-    hooks: dict[str, list] = {p: [] for p in projects}
+    clocks = {p: SourceClock() for p in projects}
     started: dict[str, float] = {}
     outcomes: dict[str, Outcome] = {}
     run_id = context.run_id
@@ -168,7 +210,7 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
 
     def one(project: str) -> Outcome:
         started[project] = time.monotonic()
-        _current.hooks = hooks[project]
+        _current.clock = clocks[project]
         try:
             result = work(project, logs[project])
             return Outcome(project, result=result, seconds=time.monotonic() - started[project])
@@ -184,7 +226,7 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
             return Outcome(project, error=f"{type(exc).__name__}: {first}", error_type=type(exc).__name__,
                            seconds=time.monotonic() - started[project], exc=exc, bug=True)
         finally:
-            _current.hooks = None
+            _current.clock = None
 
     def finish(outcome: Outcome) -> None:
         outcomes[outcome.project] = outcome
@@ -212,17 +254,14 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
             now = time.monotonic()
             for future, project in list(pending.items()):
                 began = started.get(project)
-                if began is not None and now - began > deadline_s:
+                if began is not None and clocks[project].seconds() > deadline_s:
                     pending.pop(future)
-                    for cancel in list(hooks[project]):
-                        try:
-                            cancel()
-                        except Exception:  # noqa: BLE001 - a failed cancel leaves it to statement_timeout
-                            pass
-                    _give_up(run_id, project, f"no result within {deadline_s:g}s")
+                    clocks[project].cancel_all()
+                    _give_up(run_id, project, f"no result within {deadline_s:g}s on its source")
                     finish(Outcome(project, error=(
-                        f"no result within {deadline_s:g}s (AIMATRIX_PROJECT_DEADLINE_S): the project is "
-                        "given up in this run so the rest of the batch goes on; the next tick tries again"),
+                        f"no result within {deadline_s:g}s on its source (AIMATRIX_PROJECT_DEADLINE_S): its "
+                        "query was cancelled and the project is given up in this run so the rest of the "
+                        "batch goes on; the next tick tries again"),
                         error_type="ProjectDeadlineExceeded", seconds=now - began))
     finally:
         # never wait for a project past its deadline (its thread ends with its statement_timeout)

@@ -117,7 +117,7 @@ def test_every_healthy_project_is_its_own_materialized_partition_while_the_broke
         assert not any(f"{p}:" in text for p in HEALTHY), (step, text)
     stats = run["failures"]["raw__database_stats"]
     assert "2 of 7 project(s) failed" in stats
-    assert "b06-slow: no result within 15s (AIMATRIX_PROJECT_DEADLINE_S)" in stats
+    assert "b06-slow: no result within 15s on its source (AIMATRIX_PROJECT_DEADLINE_S)" in stats
 
 
 def test_the_healthy_projects_checks_are_evaluated_per_partition_in_a_failed_batch(batch):

@@ -160,7 +160,7 @@ def test_a_project_past_its_deadline_is_cancelled_and_the_rest_of_the_batch_goes
     assert PLAN.cancelled == ["p1"]  # its query was cancelled, not left to run on
     assert set(_materializations(instance, X)) == {"p2", "p3"}
     text = {e.step_key: e.step_failure_data.user_failure_data.description for e in result.get_step_failure_events()}
-    assert "p1: no result within 1s (AIMATRIX_PROJECT_DEADLINE_S)" in text["raw__x"]
+    assert "p1: no result within 1s on its source (AIMATRIX_PROJECT_DEADLINE_S)" in text["raw__x"]
 
 
 def test_a_bug_in_a_batch_fails_its_project_only_and_is_logged_with_its_traceback(instance):
