@@ -401,7 +401,10 @@ class SourcePostgresResource(dg.ConfigurableResource):
             except (adbc.Error, OSError) as exc:
                 raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
-                yield conn
+                # the time counts towards a batch project's deadline; the cancel, where the driver
+                # offers one, ends the running query (statement_timeout bounds it anyway)
+                with cancel_on_deadline(getattr(conn, "adbc_cancel", None) or (lambda: None)):
+                    yield conn
             finally:
                 try:
                     conn.close()

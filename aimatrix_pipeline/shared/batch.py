@@ -192,8 +192,9 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
     timeout...) fails its project with the error's own text, as a one-project run did. Anything
     else is a bug: it fails its project too (the rest of the batch goes on) and its traceback is
     logged. A project past `deadline_s` on its source (`SourceClock`) fails with a deadline
-    message; the step does not wait for its thread. A project past its deadline, or failed with one of `give_up_on` (the source cannot
-    be reached), is failed at once by the later steps of the same run."""
+    message; the step does not wait for its thread. A project past its deadline, or failed with
+    one of `give_up_on` (the source cannot be reached), is failed at once by the later steps of
+    the same run."""
     settings = _settings() if workers is None or deadline_s is None else None
     workers = workers or settings.batch_workers
     deadline_s = deadline_s or settings.project_deadline_s
