@@ -86,14 +86,18 @@ def _tick(record) -> str | None:
 def _landed(instance, key, tick_field: str | None) -> list[tuple[str, float, float]]:
     """(project, tick, stored at) of every materialization of `key`, the tick read from the
     metadata field `tick_field` (or the time it was stored)."""
-    out = []
-    for record in instance.fetch_materializations(key, limit=100_000).records:
-        m = record.asset_materialization
-        at = record.timestamp
-        tick = _parse_time(m.metadata[tick_field].value) if tick_field and tick_field in m.metadata else at
-        if tick is not None:
-            out.append((m.partition, tick, at))
-    return out
+    out, cursor = [], None
+    while True:  # the event log hands out at most 10,000 records per call
+        page = instance.fetch_materializations(key, limit=10_000, cursor=cursor)
+        for record in page.records:
+            m = record.asset_materialization
+            at = record.timestamp
+            tick = _parse_time(m.metadata[tick_field].value) if tick_field and tick_field in m.metadata else at
+            if tick is not None:
+                out.append((m.partition, tick, at))
+        if not page.has_more:
+            return out
+        cursor = page.cursor
 
 
 def run_size(args, projects: int, work: Path) -> dict:
