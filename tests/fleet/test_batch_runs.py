@@ -105,7 +105,8 @@ def test_every_healthy_project_is_its_own_materialized_partition_while_the_broke
     for asset, partitions in materialized.items():
         # each partition's materialization carries its own project's metadata; the down project
         # has none, the slow one none from its slow snapshot on (its source is given up in this run)
-        assert {p: partitions.get(p) for p in HEALTHY} == {p: p for p in HEALTHY}, asset
+        step = f"raw__{asset.split('/')[1]}"
+        assert {p: partitions.get(p) for p in HEALTHY} == {p: p for p in HEALTHY}, (asset, run["failures"].get(step))
         assert "b02-down" not in partitions, asset
     assert "b06-slow" not in materialized["raw/database_stats"]
     # every step failed for the down project and, from the slow snapshot on, the slow one: never

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 
 import dagster as dg
 import psycopg
@@ -29,14 +30,14 @@ from tests.conftest import make_source_db
 
 from .test_batch_runs import make_slow
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4800)]
 
 SOURCES = 6
 HEALTHY = [f"h{i:02d}" for i in range(1, 19)]
 DOWN, SLOW = "x-down", "x-slow"
 CAP = 2
 RULE = "extraction_stopped"
-DEADLINE_S = 900
+DEADLINE_S = 1500  # per phase; the queue of a loaded 2-core machine is slow
 ENV = {
     "AIMATRIX_STATS_CRON": "* * * * *",
     "AIMATRIX_FRESHNESS_CRON": "* * * * *",
@@ -135,6 +136,9 @@ def test_a_fleet_of_twenty_with_one_down_and_one_slow_source_through_the_daemon(
         instance = daemon.instance()
 
         def two_ticks_served():
+            status = Counter(r.dagster_run.status.value for r in instance.get_run_records(
+                filters=dg.RunsFilter(job_name="extract_statistics")))
+            print(f"{time.strftime('%H:%M:%S')} extract_statistics runs: {dict(status)}", flush=True)
             served = _ticks_served(instance)
             full = sorted(t for t, projects in served.items() if set(HEALTHY) <= projects)
             return full if len(full) >= 2 else None
