@@ -43,7 +43,10 @@ ENV = {
     "AIMATRIX_STATS_CRON": "* * * * *",
     "AIMATRIX_FRESHNESS_CRON": "* * * * *",
     "AIMATRIX_BATCH_SIZE": "10",
-    "AIMATRIX_PROJECT_DEADLINE_S": "20",
+    # a run process's first projects also pay its imports while their session is open: on a loaded
+    # 2-core machine that alone took over 20 s; the slow source's statement_timeout (30 s) or this
+    # deadline ends it, whichever comes first
+    "AIMATRIX_PROJECT_DEADLINE_S": "60",
     # everything else out of the way (once a year / once a day)
     "AIMATRIX_LOGS_CRON": "0 0 1 1 *",
     "AIMATRIX_APPSIGNALS_CRON": "0 0 1 1 *",
@@ -198,7 +201,7 @@ def test_a_fleet_of_twenty_with_one_down_and_one_slow_source_through_the_daemon(
     for text in failures:
         assert DOWN in text or SLOW in text, text
         assert not any(f"{p}:" in text for p in HEALTHY), text
-    assert any(f"{SLOW}: no result within 20s" in text for text in failures)
+    assert any(f"{SLOW}: " in text for text in failures) and any(f"{DOWN}: " in text for text in failures)
     # the alert that watches them fired through the signed webhook
     assert fired and receiver.rejected == 0
     assert not freshness.passed
