@@ -68,6 +68,14 @@ MAX_PLAN_CAPTURE_TOP = 1000
 MAX_PLAN_WINDOW_HOURS = 8760
 MAX_RETENTION_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
 THRESHOLDS_FILE_ENV = "AIMATRIX_ANALYTICS_THRESHOLDS"
+# Batch runs (aimatrix_pipeline/shared/batch.py). A run costs ~2-3 s of CPU to start (a process that
+# loads the code location) against ~0.3 s of work per project: at 16 projects a run the start-up is
+# a tenth of the work (docs/benchmarks.md).
+DEFAULT_BATCH_SIZE = 16
+MAX_BATCH_SIZE = 1000
+DEFAULT_BATCH_WORKERS = 4
+MAX_BATCH_WORKERS = 64
+DEFAULT_PROJECT_DEADLINE_S = 120
 THRESHOLD_ENV_PREFIX = "AIMATRIX_ANALYTICS_"  # + a threshold's name in upper case (thresholds.yaml)
 
 
@@ -160,6 +168,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AIMATRIX_FRESHNESS_CRON", _CRON, "*/30 * * * *", "cron", "schedules `alert_freshness_schedule` "
              "and `alert_staleness_schedule` (is every project extracted recently? the `extraction_stopped` "
              "and `extraction_stale` alerts)"),
+    Variable("AIMATRIX_BATCH_SIZE", "whole number", str(DEFAULT_BATCH_SIZE), f"1 to {MAX_BATCH_SIZE}", "projects "
+             "per scheduled run: each tick of `snapshot_statistics`, `load_app_logs`, `capture_query_plans` "
+             "and `load_app_signals` requests one run per shard of this many consecutive projects (1: one "
+             "run per project)"),
+    Variable("AIMATRIX_BATCH_WORKERS", "whole number", str(DEFAULT_BATCH_WORKERS), f"1 to {MAX_BATCH_WORKERS}",
+             "projects a batch run works on at once (threads of one step); each source still sees at most "
+             "its `max_connections`"),
+    Variable("AIMATRIX_PROJECT_DEADLINE_S", "seconds", str(DEFAULT_PROJECT_DEADLINE_S), f"1 to {MAX_INTERVAL_S}",
+             "limit of one project's time on its source in a run (sessions open; waits for the warehouse "
+             "or a connection slot do not count): a project past it has its query cancelled, fails its "
+             "own partition and is given up for the rest of the run, which goes on without it"),
     Variable("AIMATRIX_ALERT_SENSOR_INTERVAL_S", "seconds", "10", _SECONDS, "how often `alert_sensor` "
              "evaluates"),
     Variable("AIMATRIX_ALERT_SENSOR_SEND_S", "seconds", "15", "0 to 30", "how long an `alert_sensor` tick may "
@@ -332,6 +351,9 @@ class Settings:
     applied_by: str | None = None
     plan_capture: PlanCaptureSettings = field(default_factory=PlanCaptureSettings)
     slow_queries_include_own: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_workers: int = DEFAULT_BATCH_WORKERS
+    project_deadline_s: int = DEFAULT_PROJECT_DEADLINE_S
 
     @functools.cached_property
     def thresholds(self):
@@ -554,6 +576,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_sensor_interval_s=env_int(env, "AIMATRIX_ALERT_SENSOR_INTERVAL_S", 1, MAX_INTERVAL_S, default=10),
         alert_sensor_send_s=env_int(env, "AIMATRIX_ALERT_SENSOR_SEND_S", 0, MAX_SENSOR_SEND_S, default=15),
         automation_interval_s=env_int(env, "AIMATRIX_AUTOMATION_INTERVAL_S", 1, MAX_INTERVAL_S, default=60),
+        batch_size=env_int(env, "AIMATRIX_BATCH_SIZE", 1, MAX_BATCH_SIZE, default=DEFAULT_BATCH_SIZE),
+        batch_workers=env_int(env, "AIMATRIX_BATCH_WORKERS", 1, MAX_BATCH_WORKERS, default=DEFAULT_BATCH_WORKERS),
+        project_deadline_s=env_int(env, "AIMATRIX_PROJECT_DEADLINE_S", 1, MAX_INTERVAL_S,
+                                   default=DEFAULT_PROJECT_DEADLINE_S),
         cost_start_date=env_date(env, "AIMATRIX_COST_START_DATE", DEFAULT_COST_START_DATE),
         lake=LakeSettings(
             data_path=env.get("AIMATRIX_WAREHOUSE_DATA_PATH") or "data/lake",

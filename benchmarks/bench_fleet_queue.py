@@ -5,18 +5,21 @@ one machine: the repository's dagster.yaml (PostgreSQL storage, run queue with i
 single `duckdb_warehouse` pool slot at run granularity), `dagster-daemon run` on the code
 location, the statistics schedule on --stats-cron and the app-log schedule on --logs-cron (off by
 default) for each fleet size in --sizes, --minutes each. Runs are real processes (default run
-launcher). Everything the daemon does in that time counts, including analytics runs its
-automation launches.
+launcher) and batched as deployed: each tick requests one run per shard of --batch-size
+consecutive projects (AIMATRIX_BATCH_SIZE; 1 gives the old one-run-per-project shape, to compare).
+Everything the daemon does in that time counts, including analytics runs its automation launches.
 
 Reported per fleet size: runs finished per minute (all jobs and statistics alone); project-ticks
-per minute (successful statistics runs: one project's snapshot each); the backlog over time (runs
-queued, sampled every --sample-s seconds); the machine's CPU share over the window (all processes,
-from /proc/stat: the machine is usually shared, so read it with the load average beside it); the
-worst lag from a tick to its project's statistics materialization, and the age of the oldest tick
-still unserved at the end; statistics runs requested, finished and still queued; and how many
-projects the statistics throughput sustains at a 5-minute cadence.
+per minute (statistics snapshots that landed, one per project and tick, counted from the
+raw/database_stats materializations, so the healthy projects of a failed batch count too; app-log
+project-ticks likewise); the backlog over time (runs queued, and the projects they carry, sampled
+every --sample-s seconds); the machine's CPU share over the window (all processes, from /proc/stat:
+the machine is usually shared, so read it with the load average beside it); the worst lag from a
+tick to its project's statistics materialization, and the age of the oldest tick still unserved at
+the end; statistics runs requested, finished and still queued; and how many projects the
+statistics throughput sustains at a 5-minute cadence.
 
-Usage: python benchmarks/bench_fleet_queue.py [--sizes 16,50,100,200] [--minutes 4]
+Usage: python benchmarks/bench_fleet_queue.py [--sizes 16,50,100,200] [--minutes 4] [--batch-size 16]
            [--stats-cron "* * * * *"] [--logs-cron "0 0 1 1 *"] [--statements 300]
 Results: benchmarks/results/fleet_queue.json
 """
@@ -44,6 +47,7 @@ from fleet_common import setup_database
 from workdir import workdir
 
 from aimatrix_pipeline.demo.local_postgres import SERVER_SETTINGS, LocalPostgres
+from aimatrix_pipeline.shared.schedules import run_projects_of
 
 
 def _stop_leftovers(work: Path) -> None:
@@ -79,6 +83,23 @@ def _tick(record) -> str | None:
     return record.dagster_run.tags.get(".dagster/scheduled_execution_time")
 
 
+def _landed(instance, key, tick_field: str | None) -> list[tuple[str, float, float]]:
+    """(project, tick, stored at) of every materialization of `key`, the tick read from the
+    metadata field `tick_field` (or the time it was stored)."""
+    out, cursor = [], None
+    while True:  # the event log hands out at most 10,000 records per call
+        page = instance.fetch_materializations(key, limit=10_000, cursor=cursor)
+        for record in page.records:
+            m = record.asset_materialization
+            at = record.timestamp
+            tick = _parse_time(m.metadata[tick_field].value) if tick_field and tick_field in m.metadata else at
+            if tick is not None:
+                out.append((m.partition, tick, at))
+        if not page.has_more:
+            return out
+        cursor = page.cursor
+
+
 def run_size(args, projects: int, work: Path) -> dict:
     """One fleet size: fresh clusters, storage and warehouse; the daemon for --minutes."""
     settings = dict(SERVER_SETTINGS, **{"pg_stat_statements.max": "10000", "shared_buffers": "32MB"})
@@ -103,6 +124,7 @@ def run_size(args, projects: int, work: Path) -> dict:
 
         with ThreadPoolExecutor(4) as pool:
             lines = list(pool.map(make, range(projects)))
+        keys = [f"project-{i:03d}" for i in range(projects)]
         orgs = "".join(f"  - {{slug: org-{i}}}\n" for i in range(5))
         (work / "projects.yaml").write_text("organizations:\n" + orgs + "projects:\n" + "\n".join(lines) + "\n")
         home = work / "dagster_home"
@@ -121,6 +143,7 @@ def run_size(args, projects: int, work: Path) -> dict:
             "AIMATRIX_WAREHOUSE": str(work / "warehouse.duckdb"),
             "AIMATRIX_STATS_CRON": args.stats_cron,
             "AIMATRIX_LOGS_CRON": args.logs_cron,
+            **({"AIMATRIX_BATCH_SIZE": str(args.batch_size)} if args.batch_size else {}),
         })
         os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_PG_URL")})
         import dagster as dg
@@ -136,8 +159,9 @@ def run_size(args, projects: int, work: Path) -> dict:
             )
             while time.time() < started + args.minutes * 60:
                 time.sleep(min(args.sample_s, max(0.0, started + args.minutes * 60 - time.time())))
-                queued = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
-                backlog.append((round(time.time() - started), queued))
+                queued = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
+                carried = sum(len(run_projects_of(r.tags, keys)) for r in queued)
+                backlog.append((round(time.time() - started), len(queued), carried))
             stopped = time.time()
             cpu_end = _cpu_busy()
             os.killpg(daemon.pid, signal.SIGTERM)
@@ -153,8 +177,10 @@ def run_size(args, projects: int, work: Path) -> dict:
         succeeded = [r for r in finished if r.dagster_run.status.value == "SUCCESS"]
         waiting = [r for r in stats if r.dagster_run.status.value in ("QUEUED", "NOT_STARTED")]
         durations = [r.end_time - r.start_time for r in finished if r.start_time]
-        lags = [r.end_time - t for r in succeeded
-                if (t := _parse_time(_tick(r))) is not None]
+        # per project: every statistics snapshot that landed, stamped with its tick
+        landed = _landed(instance, dg.AssetKey(["raw", "database_stats"]), "snapshot_at")
+        lags = [at - tick for _, tick, at in landed if started <= tick <= stopped]
+        app_log_ticks = _landed(instance, dg.AssetKey(["raw", "query_performance_logs"]), None)
         unserved = [stopped - t for r in waiting
                     if (t := _parse_time(_tick(r))) is not None]
         window_min = (stopped - started) / 60
@@ -180,13 +206,17 @@ def run_size(args, projects: int, work: Path) -> dict:
         "statistics_runs_succeeded": len(succeeded),
         "statistics_runs_still_queued": len(waiting),
         "statistics_finished_per_minute": len(finished) / window_min,
-        "project_ticks_per_minute": len(succeeded) / window_min,
+        "batch_size": args.batch_size or "the setting's default",
+        "project_ticks_per_minute": len([1 for _, tick, _ in landed if started <= tick <= stopped]) / window_min,
+        "app_log_project_ticks_per_minute": len([1 for _, _, at in app_log_ticks if started <= at <= stopped])
+        / window_min,
         "backlog_queued_runs": backlog,
         "cpu_share": busy / total if total else None,
         "worst_tick_to_materialization_s": max(lags, default=None),
         "oldest_unserved_tick_s": max(unserved, default=None),
         "mean_run_seconds": sum(durations) / len(durations) if durations else None,
-        "projects_sustained_at_5_min": len(succeeded) / window_min * 5,
+        "projects_sustained_at_5_min": len([1 for _, tick, _ in landed if started <= tick <= stopped])
+        / window_min * 5,
         "load_average": os.getloadavg(),
     }
 
@@ -198,6 +228,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--stats-cron", default="* * * * *")
     parser.add_argument("--logs-cron", default="0 0 1 1 *", help="default: effectively off")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="projects per scheduled run (AIMATRIX_BATCH_SIZE; 0: the setting's default)")
     parser.add_argument("--sample-s", type=float, default=15.0, help="backlog sampling interval")
     parser.add_argument("--statements", type=int, default=300)
     parser.add_argument("--dbs-per-cluster", type=int, default=10)
@@ -217,7 +249,9 @@ def main() -> None:
         print(f"{'statistics runs requested / finished / succeeded / queued':52s}{r['statistics_runs_requested']:>6} / "
               f"{r['statistics_runs_finished']} / {r['statistics_runs_succeeded']} / {r['statistics_runs_still_queued']}")
         print(f"{'project-ticks per minute (statistics)':52s}{r['project_ticks_per_minute']:>10.1f}")
-        print(f"{'backlog (s: queued runs)':52s}{' '.join(f'{t}:{q}' for t, q in r['backlog_queued_runs'])}")
+        print(f"{'app-log project-ticks per minute':52s}{r['app_log_project_ticks_per_minute']:>10.1f}")
+        print(f"{'backlog (s: queued runs/projects they carry)':52s}"
+              f"{' '.join(f'{t}:{q}/{c}' for t, q, c in r['backlog_queued_runs'])}")
         print(f"{'CPU share of the machine (all processes)':52s}{(r['cpu_share'] or 0):>10.0%}")
         print(f"{'worst tick -> materialization, s':52s}{r['worst_tick_to_materialization_s'] or 0:>10.0f}")
         print(f"{'oldest unserved tick at the end, s':52s}{r['oldest_unserved_tick_s'] or 0:>10.0f}")

@@ -56,7 +56,9 @@ def run_rule_check(spec: str, warehouse, partition: str = PROJECT):
     """Invoke the code location's own check definition for one project partition."""
     key = _key(spec)
     (checks_def,) = [c for c in defs.asset_checks if key in c.check_keys]
-    return checks_def(dg.build_op_context(partition_key=partition, resources={"warehouse": warehouse, "settings": SettingsResource()}))
+    # the check yields its result (a run over a range of projects yields one per project)
+    (result,) = checks_def(dg.build_op_context(partition_key=partition, resources={"warehouse": warehouse, "settings": SettingsResource()}))
+    return result
 
 
 def code_location_asset(*path: str) -> dg.AssetsDefinition:

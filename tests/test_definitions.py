@@ -30,8 +30,15 @@ def surface(defs: dg.Definitions) -> dict:
     checks = sorted(
         f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys
     )
+    # the run shape: assets whose runs carry a range of partitions in one step (the batched schedules
+    # request shards of projects; BackfillPolicy.single_run)
+    range_runs = sorted(
+        key.to_user_string() for key in graph.get_all_asset_keys()
+        if graph.get(key).backfill_policy == dg.BackfillPolicy.single_run()
+    )
     return {
         "assets": assets,
+        "range_run_assets": range_runs,
         "asset_checks": checks,
         "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
         "schedules": sorted(

@@ -6,7 +6,8 @@ analytics.api_recommendations, with its checks), analytics/realtime_health.
 
 A project without `ref`, or a deployment without SUPABASE_ACCESS_TOKEN / service role key,
 materializes with 0 rows and a `notes` entry saying why: API signals are optional, the database
-signals are not. A 401 is a configuration error and fails the asset with a clear message.
+signals are not. A 401 is a configuration error and fails the project's partition with a clear
+message. A run carries a range of projects (shared/batch.py): each project is its own partition.
 """
 
 
@@ -22,6 +23,8 @@ from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.settings import current_settings
+from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects
 from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.schedules import scheduled_time
@@ -72,24 +75,23 @@ class ApiSummaryConfig(dg.Config):
     """Findings and checks look at this many hours of requests."""
 
 
-# What an API or metrics load can meet in normal operation; each becomes a chained Failure.
+# What an API or metrics load can meet in normal operation; each fails its project with its text.
 EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 
 
-def _project(context, settings: SettingsResource):
-    return settings.get().project(context.partition_key)
-
-
-def _notes(meta: dict, notes: list[str], context, project: str) -> dict:
+def _notes(meta: dict, notes: list[str], log: ProjectLog) -> dict:
     for n in notes:
-        context.log.warning(f"[{project}] {n}")
+        log.warning(n)
     if notes:
         meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
     return meta
 
 
-def _failure(exc: Exception, project: str) -> dg.Failure:
-    return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
+def _batch(context: dg.AssetExecutionContext, current, work):
+    """Run `work` for every project of the run (shared/batch.py) and emit its events."""
+    outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
+                            deadline_s=current.project_deadline_s)
+    yield from materialize(context, outcomes)
 
 
 @dg.asset(
@@ -99,6 +101,7 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
     kinds={"supabase", "duckdb"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="API requests (path, method, status, response time, timestamp) from the project's edge "
     "logs through the Management API (logs.all), incrementally by minute-aligned time window with a "
     "high-water mark in raw.extract_state; malformed rows go to raw.quarantine.",
@@ -106,10 +109,12 @@ def _failure(exc: Exception, project: str) -> dg.Failure:
     tags={"aimatrix/kind": "incremental"},
 )
 def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, supabase_api: SupabaseApiResource,
-                     warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
-    project = _project(context, settings)
-    started = time.monotonic()
-    try:
+                     warehouse: WarehouseResource, settings: SettingsResource):
+    current = settings.get()
+
+    def work(name: str, log: ProjectLog) -> ProjectResult:
+        project = current.project(name)
+        started = time.monotonic()
         result = api_logs.extract_api_logs(
             supabase_api, warehouse, project,
             window=timedelta(minutes=max(1, min(config.window_minutes, 1440))),
@@ -117,15 +122,15 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
             overlap=timedelta(minutes=config.overlap_minutes),
             row_limit=config.row_limit, max_windows=config.max_windows,
         )
-    except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
-        raise _failure(exc, project.name) from exc
-    meta = warehouse.table_metadata(
-        "raw.api_request_logs", result.rows_loaded, project=project.name,
-        rows_quarantined=result.rows_quarantined, windows=result.windows, api_requests=result.requests_made,
-        high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
-        skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
-    )
-    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+        meta = warehouse.table_metadata(
+            "raw.api_request_logs", result.rows_loaded, project=project.name,
+            rows_quarantined=result.rows_quarantined, windows=result.windows, api_requests=result.requests_made,
+            high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+            skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
+        )
+        return ProjectResult(_notes(meta, result.notes, log))
+
+    yield from _batch(context, current, work)
 
 
 @dg.asset(
@@ -135,20 +140,23 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
     kinds={"supabase", "duckdb"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="The Management API's usage.api-counts series: REST, auth, storage and realtime request "
     "counts per bucket (replaced per bucket on each load).",
     metadata={"dagster/table_name": "raw.api_counts"},
 )
 def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig, supabase_api: SupabaseApiResource,
-                     warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
-    project = _project(context, settings)
-    try:
+                     warehouse: WarehouseResource, settings: SettingsResource):
+    current = settings.get()
+
+    def work(name: str, log: ProjectLog) -> ProjectResult:
+        project = current.project(name)
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
-    except EXPECTED as exc:
-        raise _failure(exc, project.name) from exc
-    meta = warehouse.table_metadata("raw.api_counts", result.rows_loaded, project=project.name,
-                                    rows_quarantined=result.rows_quarantined, skipped=result.skipped)
-    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+        meta = warehouse.table_metadata("raw.api_counts", result.rows_loaded, project=project.name,
+                                        rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+        return ProjectResult(_notes(meta, result.notes, log))
+
+    yield from _batch(context, current, work)
 
 
 @dg.asset(
@@ -158,25 +166,28 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
     kinds={"prometheus", "duckdb"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="Every sample of the project's Prometheus metrics endpoint (Realtime, CPU, memory, disk, "
     "network, Postgres), one scrape per run; URL and key env var configurable per project.",
     metadata={"dagster/table_name": "raw.project_metrics"},
 )
 def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
-                    warehouse: WarehouseResource, settings: SettingsResource) -> dg.MaterializeResult:
-    project = _project(context, settings)
+                    warehouse: WarehouseResource, settings: SettingsResource):
+    current = settings.get()
     raw_at = config.scraped_at or scheduled_time(context.run.tags)
     scraped_at = None
     if raw_at:
         scraped_at = datetime.fromisoformat(raw_at)
         scraped_at = scraped_at if scraped_at.tzinfo else scraped_at.replace(tzinfo=UTC)
-    try:
+
+    def work(name: str, log: ProjectLog) -> ProjectResult:
+        project = current.project(name)
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
-    except EXPECTED as exc:
-        raise _failure(exc, project.name) from exc
-    meta = warehouse.table_metadata("raw.project_metrics", result.samples, project=project.name,
-                                    rows_quarantined=result.rows_quarantined, skipped=result.skipped)
-    return dg.MaterializeResult(metadata=_notes(meta, result.notes, context, project.name))
+        meta = warehouse.table_metadata("raw.project_metrics", result.samples, project=project.name,
+                                        rows_quarantined=result.rows_quarantined, skipped=result.skipped)
+        return ProjectResult(_notes(meta, result.notes, log))
+
+    yield from _batch(context, current, work)
 
 
 @dg.asset(
@@ -187,6 +198,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
     kinds={"duckdb", "sql"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="Per project, service (rest, auth, storage, realtime, functions), method, endpoint pattern "
     "(ids and literals collapsed) and UTC hour: requests, 4xx/5xx errors, mean/p50/p95/p99/max response "
     "time. Also writes analytics.api_recommendations: the slowest and the most failing endpoints.",
@@ -195,18 +207,21 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
     automation_condition=dg.AutomationCondition.eager(),
 )
 def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryConfig,
-                        warehouse: WarehouseResource) -> dg.MaterializeResult:
-    project = context.partition_key
+                        warehouse: WarehouseResource):
     now = datetime.now(UTC)
     thresholds = derive.ApiThresholds(config.p95_ms_threshold, config.error_rate_5xx_threshold,
                                       config.min_requests, config.window_hours)
-    with warehouse.transaction() as conn:
-        rows = derive.derive_api_latency_summary(conn, project, derive.summary_since(now, config.recompute_hours))
-        findings = derive.derive_api_recommendations(conn, project, now, thresholds)
-        meta = table_metadata(conn, "analytics.api_latency_summary", rows, project=project,
-                              **{"rows/api_recommendations": findings})
-        results = checks_mod.evaluate(conn, project)
-    return dg.MaterializeResult(metadata=meta, check_results=results)
+
+    def work(project: str, log: ProjectLog) -> ProjectResult:
+        with warehouse.transaction() as conn:
+            rows = derive.derive_api_latency_summary(conn, project, derive.summary_since(now, config.recompute_hours))
+            findings = derive.derive_api_recommendations(conn, project, now, thresholds)
+            meta = table_metadata(conn, "analytics.api_latency_summary", rows, project=project,
+                                  **{"rows/api_recommendations": findings})
+            results = checks_mod.evaluate(conn, project)
+        return ProjectResult(meta, results)
+
+    yield from _batch(context, current_settings(), work)
 
 
 @dg.asset(
@@ -217,16 +232,18 @@ def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryCon
     kinds={"duckdb", "sql"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="Realtime connections, Postgres Changes subscriptions and messages per second per metrics scrape.",
     metadata={"dagster/table_name": "analytics.realtime_health"},
     automation_condition=dg.AutomationCondition.eager(),
 )
-def realtime_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    project = context.partition_key
-    with warehouse.transaction() as conn:
-        rows = derive.derive_realtime_health(conn, project)
-        meta = table_metadata(conn, "analytics.realtime_health", rows, project=project)
-    return dg.MaterializeResult(metadata=meta)
+def realtime_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def work(project: str, log: ProjectLog) -> ProjectResult:
+        with warehouse.transaction() as conn:
+            rows = derive.derive_realtime_health(conn, project)
+            return ProjectResult(table_metadata(conn, "analytics.realtime_health", rows, project=project))
+
+    yield from _batch(context, current_settings(), work)
 
 
 EXTRACT_ASSETS = [api_request_logs, api_counts_asset, project_metrics]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.sql_files import load_sql
 
 API_P95_WITHIN_THRESHOLD = "api_p95_within_threshold"
@@ -19,9 +20,9 @@ _ASSET = dg.AssetKey(["analytics", "api_latency_summary"])
 _FINDING_OF = {API_P95_WITHIN_THRESHOLD: "api_slow_endpoint", API_5XX_RATE_WITHIN_THRESHOLD: "api_error_endpoint"}
 
 CHECK_SPECS = [
-    dg.AssetCheckSpec(API_P95_WITHIN_THRESHOLD, asset=_ASSET,
+    dg.AssetCheckSpec(API_P95_WITHIN_THRESHOLD, asset=_ASSET, partitions_def=PROJECTS_PARTITIONS,
                       description="No endpoint's p95 response time over the window is above the threshold."),
-    dg.AssetCheckSpec(API_5XX_RATE_WITHIN_THRESHOLD, asset=_ASSET,
+    dg.AssetCheckSpec(API_5XX_RATE_WITHIN_THRESHOLD, asset=_ASSET, partitions_def=PROJECTS_PARTITIONS,
                       description="No endpoint's share of 5xx answers over the window is above the threshold."),
 ]
 

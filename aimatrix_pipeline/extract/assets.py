@@ -1,6 +1,8 @@
 """Extract assets (group `extract`): one asset per raw table family, one partition per project.
 
-Each asset is independent, so a failure in one (a view the role may not read, a missing
+A run carries a range of projects (a scheduled shard, or one project by hand); each asset works
+through them with shared/batch.py, so every project is still its own partition with its own
+metadata and checks, and a project that fails fails only its own partition. Each asset is independent, so a failure in one (a view the role may not read, a missing
 extension) fails only that asset while the others in the same run still materialize. All of them
 write through the warehouse pool (one writer at a time) and report row counts and column schemas.
 """
@@ -16,10 +18,12 @@ from aimatrix_pipeline.extract import app_logs, plans, snapshots
 from aimatrix_pipeline.extract.source_errors import SourceQueryError
 from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
-from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource
+from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource, SourceUnavailable
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects
 from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
+from aimatrix_pipeline.shared.rule_checks import separate_rule_evaluations
 from aimatrix_pipeline.shared.schedules import scheduled_time
 from aimatrix_pipeline.shared.tables import writes
 
@@ -59,17 +63,8 @@ def resolve_snapshot_at(context: dg.AssetExecutionContext, config: SnapshotConfi
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def _project(context: dg.AssetExecutionContext, settings: SettingsResource):
-    # The settings resource is built when the run starts: a run uses the projects file as it is now.
-    return settings.get().project(context.partition_key)
-
-
-# What an extract run can meet in normal operation; each becomes a Failure chained to its cause.
+# What an extract run can meet in normal operation; each fails its project with the error's text.
 EXPECTED = (SourceQueryError, *SOURCE_ERRORS, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
-
-
-def _failure(exc: Exception, project: str) -> dg.Failure:
-    return dg.Failure(description=str(exc), metadata={"project": project, "error": type(exc).__name__})
 
 
 NO_FUTURE_ROWS_CHECK = "no_rows_from_the_future"
@@ -86,6 +81,8 @@ def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=N
         kinds=KINDS,
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
+        # a scheduled run carries a range of projects (shared/batch.py): one step works through them
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
         metadata=writes(f"raw.{table}", *(f"raw.{t}" for t in also)),
         tags={"aimatrix/kind": kind},
@@ -100,30 +97,39 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
         source: SourcePostgresResource,
         warehouse: WarehouseResource,
         settings: SettingsResource,
-    ) -> dg.MaterializeResult:
-        project = _project(context, settings)
+    ):
+        current = settings.get()  # built when the run starts: the projects file as it is now
         snapshot_at = resolve_snapshot_at(context, config)
-        started = time.monotonic()
-        try:
+
+        def work(name: str, log: ProjectLog) -> ProjectResult:
+            project = current.project(name)
+            started = time.monotonic()
             result = snapshots.take_snapshot(spec.name, source, warehouse, project, snapshot_at)
-        except EXPECTED as exc:  # anything else is a bug: it keeps its own traceback
-            raise _failure(exc, project.name) from exc
-        meta = warehouse.table_metadata(
-            f"raw.{spec.table}",
-            result.rows[spec.table],
-            project=project.name,
-            snapshot_at=snapshot_at.isoformat(),
-            seconds=round(time.monotonic() - started, 3),
-            **{f"rows/{t}": n for t, n in result.rows.items()},
-        )
-        for note in result.notes:
-            context.log.warning(f"[{project.name}] {note}")
-        if result.notes:
-            meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
-        context.log.info(f"[{project.name}] snapshot {snapshot_at.isoformat()}: {result.rows}")
-        return dg.MaterializeResult(metadata=meta)
+            meta = warehouse.table_metadata(
+                f"raw.{spec.table}",
+                result.rows[spec.table],
+                project=project.name,
+                snapshot_at=snapshot_at.isoformat(),
+                seconds=round(time.monotonic() - started, 3),
+                **{f"rows/{t}": n for t, n in result.rows.items()},
+            )
+            for note in result.notes:
+                log.warning(note)
+            if result.notes:
+                meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+            log.info(f"snapshot {snapshot_at.isoformat()}: {result.rows}")
+            return ProjectResult(meta)
+
+        yield from _batch(context, current, warehouse, work)
 
     return _snapshot
+
+
+def _batch(context: dg.AssetExecutionContext, current, warehouse: WarehouseResource, work):
+    """Run `work` for every project of the run (shared/batch.py) and emit its events."""
+    outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
+                            deadline_s=current.project_deadline_s, give_up_on=(SourceUnavailable,))
+    yield from materialize(context, outcomes, lambda p: separate_rule_evaluations(context, warehouse, p))
 
 
 def _future_rows_check(result: app_logs.LoadResult, project: str) -> dg.AssetCheckResult:
@@ -144,7 +150,7 @@ def _future_rows_check(result: app_logs.LoadResult, project: str) -> dg.AssetChe
 
 def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
     check_specs = [dg.AssetCheckSpec(
-        NO_FUTURE_ROWS_CHECK, asset=dg.AssetKey(["raw", spec.name]),
+        NO_FUTURE_ROWS_CHECK, asset=dg.AssetKey(["raw", spec.name]), partitions_def=PROJECTS_PARTITIONS,
         description="No row of the source log is stamped after the source's clock (plus the clock-skew "
         "tolerance) or at -infinity; such rows are quarantined and would otherwise freeze the extract.",
     )]
@@ -158,17 +164,18 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
         source: SourcePostgresResource,
         warehouse: WarehouseResource,
         settings: SettingsResource,
-    ) -> dg.MaterializeResult:
-        project = _project(context, settings)
-        started = time.monotonic()
+    ):
+        current = settings.get()
+        clock_skew = None if config.clock_skew_minutes is None else timedelta(minutes=config.clock_skew_minutes)
 
-        def progress(r: app_logs.LoadResult) -> None:
-            context.log.info(
-                f"[{project.name}] {spec.name}: {r.rows_read:,} rows read, {r.rows_loaded:,} loaded, "
-                f"{r.rows_quarantined:,} quarantined"
-            )
+        def work(name: str, log: ProjectLog) -> ProjectResult:
+            project = current.project(name)
+            started = time.monotonic()
 
-        try:
+            def progress(r: app_logs.LoadResult) -> None:
+                log.info(f"{spec.name}: {r.rows_read:,} rows read, {r.rows_loaded:,} loaded, "
+                         f"{r.rows_quarantined:,} quarantined")
+
             result = app_logs.extract_app_log(
                 spec.name,
                 source,
@@ -178,52 +185,53 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
                 max_text_bytes=config.max_text_bytes,
                 log_schema=config.log_schema,
                 on_batch=progress,
-                clock_skew=None if config.clock_skew_minutes is None else timedelta(minutes=config.clock_skew_minutes),
+                clock_skew=clock_skew,
             )
-        except EXPECTED as exc:
-            raise _failure(exc, project.name) from exc
-        source_meta = {
-            "source": result.source or "none",
-            "source_status": result.source_status,
-        }
-        if result.source_note:
-            source_meta["source_note"] = result.source_note
-            context.log.info(f"[{project.name}] {spec.name}: {result.source_note}")
-        if result.source_status != app_logs.SOURCE_PRESENT:
-            # Not a failure: the run stays green and downstream assets do not wait on this one.
-            meta = warehouse.table_metadata(f"raw.{spec.name}", 0, project=project.name, **source_meta)
-            return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
-        if result.columns_absent:
-            source_meta["columns_absent"] = ", ".join(result.columns_absent)
-        if result.rows_from_future:
-            context.log.warning(
-                f"[{project.name}] {result.rows_from_future} {spec.name} row(s) stamped after the source's clock "
-                f"({result.source_clock.isoformat() if result.source_clock else '?'}) quarantined"
+            checks = [_future_rows_check(result, project.name)]
+            source_meta = {
+                "source": result.source or "none",
+                "source_status": result.source_status,
+            }
+            if result.source_note:
+                source_meta["source_note"] = result.source_note
+                log.info(f"{spec.name}: {result.source_note}")
+            if result.source_status != app_logs.SOURCE_PRESENT:
+                # Not a failure: the run stays green and downstream assets do not wait on this one.
+                return ProjectResult(warehouse.table_metadata(f"raw.{spec.name}", 0, project=project.name,
+                                                              **source_meta), checks)
+            if result.columns_absent:
+                source_meta["columns_absent"] = ", ".join(result.columns_absent)
+            if result.rows_from_future:
+                log.warning(
+                    f"{result.rows_from_future} {spec.name} row(s) stamped after the source's clock "
+                    f"({result.source_clock.isoformat() if result.source_clock else '?'}) quarantined"
+                )
+            if result.mark_repaired:
+                log.warning(f"{spec.name}: the stored high-water mark was past the source's "
+                            "clock; reloaded the project's rows")
+            if result.rows_quarantined:
+                log.warning(
+                    f"{result.rows_quarantined} {spec.name} row(s) quarantined: "
+                    f"see raw.quarantine where source_table = '{spec.name}'"
+                )
+            meta = warehouse.table_metadata(
+                f"raw.{spec.name}",
+                result.rows_loaded,
+                project=project.name,
+                rows_read=result.rows_read,
+                rows_quarantined=result.rows_quarantined,
+                new_query_shapes=result.new_texts,
+                initial_load=result.initial_load,
+                high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
+                source_clock=result.source_clock.isoformat() if result.source_clock else "none",
+                rows_from_the_future=result.rows_from_future,
+                rows_deferred=result.rows_deferred,
+                seconds=round(time.monotonic() - started, 3),
+                **source_meta,
             )
-        if result.mark_repaired:
-            context.log.warning(f"[{project.name}] {spec.name}: the stored high-water mark was past the source's "
-                                "clock; reloaded the project's rows")
-        if result.rows_quarantined:
-            context.log.warning(
-                f"[{project.name}] {result.rows_quarantined} {spec.name} row(s) quarantined: "
-                f"see raw.quarantine where source_table = '{spec.name}'"
-            )
-        meta = warehouse.table_metadata(
-            f"raw.{spec.name}",
-            result.rows_loaded,
-            project=project.name,
-            rows_read=result.rows_read,
-            rows_quarantined=result.rows_quarantined,
-            new_query_shapes=result.new_texts,
-            initial_load=result.initial_load,
-            high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
-            source_clock=result.source_clock.isoformat() if result.source_clock else "none",
-            rows_from_the_future=result.rows_from_future,
-            rows_deferred=result.rows_deferred,
-            seconds=round(time.monotonic() - started, 3),
-            **source_meta,
-        )
-        return dg.MaterializeResult(metadata=meta, check_results=[_future_rows_check(result, project.name)])
+            return ProjectResult(meta, checks)
+
+        yield from _batch(context, current, warehouse, work)
 
     return _app_log
 
@@ -249,6 +257,7 @@ class PlanCaptureConfig(dg.Config):
     kinds=KINDS,
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     # lineage only: the statements to explain are ranked from the deltas already derived
     deps=[dg.AssetKey(["analytics", "pg_stat_statements_deltas"])],
     description="Plan history: the generic plan (EXPLAIN, never ANALYZE) and plan hash of the project's "
@@ -264,35 +273,36 @@ def query_plans(
     source: SourcePostgresResource,
     warehouse: WarehouseResource,
     settings: SettingsResource,
-) -> dg.MaterializeResult:
-    project = _project(context, settings)
-    defaults = settings.get().plan_capture
+):
+    current = settings.get()
+    defaults = current.plan_capture
     captured_at = resolve_snapshot_at(context, SnapshotConfig(snapshot_at=config.captured_at))
-    started = time.monotonic()
-    try:
+
+    def work(name: str, log: ProjectLog) -> ProjectResult:
+        project = current.project(name)
+        started = time.monotonic()
         result = plans.capture_plans(
             source, warehouse, project, captured_at,
             top=config.top or defaults.top,
             window_hours=config.window_hours or defaults.window_hours,
             timeout_ms=config.timeout_ms or defaults.timeout_ms,
         )
-    except EXPECTED as exc:
-        raise _failure(exc, project.name) from exc
-    meta = warehouse.table_metadata(
-        f"raw.{plans.TABLE}", result.rows, project=project.name,
-        captured_at=captured_at.isoformat(), seconds=round(time.monotonic() - started, 3),
-        seconds_on_source=round(result.seconds_on_source, 3),
-        plans_changed=len(result.changed),
-        **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
-    )
-    meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
-    for note in result.notes:
-        context.log.warning(f"[{project.name}] {note}")
-    if result.notes:
-        meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
-    context.log.info(f"[{project.name}] plans {captured_at.isoformat()}: {result.statuses}, "
-                     f"{len(result.changed)} changed")
-    return dg.MaterializeResult(metadata=meta)
+        meta = warehouse.table_metadata(
+            f"raw.{plans.TABLE}", result.rows, project=project.name,
+            captured_at=captured_at.isoformat(), seconds=round(time.monotonic() - started, 3),
+            seconds_on_source=round(result.seconds_on_source, 3),
+            plans_changed=len(result.changed),
+            **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
+        )
+        meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
+        for note in result.notes:
+            log.warning(note)
+        if result.notes:
+            meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+        log.info(f"plans {captured_at.isoformat()}: {result.statuses}, {len(result.changed)} changed")
+        return ProjectResult(meta)
+
+    yield from _batch(context, current, warehouse, work)
 
 
 SNAPSHOT_ASSETS = [build_snapshot_asset(spec) for spec in snapshots.SPECS.values()]

@@ -36,6 +36,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import dagster as dg
 import psycopg
 
+from aimatrix_pipeline.shared.batch import cancel_on_deadline
+
 APPLICATION_NAME = "aimatrix_pipeline"
 
 
@@ -381,7 +383,9 @@ class SourcePostgresResource(dg.ConfigurableResource):
             except psycopg.Error as exc:
                 raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
-                yield conn
+                # a batch run cancels the query of a project past its deadline (shared/batch.py)
+                with cancel_on_deadline(conn.cancel):
+                    yield conn
             finally:
                 conn.close()
 
@@ -397,7 +401,10 @@ class SourcePostgresResource(dg.ConfigurableResource):
             except (adbc.Error, OSError) as exc:
                 raise self.connect_failure(db_url_env, exc) from redacted(exc, self.raw_dsn(db_url_env))
             try:
-                yield conn
+                # the time counts towards a batch project's deadline; the cancel, where the driver
+                # offers one, ends the running query (statement_timeout bounds it anyway)
+                with cancel_on_deadline(getattr(conn, "adbc_cancel", None) or (lambda: None)):
+                    yield conn
             finally:
                 try:
                     conn.close()

@@ -1,7 +1,7 @@
 """The shared layer: what several domains use, so no domain imports another domain or the CLI.
 
 Layers, from the bottom:
-- shared: this package (project partitions, the per-project schedule, alert rules and the checks
+- shared: this package (project partitions, the batched schedule and batch runs, alert rules and the checks
   built from them, UI previews, CLI output and exit codes) and the top-level helper modules
   `settings`, `config_checks`, `sql_files`, `metadata`, `terminal`, `querytext`,
   `instance_storage`, `warehouse` (the notebook query helper) and the `resources` package. They import nothing from a domain.

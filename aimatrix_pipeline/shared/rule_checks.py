@@ -26,7 +26,7 @@ evaluate" alert that never resolves the data alert (docs/alerting-guarantees.md,
 
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -175,8 +175,22 @@ class AssetRuleChecks:
         return results
 
 
+# The rules of the separate checks, by the asset they judge: a batch step whose projects partly
+# failed evaluates them itself for its healthy projects (`separate_rule_evaluations`), because
+# Dagster does not run a check step after its asset's step failed.
+_SEPARATE_RULES: dict[dg.AssetKey, dict[str, AlertRule]] = {}
+
+
+def _partition_evaluation(asset_key: dg.AssetKey, name: str, result: dg.AssetCheckResult, project: str):
+    
+    return dg.AssetCheckEvaluation(asset_key=asset_key, check_name=name, passed=result.passed,
+                                metadata=result.metadata, severity=result.severity,
+                                description=result.description, blocking=False, partition=project)
+
+
 def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetChecksDefinition:
     metric = METRICS[rule.metric]
+    _SEPARATE_RULES.setdefault(metric.key, {})[rule.id] = rule
 
     @dg.asset_check(
         asset=metric.key,
@@ -187,11 +201,35 @@ def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | 
         metadata=_metadata(rule),
         op_tags={"dagster/priority": RULE_CHECK_PRIORITY},
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        project = context.partition_key if context.has_partition_key else "default"
-        return evaluate_rule(rule, warehouse, project)
+    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+        projects = list(context.partition_keys) if partitions_def is not None else []
+        if len(projects) <= 1:
+            yield evaluate_rule(rule, warehouse, projects[0] if projects else "default")
+            return
+        # a batch run (a range of project partitions): one evaluation per project, each recorded
+        # against its own partition, so the alert sensor judges every project on its own
+        for project in projects:
+            yield _partition_evaluation(metric.key, rule.id, evaluate_rule(rule, warehouse, project), project)
+        yield dg.Output(None)
 
     return _check
+
+
+def separate_rule_evaluations(context, warehouse: WarehouseResource, project: str) -> Iterator:
+    """The evaluations of the separate rule checks on the step's asset that this run planned, for
+    one project (see `_SEPARATE_RULES`)."""
+    asset_key = context.assets_def.key
+    planned = _planned_check_keys(context)
+    for name, rule in sorted(_SEPARATE_RULES.get(asset_key, {}).items()):
+        if dg.AssetCheckKey(asset_key, name) in planned:
+            yield _partition_evaluation(asset_key, name, evaluate_rule(rule, warehouse, project), project)
+
+
+def _planned_check_keys(context) -> set:
+    selection = context.run.asset_check_selection
+    if selection is not None:
+        return set(selection)
+    return set(context.job_def.asset_layer.asset_graph.asset_check_keys)
 
 
 def build_rule_checks(rules: RuleSet, partitions_def: dg.PartitionsDefinition | None,

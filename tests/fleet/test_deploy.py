@@ -51,6 +51,9 @@ def test_instance_files_validate(path, tmp_path, monkeypatch):
         limits = {lim["key"]: lim for lim in runs["tag_concurrency_limits"]}
         assert limits["aimatrix/project"]["limit"] == 2
         assert limits["aimatrix/project"]["value"] == {"applyLimitPerUniqueValue": True}
+        # scheduled runs carry a shard of projects: the limit applies per shard too
+        assert limits["aimatrix/shard"]["limit"] == 2
+        assert limits["aimatrix/shard"]["value"] == {"applyLimitPerUniqueValue": True}
         assert config["run_launcher"]["class"] in ("K8sRunLauncher", "DockerRunLauncher")
 
 
@@ -89,7 +92,8 @@ def test_docker_instance_loads_on_postgres_storage(pg18, tmp_path, monkeypatch):
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         queue = instance.get_concurrency_config().run_queue_config
         assert queue.max_concurrent_runs == 8
-        assert [lim["key"] for lim in queue.tag_concurrency_limits] == ["aimatrix/project", "dagster/backfill"]
+        assert [lim["key"] for lim in queue.tag_concurrency_limits] == ["aimatrix/shard", "aimatrix/project",
+                                                                          "dagster/backfill"]
         assert instance.get_runs() == []  # the storage really is the PostgreSQL database
     finally:
         instance.dispose()

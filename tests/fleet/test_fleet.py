@@ -76,13 +76,15 @@ def fleet(pg18, tmp_path_factory):
 def test_projects_file_decides_partitions_and_schedule(fleet):
     first, second = fleet["first"], fleet["second"]
     assert first["partitions"] == ["p1", "p2"]
-    assert [(r["partition"], r["tags"]["aimatrix/project"]) for r in first["requests"]] == [("p1", "p1"), ("p2", "p2")]
+    # one run per shard of AIMATRIX_BATCH_SIZE (16) consecutive projects: both in one range run
+    assert [(r["partition"], r["tags"]["aimatrix/shard"]) for r in first["requests"]] == [(None, "p1..p2")]
     assert all(run["success"] for run in first["runs"].values())
 
     # p2 removed, p3 (and two broken projects) added: no code change, only the file
     assert second["partitions"] == ["p1", "p3", "p-down", "p-misconfigured"]
-    assert [r["partition"] for r in second["requests"]] == ["p1", "p3", "p-down", "p-misconfigured"]
-    assert "p2" not in {r["partition"] for r in second["requests"]}
+    assert [r["tags"]["aimatrix/shard"] for r in second["requests"]] == ["p1..p-misconfigured"]
+    assert [(r["tags"]["dagster/asset_partition_range_start"], r["tags"]["dagster/asset_partition_range_end"])
+            for r in second["requests"]] == [("p1", "p-misconfigured")]
 
 
 def test_removed_project_keeps_its_history(fleet):

@@ -1,14 +1,15 @@
 """Index advice runs hourly: it plans up to `top` statements on the monitored database (a few
-milliseconds each, see benchmarks/bench_index_advisor.py), so every statistics tick would be waste."""
+milliseconds each, see benchmarks/bench_index_advisor.py), so every statistics tick would be waste. One run per project (a shard of one)."""
 
 from __future__ import annotations
 
 from aimatrix_pipeline.extract.index_advice.jobs import INDEX_ADVICE_JOB
-from aimatrix_pipeline.shared.schedules import per_project_schedule
+from aimatrix_pipeline.shared.schedules import batched_schedule
 
 INDEX_ADVICE_CRON = "23 * * * *"
 
-INDEX_ADVICE_SCHEDULE = per_project_schedule(
+INDEX_ADVICE_SCHEDULE = batched_schedule(
     INDEX_ADVICE_JOB, INDEX_ADVICE_CRON, "advise_indexes",
     "Suggest indexes for each project's costliest statements of the last window (hourly).",
+    batch_size=1,  # one run per project: the advice asset is not batched (an hourly run each is cheap)
 )
