@@ -201,6 +201,19 @@ def _environment_is_left_as_found():
         pytest.fail(f"the test left the environment changed: {changed} (use monkeypatch)")
 
 
+@pytest.fixture(autouse=True)
+def _no_instance_left_current():
+    """Each test starts with no Dagster instance's definitions-state storage in the context. A
+    `with DagsterInstance...` that one test entered can leave that storage current after its
+    instance was disposed, and the next test that builds a repository then fails on the dead
+    instance ("Attempted to resolve undefined DagsterInstance weakref"): a leftover of another
+    test, which depends on the order xdist happens to give."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg18():
     server = LocalPostgres(_base_dir() / "pg18", bin_dir=embedded_bin_dir()).start()
