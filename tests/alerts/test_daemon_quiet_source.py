@@ -7,7 +7,7 @@ part). Phases, each started once the previous one's notifications arrived:
    budget is raised; at the same moment the monitoring role loses pg_monitor and the application
    runs a burst of distinct statements once. The nine resolve; `pg_stat_statements_keys_present`
    and `statements_evicted` fire; pg_monitor is granted back: both resolve.
-3. extraction stops (`dagster schedule stop snapshot_statistics`, as an operator or a broken
+3. extraction stops (`dagster schedule stop` of `snapshot_statistics` and `load_app_logs`, as an operator or a broken
    deployment would): `extraction_stale` and `extraction_stopped` fire; `dagster schedule start`
    resumes it and both resolve.
 
@@ -90,7 +90,8 @@ STOPPED_RULES = ("extraction_stale", "extraction_stopped")
 HELD_SESSIONS = 23
 STATEMENTS_MAX = 500
 BURST = 1200  # distinct statements, more than pg_stat_statements.max
-STATS_SCHEDULE = "snapshot_statistics"
+# every schedule that extracts: the staleness rules count any extraction, log loads included
+EXTRACT_SCHEDULES = ("snapshot_statistics", "load_app_logs")
 PROJECT = "default"
 
 
@@ -267,11 +268,13 @@ def test_every_shipped_rule_fires_and_resolves_through_the_daemon(tmp_path, pg18
             wait_for(lambda r=rule: count(r, "resolved") >= count(r, "firing"), PHASE_DEADLINE_S,
                      f"no open {rule} alert", daemon)
         before = {r: (count(r, "firing"), count(r, "resolved")) for r in STOPPED_RULES}
-        _schedule(daemon, "stop", STATS_SCHEDULE)
+        for name in EXTRACT_SCHEDULES:
+            _schedule(daemon, "stop", name)
         for rule in STOPPED_RULES:
             wait_for(lambda r=rule: count(r, "firing") > before[r][0], PHASE_DEADLINE_S,
                      f"firing notification of {rule}", daemon)
-        _schedule(daemon, "start", STATS_SCHEDULE)
+        for name in EXTRACT_SCHEDULES:
+            _schedule(daemon, "start", name)
         for rule in STOPPED_RULES:
             wait_for(lambda r=rule: count(r, "resolved") > before[r][1], PHASE_DEADLINE_S,
                      f"resolve notification of {rule}", daemon)
