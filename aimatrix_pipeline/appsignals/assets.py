@@ -24,7 +24,7 @@ from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.supabase_api import SupabaseApiResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import current_settings
-from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects
+from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects, with_notes
 from aimatrix_pipeline.shared.errors import API_ERRORS, CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.schedules import scheduled_time
@@ -79,14 +79,6 @@ class ApiSummaryConfig(dg.Config):
 EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 
 
-def _notes(meta: dict, notes: list[str], log: ProjectLog) -> dict:
-    for n in notes:
-        log.warning(n)
-    if notes:
-        meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
-    return meta
-
-
 def _batch(context: dg.AssetExecutionContext, current, work):
     """Run `work` for every project of the run (shared/batch.py) and emit its events."""
     outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
@@ -128,7 +120,7 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
             high_water_mark=result.high_water_mark.isoformat() if result.high_water_mark else "none",
             skipped=result.skipped, seconds=round(time.monotonic() - started, 3),
         )
-        return ProjectResult(_notes(meta, result.notes, log))
+        return ProjectResult(with_notes(meta, result.notes, log))
 
     yield from _batch(context, current, work)
 
@@ -154,7 +146,7 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
         result = api_counts.extract_api_counts(supabase_api, warehouse, project, config.interval)
         meta = warehouse.table_metadata("raw.api_counts", result.rows_loaded, project=project.name,
                                         rows_quarantined=result.rows_quarantined, skipped=result.skipped)
-        return ProjectResult(_notes(meta, result.notes, log))
+        return ProjectResult(with_notes(meta, result.notes, log))
 
     yield from _batch(context, current, work)
 
@@ -185,7 +177,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
         result = metrics.scrape_metrics(warehouse, project, scraped_at)
         meta = warehouse.table_metadata("raw.project_metrics", result.samples, project=project.name,
                                         rows_quarantined=result.rows_quarantined, skipped=result.skipped)
-        return ProjectResult(_notes(meta, result.notes, log))
+        return ProjectResult(with_notes(meta, result.notes, log))
 
     yield from _batch(context, current, work)
 

@@ -20,7 +20,7 @@ from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.source_postgres import SourcePostgresResource, SourceUnavailable
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
-from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects
+from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects, with_notes
 from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, SOURCE_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS, SETTINGS
 from aimatrix_pipeline.shared.rule_checks import separate_rule_evaluations
@@ -113,10 +113,7 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
                 seconds=round(time.monotonic() - started, 3),
                 **{f"rows/{t}": n for t, n in result.rows.items()},
             )
-            for note in result.notes:
-                log.warning(note)
-            if result.notes:
-                meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+            with_notes(meta, result.notes, log)
             log.info(f"snapshot {snapshot_at.isoformat()}: {result.rows}")
             return ProjectResult(meta)
 
@@ -295,10 +292,7 @@ def query_plans(
             **{f"status/{s}": result.statuses.get(s, 0) for s in plans.STATUSES},
         )
         meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
-        for note in result.notes:
-            log.warning(note)
-        if result.notes:
-            meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in result.notes))
+        with_notes(meta, result.notes, log)
         log.info(f"plans {captured_at.isoformat()}: {result.statuses}, {len(result.changed)} changed")
         return ProjectResult(meta)
 

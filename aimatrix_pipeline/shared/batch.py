@@ -86,6 +86,16 @@ class ProjectLog:
             getattr(log, level)(text)
 
 
+def with_notes(meta: dict, notes: list[str], log: ProjectLog) -> dict:
+    """A project's notes (what its extract skipped or could not read) go to the run's log as
+    warnings and into its partition's metadata as a list, so the UI shows them on the partition."""
+    for note in notes:
+        log.warning(note)
+    if notes:
+        meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
+    return meta
+
+
 @dataclass
 class Outcome:
     """One project's end: a result, or the error that failed its partition."""
