@@ -257,10 +257,13 @@ class AlertDaemon:
 
 def wait_for(predicate, timeout_s: float, what: str, daemon: AlertDaemon, poll_s: float = 2.0):
     """Poll until `predicate()` is truthy; on timeout (or a dead daemon) fail with the daemon's log."""
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     while True:
         value = predicate()
         if value:
+            # seen with -s (and in a failing test's captured output): where a daemon test's time goes
+            print(f"{time.strftime('%H:%M:%S')} {what}: {time.monotonic() - started:.0f} s", flush=True)
             return value
         if not daemon.alive():
             raise AssertionError(f"dagster-daemon exited while waiting for {what}:\n{daemon.log_tail()}")
