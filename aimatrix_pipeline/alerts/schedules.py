@@ -22,7 +22,6 @@ from aimatrix_pipeline.shared.schedules import (
     PRIORITY_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
-    SHARD_TAG,
     STATISTICS_PRIORITY,
     ranges,
     shards,
@@ -46,11 +45,12 @@ def staleness_request(projects: list[str], tick: str) -> dg.RunRequest:
 
     The job has no partitions definition (Dagster 1.13 drops it from a job that selects only
     checks), so the run names its projects with tags alone: `dagster/partition` for one project,
-    the partition-range tags for more. Without `aimatrix/project`: that tag's concurrency limit
-    caps the runs that connect to a source, and this one only reads the warehouse. Its priority is
-    the statistics runs': an alert depends on it, and it is one small query per project."""
+    the partition-range tags for more. Without `aimatrix/project` or `aimatrix/shard`: their
+    concurrency limits (dagster.yaml) cap the runs that connect to a project's source, and this
+    one only reads the warehouse, so it never takes an extraction's slot. Its priority is the
+    statistics runs': an alert depends on it, and it is one small query per project."""
     first, last = projects[0], projects[-1]
-    tags = {SHARD_TAG: f"{first}..{last}", PRIORITY_TAG: str(STATISTICS_PRIORITY)}
+    tags = {PRIORITY_TAG: str(STATISTICS_PRIORITY)}
     if len(projects) == 1:
         return dg.RunRequest(run_key=f"{first}@{tick}", tags={**tags, PARTITION_TAG: first})
     return dg.RunRequest(run_key=f"{first}..{last}@{tick}",
