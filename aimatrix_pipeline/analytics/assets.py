@@ -13,9 +13,9 @@ run over the range, not one run (a process that loads the code location, ~2-3 s 
 project. Each step works through the range with shared/batch.py: every project is materialized as
 its own partition with its own metadata and check evaluations, and a project whose derivation
 raises fails its own partition only (its transaction is rolled back, the others are stored). A
-failed step still stops its downstream steps in that run (Dagster's step semantics); the healthy
-projects' downstream derivations follow on the automation sensor's next tick, which sees their
-new materializations. One project at a time: every derivation is work on the one warehouse,
+failed step still stops its downstream steps in that run, for every project of the range
+(Dagster's step semantics); `AUTOMATION_CONDITION` has the automation sensor derive them on a
+later tick. One project at a time: every derivation is work on the one warehouse,
 whose writer lock admits one transaction at a time, so threads would only queue for it.
 """
 
@@ -53,6 +53,33 @@ RULES = load_rules()
 EXPECTED = (*WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 # Projects a step derives at once (see the module docstring: one warehouse writer at a time).
 WORKERS = 1
+
+
+def _automation_condition() -> dg.AutomationCondition:
+    """`eager()`, and: derive a project whose parent was updated while it was not (its step was
+    skipped because another step of a range run failed), once.
+
+    Why: `eager()` ignores a parent's update made by a run that also targeted the child (the child
+    was expected to run there), and its trigger is reset on the tick after the request even when
+    the parents' updates arrive by then: a range run that finishes within one sensor interval and
+    skipped a step (a step upstream failed for ANY project of the range) would keep every project
+    of the shard without, say, recommendations until the next extract, and again after it. Here
+    the trigger is "a parent was updated and this asset was not", held until this asset is updated
+    or requested after it, and it waits, like `eager()`, for the runs to end and every parent to
+    exist. A child that materialized in the same run is updated itself (on that tick or while it
+    was still in progress), so nothing is asked for twice; a child whose own step fails is asked
+    for again at most once per parent update."""
+    ac = dg.AutomationCondition
+    parent_updated_without_me = (ac.any_deps_match(ac.newly_updated()) & ~ac.newly_updated()).with_label(
+        "a parent updated, this asset not")
+    handled = ((ac.newly_requested() & ~parent_updated_without_me) | ac.newly_updated()
+               | ac.initial_evaluation()).with_label("requested or updated since")
+    held_up = (parent_updated_without_me.since(handled) & ~ac.any_deps_missing()
+               & ~ac.any_deps_in_progress() & ~ac.in_progress()).with_label("held up in a parent's run")
+    return (ac.eager() | held_up).with_label("eager, or held up in a parent's run")
+
+
+AUTOMATION_CONDITION = _automation_condition()
 
 
 def raw(name: str) -> dg.AssetKey:
@@ -220,7 +247,7 @@ def build_asset(spec: AnalyticsSpec,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=spec.description,
         metadata=writes(f"analytics.{spec.tables[-1]}", *(f"analytics.{t}" for t in spec.tables[:-1])),
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=AUTOMATION_CONDITION,
         check_specs=[*checks.check_specs(analytics(spec.name), spec.name, partitions_def), *rule_checks.specs],
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):

@@ -188,3 +188,61 @@ def test_a_landed_extract_shard_gets_one_analytics_run_over_its_range(warehouse,
     assert run.tags["dagster/asset_partition_range_start"] == "p1"
     assert run.tags["dagster/asset_partition_range_end"] == "p4"
     assert set(run.asset_selection) == analytics_keys  # every analytics asset, in dependency order in one run
+
+
+def test_what_a_broken_project_held_up_in_a_range_run_is_derived_on_the_next_tick(warehouse, raw_rows):
+    """A failed step skips its downstream steps for every project of the run. `eager()` alone would
+    never ask for them again (their parents were updated by a run that targeted them); the analytics
+    condition does, on the next tick, for the healthy projects, and asks for nothing the run did
+    materialize."""
+    from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+
+    defs = location.definitions(warehouse.path)
+    recommendations = dg.AssetKey(["analytics", "optimization_recommendations"])
+    with dg.instance_for_test() as instance:
+        _, cursor = _tick(defs, instance, AssetDaemonCursor.empty(), 1)
+        assert defs.resolve_job_def("extract_shard_job").execute_in_process(instance=instance, tags=RANGE).success
+        (request,), cursor = _tick(defs, instance, cursor, 2)
+        assert request.asset_graph_subset.asset_keys == {a.key for a in location.ASSETS}
+        # the run the backfill launches: the whole range, every analytics asset; p3's health fails
+        run = defs.resolve_job_def("analytics_job").execute_in_process(
+            instance=instance, tags={**RANGE, **request.tags}, raise_on_error=False)
+        assert not run.success
+        assert recommendations not in {e.materialization.asset_key for e in run.get_asset_materialization_events()}
+
+        (again,), cursor = _tick(defs, instance, cursor, 3)
+        subset = again.asset_graph_subset
+        assert subset.asset_keys == {recommendations}
+        # p3 has no health rows at all yet: it waits for its own (a missing parent, as with eager())
+        assert sorted(subset.get_partitions_subset(recommendations).get_partition_keys()) == ["p1", "p2", "p4"]
+        rerun = defs.resolve_job_def("analytics_job").execute_in_process(
+            instance=instance, asset_selection=[recommendations], tags={
+                "dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p2",
+                **again.tags})
+        assert rerun.success
+        # asked for once: nothing more on the next ticks
+        later, cursor = _tick(defs, instance, cursor, 4)
+        assert later == []
+        assert _tick(defs, instance, cursor, 5)[0] == []
+
+
+def test_a_healthy_range_run_is_not_asked_for_again(warehouse, raw_rows):
+    """Every asset of the run materialized every project: the next ticks ask for nothing (the
+    held-up trigger never doubles a run in which the child was derived with its parents)."""
+    from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+
+    defs = location.definitions(warehouse.path)
+    healthy = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p2"}
+    with dg.instance_for_test() as instance:
+        _, cursor = _tick(defs, instance, AssetDaemonCursor.empty(), 1)
+        assert defs.resolve_job_def("extract_shard_job").execute_in_process(instance=instance, tags=healthy).success
+        (request,), cursor = _tick(defs, instance, cursor, 2)
+        assert all(sorted(request.asset_graph_subset.get_partitions_subset(a.key).get_partition_keys()) == ["p1", "p2"]
+                   for a in location.ASSETS)
+        run = defs.resolve_job_def("analytics_job").execute_in_process(
+            instance=instance, tags={**healthy, **request.tags},
+            asset_selection=sorted(request.asset_graph_subset.asset_keys, key=str))
+        assert run.success
+        requests, cursor = _tick(defs, instance, cursor, 3)
+        assert requests == []
+        assert _tick(defs, instance, cursor, 4)[0] == []
