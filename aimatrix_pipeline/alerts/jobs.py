@@ -30,11 +30,13 @@ ALERT_STALENESS_JOB_NAME = "alert_staleness_job"
 
 # The per-project `extraction_stale` rule judges time: evaluated only right after an extraction
 # (its other home, the statistics job) it would always see an age of about 0. This job runs it on
-# the freshness clock, one run per project, without materializing anything. A job that selects only
-# checks has no partitions definition in Dagster 1.13 (it is dropped when the job resolves), so each
-# run names its project with the `dagster/partition` tag (PARTITION_TAG): the check then sees that
-# partition key, and its evaluations are recorded under the same partition as those of the
-# statistics runs (one alert per project, whichever run judged it).
+# the freshness clock, one run per shard of projects, without materializing anything. A job that
+# selects only checks has no partitions definition in Dagster 1.13 (it is dropped when the job
+# resolves), so each run names its projects with tags: the partition-range tags
+# (`dagster/asset_partition_range_start/end`) for a shard, `dagster/partition` (PARTITION_TAG) for
+# one project. The check then sees those keys in `context.partition_keys` and records each
+# project's evaluation under its own partition, the same partition as those of the statistics runs
+# (one alert per project, whichever run judged it).
 PARTITION_TAG = "dagster/partition"
 
 alert_staleness_job = dg.define_asset_job(

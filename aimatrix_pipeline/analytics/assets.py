@@ -1,11 +1,22 @@
 """Analytics assets (group `analytics`): analytics.* tables derived from raw.* inside DuckDB.
 
-One asset per table family, partitioned by project like the extract. Each materialization runs
-its SQL file(s) from `sql/warehouse/analytics/` for one project and replaces that project's rows
-in one warehouse transaction (delete-then-insert), so a re-run never doubles and a failure
-leaves the previous rows. Thresholds come from the `settings` resource, built when a run starts,
-so a change of thresholds.yaml or `AIMATRIX_ANALYTICS_*` applies to the next run without
-reloading the code location.
+One asset per table family, partitioned by project like the extract. For each project it runs
+its SQL file(s) from `sql/warehouse/analytics/` and replaces that project's rows in one warehouse
+transaction (delete-then-insert), so a re-run never doubles and a failure leaves the previous
+rows. Thresholds come from the `settings` resource, built when a run starts, so a change of
+thresholds.yaml or `AIMATRIX_ANALYTICS_*` applies to the next run without reloading the code
+location.
+
+A run carries a range of projects (`BackfillPolicy.single_run()`): when an extract shard lands,
+the automation sensor asks for every project of it at once and the backfill it emits launches ONE
+run over the range, not one run (a process that loads the code location, ~2-3 s of CPU) per
+project. Each step works through the range with shared/batch.py: every project is materialized as
+its own partition with its own metadata and check evaluations, and a project whose derivation
+raises fails its own partition only (its transaction is rolled back, the others are stored). A
+failed step still stops its downstream steps in that run, for every project of the range
+(Dagster's step semantics); `AUTOMATION_CONDITION` has the automation sensor derive them on a
+later tick. One project at a time: every derivation is work on the one warehouse,
+whose writer lock admits one transaction at a time, so threads would only queue for it.
 """
 
 
@@ -22,6 +33,8 @@ from aimatrix_pipeline.resources import WAREHOUSE_POOL
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
 from aimatrix_pipeline.settings import ConfigError, Settings, current_settings
+from aimatrix_pipeline.shared.batch import ProjectLog, ProjectResult, materialize, run_projects
+from aimatrix_pipeline.shared.errors import CONFIG_ERRORS, WAREHOUSE_ERRORS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 from aimatrix_pipeline.shared.previews import preview_metadata
 from aimatrix_pipeline.shared.rule_checks import AssetRuleChecks
@@ -34,6 +47,39 @@ KINDS = {"duckdb", "sql"}
 # The alert rules on these tables are the assets' own check specs (see shared/rule_checks.py: so that
 # they run in every run that materializes the asset, the automation sensor's included).
 RULES = load_rules()
+# What a derivation can meet in normal operation (a busy or damaged warehouse, a row the SQL cannot
+# take, a configuration mistake); each fails its own project with the error's text. Anything else
+# is a bug: it fails its project too, with its traceback in the run's log.
+EXPECTED = (*WAREHOUSE_ERRORS, *CONFIG_ERRORS)
+# Projects a step derives at once (see the module docstring: one warehouse writer at a time).
+WORKERS = 1
+
+
+def _automation_condition() -> dg.AutomationCondition:
+    """`eager()`, and: derive a project whose parent was updated while it was not (its step was
+    skipped because another step of a range run failed), once.
+
+    Why: `eager()` ignores a parent's update made by a run that also targeted the child (the child
+    was expected to run there), and its trigger is reset on the tick after the request even when
+    the parents' updates arrive by then: a range run that finishes within one sensor interval and
+    skipped a step (a step upstream failed for ANY project of the range) would keep every project
+    of the shard without, say, recommendations until the next extract, and again after it. Here
+    the trigger is "a parent was updated and this asset was not", held until this asset is updated
+    or requested after it, and it waits, like `eager()`, for the runs to end and every parent to
+    exist. A child that materialized in the same run is updated itself (on that tick or while it
+    was still in progress), so nothing is asked for twice; a child whose own step fails is asked
+    for again at most once per parent update."""
+    ac = dg.AutomationCondition
+    parent_updated_without_me = (ac.any_deps_match(ac.newly_updated()) & ~ac.newly_updated()).with_label(
+        "a parent updated, this asset not")
+    handled = ((ac.newly_requested() & ~parent_updated_without_me) | ac.newly_updated()
+               | ac.initial_evaluation()).with_label("requested or updated since")
+    held_up = (parent_updated_without_me.since(handled) & ~ac.any_deps_missing()
+               & ~ac.any_deps_in_progress() & ~ac.in_progress()).with_label("held up in a parent's run")
+    return (ac.eager() | held_up).with_label("eager, or held up in a parent's run")
+
+
+AUTOMATION_CONDITION = _automation_condition()
 
 
 def raw(name: str) -> dg.AssetKey:
@@ -183,31 +229,39 @@ def run_spec(spec: AnalyticsSpec, warehouse: WarehouseResource, project: str,
     return counts, meta, results
 
 
-def build_asset(spec: AnalyticsSpec) -> dg.AssetsDefinition:
-    rule_checks = AssetRuleChecks(RULES, analytics(spec.name), PROJECTS_PARTITIONS)
+def build_asset(spec: AnalyticsSpec,
+                partitions_def: dg.PartitionsDefinition = PROJECTS_PARTITIONS) -> dg.AssetsDefinition:
+    """The spec's asset over `partitions_def` (the code location's projects; a test may give its own)."""
+    rule_checks = AssetRuleChecks(RULES, analytics(spec.name), partitions_def)
 
     @dg.asset(
         name=spec.name,
         key_prefix=["analytics"],
         group_name=GROUP,
-        partitions_def=PROJECTS_PARTITIONS,
+        partitions_def=partitions_def,
         deps=list(spec.deps),
         kinds=KINDS,
         owners=OWNERS,
         pool=WAREHOUSE_POOL,
+        # the automation sensor's backfills and the analytics job run a range of projects in one run
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=spec.description,
         metadata=writes(f"analytics.{spec.tables[-1]}", *(f"analytics.{t}" for t in spec.tables[:-1])),
-        automation_condition=dg.AutomationCondition.eager(),
-        check_specs=[*checks.check_specs(analytics(spec.name), spec.name), *rule_checks.specs],
+        automation_condition=AUTOMATION_CONDITION,
+        check_specs=[*checks.check_specs(analytics(spec.name), spec.name, partitions_def), *rule_checks.specs],
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-               settings: SettingsResource) -> dg.MaterializeResult:
-        started = time.monotonic()
-        counts, meta, results = run_spec(spec, warehouse, context.partition_key, settings=settings.get())
-        meta["seconds"] = round(time.monotonic() - started, 3)
-        results = [*results, *rule_checks.evaluate(warehouse, context.partition_key)]
-        context.log.info(f"[{context.partition_key}] {spec.name}: {counts}")
-        return dg.MaterializeResult(metadata=meta, check_results=results)
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource):
+        current = settings.get()  # built when the run starts
+
+        def work(project: str, log: ProjectLog) -> ProjectResult:
+            started = time.monotonic()
+            counts, meta, results = run_spec(spec, warehouse, project, settings=current)
+            meta["seconds"] = round(time.monotonic() - started, 3)
+            log.info(f"{spec.name}: {counts}")
+            return ProjectResult(meta, [*results, *rule_checks.evaluate(warehouse, project)])
+
+        outcomes = run_projects(context, work, EXPECTED, workers=WORKERS, deadline_s=current.project_deadline_s)
+        yield from materialize(context, outcomes)
 
     return _asset
 

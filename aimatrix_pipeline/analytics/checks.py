@@ -50,9 +50,12 @@ CHECKS: tuple[QualityCheck, ...] = (
 )
 
 
-def check_specs(asset_key: dg.AssetKey, asset_name: str) -> list[dg.AssetCheckSpec]:
+def check_specs(asset_key: dg.AssetKey, asset_name: str,
+                partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetCheckSpec]:
+    """The asset's data-quality specs, partitioned like it: a run over a range of projects records
+    each project's evaluation under its own partition."""
     return [
-        dg.AssetCheckSpec(c.name, asset=asset_key, description=c.description)
+        dg.AssetCheckSpec(c.name, asset=asset_key, description=c.description, partitions_def=partitions_def)
         for c in CHECKS if c.asset == asset_name
     ]
 

@@ -1,7 +1,10 @@
-"""The analytics job: every analytics asset of one project partition, in dependency order.
+"""The analytics job: every analytics asset of a project partition, or of a range of them, in
+dependency order.
 
 The assets also carry an eager automation condition, so with the automation sensor on they
-follow the extract by themselves; the job is for schedules, backfills and the demo.
+follow the extract by themselves; the job is for schedules, backfills and the demo. Every asset
+it selects has `BackfillPolicy.single_run()`, so a backfill or a range run of the job derives
+all its projects in one run (each one its own partition, analytics/assets.py).
 """
 
 from __future__ import annotations
@@ -16,5 +19,6 @@ ANALYTICS_JOB = dg.define_asset_job(
     selection=dg.AssetSelection.groups("analytics")
     - dg.AssetSelection.keys(dg.AssetKey(["analytics", "monitoring_dashboard"])),
     partitions_def=PROJECTS_PARTITIONS,
-    description="Derive every analytics.* table for one project from its raw.* rows.",
+    description="Derive every analytics.* table for a project (or a range of projects, in one run) "
+    "from its raw.* rows.",
 )

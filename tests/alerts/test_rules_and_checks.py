@@ -503,3 +503,70 @@ def test_a_rule_check_runs_as_soon_as_its_asset_lands_not_after_the_runs_other_s
         order = [e.step_key for e in res.all_events if e.event_type_value == "STEP_START"]
     assert order.index("raw__database_stats_connection_utilisation_high") == order.index("raw__database_stats") + 1
     assert order.index("raw__database_stats_connection_utilisation_high") < order.index("raw__table_stats")
+
+
+STALE_RULE_YAML = """
+  - id: extraction_stale
+    title: Extraction is stale
+    message: "No extraction for {value} minutes on {project}"
+    metric: extract_age_minutes
+    operator: ">"
+    threshold: 90
+    severity: medium
+    channels: [slack]
+"""
+
+
+def test_one_staleness_run_judges_a_shard_each_project_under_its_partition_one_alert_per_stale_project(
+        warehouse, harness):
+    """A tick of the staleness schedule costs one run per shard of AIMATRIX_BATCH_SIZE projects, not
+    one per project: the check-only run carries the shard as partition-range tags, the check judges
+    every project of it, each evaluation is recorded under its project's partition, and the alert
+    scan opens one alert per stale project (and none for the fresh ones)."""
+    from aimatrix_pipeline.alerts.jobs import alert_staleness_job
+    from aimatrix_pipeline.alerts.schedules import build_staleness_schedule
+    from aimatrix_pipeline.shared.rule_checks import build_rule_check
+
+    projects = ["p1", "p2", "p3", "p4", "p5"]
+    parts = dg.StaticPartitionsDefinition(projects)
+    stats = dg.AssetSpec(dg.AssetKey(["raw", "database_stats"]), partitions_def=parts)
+    check = build_rule_check(_rules()["extraction_stale"], parts)
+    defs = dg.Definitions(assets=[stats], asset_checks=[check], jobs=[alert_staleness_job],
+                          schedules=[build_staleness_schedule(alert_staleness_job, parts, 3)],
+                          resources={"warehouse": warehouse, "settings": SettingsResource()})
+    job = defs.resolve_job_def("alert_staleness_job")
+    repo = defs.get_repository_def()
+    ctx = dg.build_schedule_context(instance=harness.instance, scheduled_execution_time=datetime.now(UTC),
+                                    repository_def=repo)
+    requests = list(repo.get_schedule_def("alert_staleness_schedule").evaluate_tick(ctx).run_requests)
+    # five projects, shards of three: two runs, each over a range of partitions
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in requests] == [("p1", "p3"), ("p4", "p5")]
+    assert all("dagster/partition" not in r.tags for r in requests)
+    # no extraction slot taken (dagster.yaml's limits per project and per shard): it only reads the warehouse
+    assert all("aimatrix/project" not in r.tags and "aimatrix/shard" not in r.tags for r in requests)
+
+    now = datetime.now(UTC)
+    ages = {"p1": 5, "p2": 180, "p3": 20, "p4": 300, "p5": 1}  # minutes since the newest snapshot
+    with warehouse.transaction() as conn:
+        conn.executemany("insert into raw.database_stats (project, snapshot_at) values (?, ?)",
+                         [[p, now - timedelta(minutes=m)] for p, m in ages.items()])
+    evaluations = {}
+    for request in requests:
+        result = job.execute_in_process(tags=request.tags, instance=harness.instance)
+        assert result.success and not result.get_asset_materialization_events()
+        for e in result.get_asset_check_evaluations():
+            evaluations[e.partition] = (e.passed, result.run_id)
+    assert {p: passed for p, (passed, _) in evaluations.items()} == \
+        {"p1": True, "p2": False, "p3": True, "p4": False, "p5": True}
+    assert len({run for _, run in evaluations.values()}) == 2  # two runs judged five projects
+    # the stored history the alert sensor reads: one evaluation per project, under its partition
+    key = dg.AssetCheckKey(dg.AssetKey(["raw", "database_stats"]), "extraction_stale")
+    history = harness.instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+    assert sorted(r.partition for r in history) == projects
+
+    harness.rules_text = RULES_YAML + STALE_RULE_YAML
+    harness.check_keys = [key]
+    harness.tick()
+    alerts = harness.store.query("select project, partition, rule_id from incidents order by project")
+    assert [tuple(a) for a in alerts] == [("p2", "p2", "extraction_stale"), ("p4", "p4", "extraction_stale")]
