@@ -60,7 +60,7 @@ METRICS: dict[str, Metric] = {
         _m("pg_stat_statements_null_keys", "raw/pg_stat_statements", "rows",
            "snapshot rows without queryid/dbid/userid"),
         _m("statements_evicted", "analytics/pg_stat_statements_deltas", "statements",
-           "statements pg_stat_statements evicted (pg_stat_statements.max full) in the newest interval"),
+           "statements pg_stat_statements evicted (pg_stat_statements.max full) in the newest three intervals"),
         _m("query_log_null_keys", "raw/query_performance_logs", "rows",
            "rows of the newest query log load without query_hash/text_hash"),
     )

@@ -5,10 +5,10 @@ part). Phases, each started once the previous one's notifications arrived:
 1. busy: the application works (table below); nine rules fire.
 2. quiet: the application stops, the long statement is cancelled, the extra sessions close and the
    budget is raised; at the same moment the monitoring role loses pg_monitor and the application
-   runs a burst of distinct statements once. The nine resolve; `pg_stat_statements_keys_present`
-   and `statements_evicted` fire; pg_monitor is granted back and pg_stat_statements is reset (the
-   DBA's answer to evictions; without it the view stays full and every new statement evicts
-   again): both resolve.
+   keeps issuing statements of new shapes. The nine resolve; `pg_stat_statements_keys_present`
+   and `statements_evicted` fire; the churn stops, pg_monitor is granted back and
+   pg_stat_statements is reset (the DBA's answer to evictions; without it the view stays full and
+   every new statement evicts again): both resolve.
 3. extraction stops (`dagster schedule stop` of `snapshot_statistics` and `load_app_logs`, as an operator or a broken
    deployment would): `extraction_stale` and `extraction_stopped` fire; `dagster schedule start`
    resumes it and both resolve.
@@ -28,7 +28,7 @@ The monitored cluster is the test's own (`max_connections` 30, `shared_buffers` 
 | `cache_hit_ratio_low` | the same statement counts a 60 MB table (more than three times `shared_buffers`: a sequential scan reads it through a small ring of buffers), so the interval's heap hit ratio falls far below 0.99 | the scans stop: the next interval reads no block from outside the buffers (or none at all: no data) | shipped |
 | `projected_cost_over_budget` | projects file: organization on the pro plan with a $1 budget; the usage and cost schedules price yesterday (the plan fee) and the report projects the month (> $1) | the projects file's budget is raised to $100000; the next report run (every 4 minutes here) judges it | shipped |
 | `pg_stat_statements_keys_present` | `revoke pg_monitor` from the monitoring role: the application's statements are read with queryid NULL ("<insufficient privilege>"); the extract keeps them, the deltas leave them out | `grant pg_monitor` back: the next snapshot has every key | shipped |
-| `statements_evicted` | a burst of 1,200 distinct statements (500 fit): pg_stat_statements_info.dealloc grows in that interval | `pg_stat_statements_reset()`: the reset interval is no data, the next ones evict nothing | shipped |
+| `statements_evicted` | statements of 1,200 shapes, cycled (500 fit), until the alert arrives: pg_stat_statements_info.dealloc grows in every interval | churn stopped and `pg_stat_statements_reset()`: three intervals later none of the newest three evicted | shipped |
 | `extraction_stale` | no extraction for 4 minutes (per project, judged by alert_staleness_schedule on AIMATRIX_FRESHNESS_CRON, every 2 minutes here) | extraction resumes (the next check after it, on either clock, passes) | threshold 4 min |
 | `extraction_stopped` | the same, fleet-wide (alert_freshness_schedule) | the same | (threshold of extraction_stale) |
 
@@ -94,7 +94,7 @@ STOPPED_RULES = ("extraction_stale", "extraction_stopped")
 # 27 usable connections, with two slots left for the monitoring role's extracts
 HELD_SESSIONS = 23
 STATEMENTS_MAX = 500
-BURST = 1200  # distinct statements, more than pg_stat_statements.max
+SHAPES = 1200  # distinct statements the churn cycles through, more than pg_stat_statements.max
 # every schedule that extracts: the staleness rules count any extraction, log loads included
 EXTRACT_SCHEDULES = ("snapshot_statistics", "load_app_logs")
 PROJECT = "default"
@@ -144,13 +144,6 @@ def _big_table(owner_dsn: str) -> None:
     assert size > 3 * 16 * 1024 * 1024
 
 
-def _burst_of_distinct_statements(owner_dsn: str, n: int = BURST) -> None:
-    """n statements of different shapes (1..n columns): n pg_stat_statements entries."""
-    with psycopg.connect(owner_dsn, autocommit=True, application_name="e2e-burst") as conn:
-        for k in range(1, n + 1):
-            conn.execute("select " + ", ".join(["1"] * k))
-
-
 def _monitor_privilege(owner_dsn: str, grant: bool) -> None:
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
         conn.execute(f"{'grant' if grant else 'revoke'} pg_monitor {'to' if grant else 'from'} {MONITOR_ROLE}")
@@ -158,13 +151,39 @@ def _monitor_privilege(owner_dsn: str, grant: bool) -> None:
 
 def _reset_statement_statistics(owner_dsn: str) -> None:
     """What a DBA does after the eviction alert: `pg_stat_statements_reset()`. Without it the view
-    stays full of the burst's statements, and every new statement text after it (a plan capture,
+    stays full of the churn's statements, and every new statement text after it (a plan capture,
     the index advice, an operator's query) evicts others: a real eviction, which the rule reports
     again, so the test could not count one firing."""
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
         schema = conn.execute("select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
                               "where e.extname = 'pg_stat_statements'").fetchone()[0]
         conn.execute(sql.SQL("select {}.pg_stat_statements_reset()").format(sql.Identifier(schema)))
+
+
+class StatementChurn:
+    """An application that keeps issuing statements of ever new shapes (1..SHAPES columns, cycled):
+    with pg_stat_statements.max below SHAPES every snapshot interval evicts, as an application with
+    unparameterised SQL does. It runs until the eviction alert arrived, so the alert does not depend
+    on which snapshot a late analytics run judges."""
+
+    def __init__(self, dsn: str):
+        self.conn = psycopg.connect(dsn, autocommit=True, application_name="e2e-churn")
+        self.statements = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.conn.execute("select " + ", ".join(["1"] * (self.statements % SHAPES + 1)))
+            self.statements += 1
+            if self.statements % 100 == 0:
+                self._stop.wait(0.5)
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join(60)
+        self.conn.close()
 
 
 class LongStatement:
@@ -251,6 +270,7 @@ def test_every_shipped_rule_fires_and_resolves_through_the_daemon(tmp_path, pg18
                               "AIMATRIX_PROJECTS_FILE": str(projects)},
                          rules_path=_rules_file(tmp_path / "alert_rules.yaml", ROOT))
     store = None
+    churn = None
     leftovers: list[int] = []
 
     def count(rule: str, action: str) -> int:
@@ -263,17 +283,18 @@ def test_every_shipped_rule_fires_and_resolves_through_the_daemon(tmp_path, pg18
             wait_for(lambda r=rule: receiver.deliveries(r, "firing"), PHASE_DEADLINE_S,
                      f"firing notification of {rule}", daemon)
         # 2. quiet: no application writes, no long statement, no extra sessions, a budget that
-        # holds; the monitoring role loses pg_monitor and a burst of statements fills
-        # pg_stat_statements once
+        # holds; the monitoring role loses pg_monitor and statements of new shapes churn
+        # pg_stat_statements until the eviction alert arrives
         app.stop()
         long.stop(source.owner_dsn)
         load.close()
         _projects_file(projects, budget_usd=100000)
         _monitor_privilege(source.owner_dsn, grant=False)
-        _burst_of_distinct_statements(source.owner_dsn)
+        churn = StatementChurn(source.owner_dsn)
         for rule in QUIET_RULES:
             wait_for(lambda r=rule: receiver.deliveries(r, "firing"), PHASE_DEADLINE_S,
                      f"firing notification of {rule}", daemon)
+        churn.stop()
         _monitor_privilege(source.owner_dsn, grant=True)
         _reset_statement_statistics(source.owner_dsn)
         for rule in (*BUSY_RULES, *QUIET_RULES):
@@ -311,6 +332,8 @@ def test_every_shipped_rule_fires_and_resolves_through_the_daemon(tmp_path, pg18
             app.stop()
         if long.thread.is_alive():
             long.stop(source.owner_dsn)
+        if churn is not None and churn.thread.is_alive():
+            churn.stop()
         load.close()
         receiver.close()
         source.stop()
@@ -334,6 +357,6 @@ def test_every_shipped_rule_fires_and_resolves_through_the_daemon(tmp_path, pg18
     assert "not extracted within" in alert["message"]
     (alert,) = fired["extraction_stale"][0].alerts("extraction_stale", "firing")
     assert "No extraction for" in alert["message"] and alert["project"] == PROJECT
-    assert app.inserted > 0
+    assert app.inserted > 0 and churn.statements > STATEMENTS_MAX
     assert receiver.rejected == 0
     assert leftovers == []
