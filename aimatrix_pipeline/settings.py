@@ -169,9 +169,9 @@ VARIABLES: tuple[Variable, ...] = (
              "and `alert_staleness_schedule` (is every project extracted recently? the `extraction_stopped` "
              "and `extraction_stale` alerts)"),
     Variable("AIMATRIX_BATCH_SIZE", "whole number", str(DEFAULT_BATCH_SIZE), f"1 to {MAX_BATCH_SIZE}", "projects "
-             "per scheduled run: each tick of `snapshot_statistics`, `load_app_logs`, `capture_query_plans` "
-             "and `load_app_signals` requests one run per shard of this many consecutive projects (1: one "
-             "run per project)"),
+             "per scheduled run: each tick of `snapshot_statistics`, `load_app_logs`, `capture_query_plans`, "
+             "`load_app_signals`, `advise_indexes` and the staleness checks requests one run per shard of "
+             "this many consecutive projects (1: one run per project)"),
     Variable("AIMATRIX_BATCH_WORKERS", "whole number", str(DEFAULT_BATCH_WORKERS), f"1 to {MAX_BATCH_WORKERS}",
              "projects a batch run works on at once (threads of one step); each source still sees at most "
              "its `max_connections`"),

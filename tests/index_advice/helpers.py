@@ -1,4 +1,4 @@
-"""Run the real extract, deltas and index advice asset for the `default` project."""
+"""Run the real extract, deltas and index advice asset for the `default` project (or another)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from tests.index_advice import workload
 PROJECT = Project(name="default", organization="o1", db_url_env="SUPABASE_DB_URL")
 
 
-def snapshot(warehouse, at: datetime | None = None) -> datetime:
+def snapshot(warehouse, at: datetime | None = None, project: Project = PROJECT) -> datetime:
     at = at or datetime.now(timezone.utc)
     for name in ("pg_stat_statements", "table_stats"):
-        snapshots.take_snapshot(name, SourcePostgresResource(), warehouse, PROJECT, at)
+        snapshots.take_snapshot(name, SourcePostgresResource(), warehouse, project, at)
     return at
 
 
-def derive_deltas(warehouse) -> None:
-    params = derive.base_params(PROJECT.name, load_thresholds(env={}))
+def derive_deltas(warehouse, project: Project = PROJECT) -> None:
+    params = derive.base_params(project.name, load_thresholds(env={}))
     with warehouse.transaction() as conn:
         for table in ("pg_stat_statements_intervals", "pg_stat_statements_deltas"):
             derive.derive(conn, table, params)

@@ -12,6 +12,8 @@ import dagster as dg
 import pglast
 from pglast import ast
 
+from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+
 ASSET_KEY = dg.AssetKey(["analytics", "index_suggestions"])
 SUGGESTIONS_WELL_FORMED = "suggestions_well_formed"
 
@@ -19,6 +21,8 @@ SPECS = [dg.AssetCheckSpec(
     SUGGESTIONS_WELL_FORMED, asset=ASSET_KEY,
     description="Suggestion ids are unique; each remediation is one CREATE INDEX CONCURRENTLY with a name of at "
     "most 63 bytes on the suggestion's table; net benefit > 0; impact and effort within 1..10.",
+    # per project, like the asset: a range run records each project's result under its partition
+    partitions_def=PROJECTS_PARTITIONS,
 )]
 
 

@@ -1,4 +1,4 @@
-"""The index advice job: one run per project, planning on the monitored database (bounded)."""
+"""The index advice job: one run per shard of projects (or one project), planning on the monitored database (bounded)."""
 
 from __future__ import annotations
 
