@@ -212,7 +212,10 @@ def test_ui_mode_serves_dagster_with_schedules_on_and_stops_on_ctrl_c(two_runs):
     assert "[demo] reusing the seeded database supabase_demo" in output
     assert "[demo] stopped;" in output
     if dt.datetime.now(dt.UTC).day > 1:  # the month so far is priced before the UI starts
-        assert "(this month so far) ..." in output and "FAILED" not in output
+        assert "(this month so far) ..." in output
+        # the demo's own lines (a failed pricing run says "run <id> FAILED"); Dagster's gRPC
+        # status names (UNAVAILABLE, FAILED_PRECONDITION) in its own log lines are not a run's result
+        assert not [line for line in output.splitlines() if line.startswith("[demo]") and "FAILED" in line]
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
     assert not LocalPostgres(data_dir / "pg").is_running()
