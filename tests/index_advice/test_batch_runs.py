@@ -31,18 +31,9 @@ HEALTHY = ("i01-a", "i03-a")
 DOWN = "i02-down"
 
 
-@pytest.fixture
-def shared_db(pg18):
-    from tests.conftest import make_source_db
-
-    db = make_source_db(pg18, "advice_batch")
-    workload.install(db.url)
-    yield db
-    pg18.drop_database(db.name)
-
-
 def test_a_range_run_advises_each_project_under_its_own_partition_and_a_down_source_fails_alone(
-        shared_db, warehouse, monkeypatch, tmp_path):
+        pg18_plain, warehouse, monkeypatch, tmp_path):
+    shared_db = pg18_plain
     monkeypatch.setenv("ADVICE_A_DB_URL", shared_db.url)
     projects = [Project(name=n, organization="o1", db_url_env="ADVICE_A_DB_URL") for n in HEALTHY]
     for project in projects:

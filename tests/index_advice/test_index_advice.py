@@ -34,16 +34,6 @@ def pg15_hypopg(pg15):
     pg15.drop_database(db.name)
 
 
-@pytest.fixture
-def pg18_plain(pg18):
-    from tests.conftest import make_source_db
-
-    db = make_source_db(pg18, "advice")
-    workload.install(db.url)
-    yield db
-    pg18.drop_database(db.name)
-
-
 def _assert_needed_and_no_decoy(rows):
     got = helpers.found(rows)
     assert workload.EXPECTED <= got, got
