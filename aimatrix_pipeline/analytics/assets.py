@@ -257,10 +257,11 @@ def build_asset(spec: AnalyticsSpec,
             started = time.monotonic()
             counts, meta, results = run_spec(spec, warehouse, project, settings=current)
             meta["seconds"] = round(time.monotonic() - started, 3)
-            log.info(f"{spec.name}: {counts}")
+            log.summary(f"{spec.name}: {counts}")
             return ProjectResult(meta, [*results, *rule_checks.evaluate(warehouse, project)])
 
-        outcomes = run_projects(context, work, EXPECTED, workers=WORKERS, deadline_s=current.project_deadline_s)
+        outcomes = run_projects(context, work, EXPECTED, workers=WORKERS, deadline_s=current.project_deadline_s,
+                               warehouse=warehouse)
         yield from materialize(context, outcomes)
 
     return _asset

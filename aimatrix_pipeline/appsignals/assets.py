@@ -79,10 +79,10 @@ class ApiSummaryConfig(dg.Config):
 EXPECTED = (*API_ERRORS, metrics.MetricsUnavailable, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 
 
-def _batch(context: dg.AssetExecutionContext, current, work):
+def _batch(context: dg.AssetExecutionContext, current, work, warehouse: WarehouseResource):
     """Run `work` for every project of the run (shared/batch.py) and emit its events."""
     outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
-                            deadline_s=current.project_deadline_s)
+                            deadline_s=current.project_deadline_s, warehouse=warehouse)
     yield from materialize(context, outcomes)
 
 
@@ -122,7 +122,7 @@ def api_request_logs(context: dg.AssetExecutionContext, config: ApiLogsConfig, s
         )
         return ProjectResult(with_notes(meta, result.notes, log))
 
-    yield from _batch(context, current, work)
+    yield from _batch(context, current, work, warehouse)
 
 
 @dg.asset(
@@ -148,7 +148,7 @@ def api_counts_asset(context: dg.AssetExecutionContext, config: ApiCountsConfig,
                                         rows_quarantined=result.rows_quarantined, skipped=result.skipped)
         return ProjectResult(with_notes(meta, result.notes, log))
 
-    yield from _batch(context, current, work)
+    yield from _batch(context, current, work, warehouse)
 
 
 @dg.asset(
@@ -179,7 +179,7 @@ def project_metrics(context: dg.AssetExecutionContext, config: MetricsConfig,
                                         rows_quarantined=result.rows_quarantined, skipped=result.skipped)
         return ProjectResult(with_notes(meta, result.notes, log))
 
-    yield from _batch(context, current, work)
+    yield from _batch(context, current, work, warehouse)
 
 
 @dg.asset(
@@ -213,7 +213,7 @@ def api_latency_summary(context: dg.AssetExecutionContext, config: ApiSummaryCon
             results = checks_mod.evaluate(conn, project)
         return ProjectResult(meta, results)
 
-    yield from _batch(context, current_settings(), work)
+    yield from _batch(context, current_settings(), work, warehouse)
 
 
 @dg.asset(
@@ -235,7 +235,7 @@ def realtime_health(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             rows = derive.derive_realtime_health(conn, project)
             return ProjectResult(table_metadata(conn, "analytics.realtime_health", rows, project=project))
 
-    yield from _batch(context, current_settings(), work)
+    yield from _batch(context, current_settings(), work, warehouse)
 
 
 EXTRACT_ASSETS = [api_request_logs, api_counts_asset, project_metrics]

@@ -68,6 +68,9 @@ EXPECTED = (SourceQueryError, *SOURCE_ERRORS, *WAREHOUSE_ERRORS, *CONFIG_ERRORS)
 
 
 NO_FUTURE_ROWS_CHECK = "no_rows_from_the_future"
+# An app-log load logs its progress once it has read this many rows (a small incremental load
+# says its counts in the step's summary only: every log line is an event the instance stores).
+_PROGRESS_ROWS = 50_000
 
 
 def _raw_asset(name: str, table: str, description: str, kind: str, check_specs=None, also: tuple[str, ...] = ()):
@@ -114,7 +117,7 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
                 **{f"rows/{t}": n for t, n in result.rows.items()},
             )
             with_notes(meta, result.notes, log)
-            log.info(f"snapshot {snapshot_at.isoformat()}: {result.rows}")
+            log.summary(f"snapshot {snapshot_at.isoformat()}: {result.rows}")
             return ProjectResult(meta)
 
         yield from _batch(context, current, warehouse, work)
@@ -125,7 +128,7 @@ def build_snapshot_asset(spec: snapshots.SnapshotSpec) -> dg.AssetsDefinition:
 def _batch(context: dg.AssetExecutionContext, current, warehouse: WarehouseResource, work):
     """Run `work` for every project of the run (shared/batch.py) and emit its events."""
     outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
-                            deadline_s=current.project_deadline_s, give_up_on=(SourceUnavailable,))
+                            deadline_s=current.project_deadline_s, give_up_on=(SourceUnavailable,), warehouse=warehouse)
     yield from materialize(context, outcomes, lambda p: separate_rule_evaluations(context, warehouse, p))
 
 
@@ -170,8 +173,10 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
             started = time.monotonic()
 
             def progress(r: app_logs.LoadResult) -> None:
-                log.info(f"{spec.name}: {r.rows_read:,} rows read, {r.rows_loaded:,} loaded, "
-                         f"{r.rows_quarantined:,} quarantined")
+                text = f"{spec.name}: {r.rows_read:,} rows read, {r.rows_loaded:,} loaded, {r.rows_quarantined:,} quarantined"
+                log.summary(text)
+                if r.rows_read >= _PROGRESS_ROWS:  # a big load says how far it got as it goes
+                    log.info(text)
 
             result = app_logs.extract_app_log(
                 spec.name,
@@ -191,7 +196,7 @@ def build_app_log_asset(spec: app_logs.LogTableSpec) -> dg.AssetsDefinition:
             }
             if result.source_note:
                 source_meta["source_note"] = result.source_note
-                log.info(f"{spec.name}: {result.source_note}")
+                log.summary(f"{spec.name}: {result.source_note}")
             if result.source_status != app_logs.SOURCE_PRESENT:
                 # Not a failure: the run stays green and downstream assets do not wait on this one.
                 return ProjectResult(warehouse.table_metadata(f"raw.{spec.name}", 0, project=project.name,
@@ -293,7 +298,7 @@ def query_plans(
         )
         meta["plans"] = dg.MetadataValue.md(plans.markdown(result))
         with_notes(meta, result.notes, log)
-        log.info(f"plans {captured_at.isoformat()}: {result.statuses}, {len(result.changed)} changed")
+        log.summary(f"plans {captured_at.isoformat()}: {result.statuses}, {len(result.changed)} changed")
         return ProjectResult(meta)
 
     yield from _batch(context, current, warehouse, work)

@@ -297,6 +297,12 @@ class DuckLakeWarehouseResource(WarehouseResource):
                 pass
 
     @contextmanager
+    def step_session(self, idle_s: float = 1.0) -> Iterator[None]:
+        """Nothing to share per step: every writer of the process already takes a cursor of its
+        one attached session, and DuckLake commits need no file lock held between them."""
+        yield
+
+    @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection with the schema applied: a cursor of the process's attached
         session (`_session`). Write through `transaction()`: its commits are serialised across

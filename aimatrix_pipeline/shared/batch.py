@@ -28,7 +28,8 @@ checks of those projects, whose check steps will not run after a failed step), t
 ones as materialized, and downstream automation sees the healthy materializations.
 
 Log lines of a project are collected in its thread and written by the step's own thread, prefixed
-with the project, as each project finishes.
+with the project, as each project finishes. A healthy project's result (its row counts) is one line
+of the step's closing summary, not a log event of its own (see `finish`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -47,6 +48,8 @@ import dagster as dg
 _POLL_S = 0.25
 # Failed projects named in a failure's description at most (all of them are in its metadata).
 _NAMED = 20
+# A batch step says how many of its projects are done at most this often (seconds).
+_PROGRESS_S = 10.0
 
 
 @dataclass
@@ -64,6 +67,7 @@ class ProjectLog:
     def __init__(self, project: str):
         self.project = project
         self.lines: list[tuple[str, str]] = []
+        self.result = ""
         self._lock = threading.Lock()
 
     def _add(self, level: str, text: str) -> None:
@@ -78,6 +82,11 @@ class ProjectLog:
 
     def error(self, text: str) -> None:
         self._add("error", text)
+
+    def summary(self, text: str) -> None:
+        """What the project's work amounted to (row counts): said on its line of the step's
+        summary, not as a log event of its own."""
+        self.result = text
 
     def flush(self, log) -> None:
         with self._lock:
@@ -195,7 +204,7 @@ def _settings():
 
 def run_projects(context, work: Work, expected: tuple[type[BaseException], ...], *,
                  workers: int | None = None, deadline_s: float | None = None,
-                 give_up_on: tuple[type[BaseException], ...] = ()) -> list[Outcome]:
+                 give_up_on: tuple[type[BaseException], ...] = (), warehouse=None) -> list[Outcome]:
     """Run `work(project, log)` for every project partition of the run; outcomes in partition order.
 
     An `expected` error (a source that is down, a view the role may not read, a warehouse lock
@@ -204,7 +213,14 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
     logged. A project past `deadline_s` on its source (`SourceClock`) fails with a deadline
     message; the step does not wait for its thread. A project past its deadline, or failed with
     one of `give_up_on` (the source cannot be reached), is failed at once by the later steps of
-    the same run."""
+    the same run. With `warehouse`, the projects' writes share one connection for the step
+    (`WarehouseResource.step_session`): each is still its own transaction."""
+    session = warehouse.step_session() if warehouse is not None else nullcontext()
+    with session:
+        return _run_projects(context, work, expected, workers, deadline_s, give_up_on)
+
+
+def _run_projects(context, work: Work, expected, workers, deadline_s, give_up_on) -> list[Outcome]:
     settings = _settings() if workers is None or deadline_s is None else None
     workers = workers or settings.batch_workers
     deadline_s = deadline_s or settings.project_deadline_s
@@ -239,12 +255,23 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
         finally:
             _current.clock = None
 
+    # Every log line is an event the instance stores (a row in its event log): a 16-project
+    # statistics run logged ~730 of them, one of the biggest costs of the run's process. A healthy
+    # project of a batch gets a line in the step's summary; its warnings, errors and failures are
+    # logged as they come, and a long step says how far it got every _PROGRESS_S.
+    single = len(projects) == 1
+    last_progress = [time.monotonic()]
+
     def finish(outcome: Outcome) -> None:
         outcomes[outcome.project] = outcome
         logs[outcome.project].flush(context.log)
         if outcome.ok:
-            context.log.info(f"[{outcome.project}] done in {outcome.seconds:.2f}s "
-                             f"({len(outcomes)} of {len(projects)})")
+            if single:
+                done = logs[outcome.project].result
+                context.log.info(f"[{outcome.project}] done in {outcome.seconds:.2f}s" + (f": {done}" if done else ""))
+            elif time.monotonic() - last_progress[0] >= _PROGRESS_S and len(outcomes) < len(projects):
+                last_progress[0] = time.monotonic()
+                context.log.info(f"{len(outcomes)} of {len(projects)} project(s) done")
         else:
             context.log.error(f"[{outcome.project}] failed after {outcome.seconds:.2f}s: {outcome.error} "
                               f"({len(outcomes)} of {len(projects)})")
@@ -277,7 +304,13 @@ def run_projects(context, work: Work, expected: tuple[type[BaseException], ...],
     finally:
         # never wait for a project past its deadline (its thread ends with its statement_timeout)
         pool.shutdown(wait=False, cancel_futures=True)
-    return [outcomes[p] for p in projects]
+    ordered = [outcomes[p] for p in projects]
+    if not single:
+        ok = [o for o in ordered if o.ok]
+        lines = [f"[{o.project}] {o.seconds:.2f}s" + (f": {logs[o.project].result}" if logs[o.project].result else "")
+                 for o in ok]
+        context.log.info(f"{len(ok)} of {len(projects)} project(s) done" + (":\n" + "\n".join(lines) if lines else ""))
+    return ordered
 
 
 def _evaluation(asset_key: dg.AssetKey, result: dg.AssetCheckResult, project: str) -> dg.AssetCheckEvaluation:

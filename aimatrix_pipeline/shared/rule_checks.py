@@ -25,6 +25,7 @@ evaluate" alert that never resolves the data alert (docs/alerting-guarantees.md,
 """
 
 
+import contextlib
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -71,15 +72,17 @@ def _jsonable(v: Any) -> Any:
         return str(v)
 
 
-def evaluate_rule(rule: AlertRule, warehouse: WarehouseResource, project: str) -> dg.AssetCheckResult:
-    """Compute the rule's metric for `project` inside DuckDB and compare it with the threshold."""
+def evaluate_rule(rule: AlertRule, warehouse: WarehouseResource, project: str,
+                  conn: duckdb.DuckDBPyConnection | None = None) -> dg.AssetCheckResult:
+    """Compute the rule's metric for `project` inside DuckDB and compare it with the threshold
+    (on `conn` when given: a batch's projects share one reader)."""
     metric = METRICS[rule.metric]
     base = {"project": project, "metric": rule.metric, "operator": rule.operator,
             "threshold": float(rule.threshold), "aimatrix/rule_id": rule.id,
             "aimatrix/severity": rule.severity}
     try:
-        with warehouse.reader() as conn:
-            cur = conn.execute(load_sql(metric.sql_file), {"project": project})
+        with (contextlib.nullcontext(conn) if conn is not None else warehouse.reader()) as reader:
+            cur = reader.execute(load_sql(metric.sql_file), {"project": project})
             columns = [d[0] for d in cur.description]
             row = cur.fetchone()
     except (duckdb.Error, FileNotFoundError) as exc:
@@ -208,11 +211,29 @@ def build_rule_check(rule: AlertRule, partitions_def: dg.PartitionsDefinition | 
             return
         # a batch run (a range of project partitions): one evaluation per project, each recorded
         # against its own partition, so the alert sensor judges every project on its own
-        for project in projects:
-            yield _partition_evaluation(metric.key, rule.id, evaluate_rule(rule, warehouse, project), project)
+        for project, result in evaluate_for(rule, warehouse, projects):
+            yield _partition_evaluation(metric.key, rule.id, result, project)
         yield dg.Output(None)
 
     return _check
+
+
+def evaluate_for(rule: AlertRule, warehouse: WarehouseResource, projects: list[str]):
+    """(project, result) for each project, through one reader: opening the file per project
+    cost a batch's check step more than the rule's query. A reader that cannot open leaves each
+    project to open its own (and report its own error)."""
+    done: set[str] = set()
+    try:
+        with warehouse.reader() as conn:
+            for project in projects:
+                result = evaluate_rule(rule, warehouse, project, conn)
+                done.add(project)
+                yield project, result
+    except (duckdb.Error, FileNotFoundError):
+        pass
+    for project in projects:
+        if project not in done:
+            yield project, evaluate_rule(rule, warehouse, project)
 
 
 def separate_rule_evaluations(context, warehouse: WarehouseResource, project: str) -> Iterator:

@@ -132,11 +132,11 @@ def index_suggestions(
             )
         if run.notes:
             meta["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in run.notes))
-        log.info(f"index advice ({run.mode}): {len(run.suggestions)} suggestion(s)")
+        log.summary(f"index advice ({run.mode}): {len(run.suggestions)} suggestion(s)")
         return ProjectResult(meta, check_results=[check])
 
     outcomes = run_projects(context, work, EXPECTED, workers=current.batch_workers,
-                            deadline_s=current.project_deadline_s, give_up_on=(SourceUnavailable,))
+                            deadline_s=current.project_deadline_s, give_up_on=(SourceUnavailable,), warehouse=warehouse)
     yield from materialize(context, outcomes)
 
 
