@@ -68,10 +68,13 @@ MAX_PLAN_CAPTURE_TOP = 1000
 MAX_PLAN_WINDOW_HOURS = 8760
 MAX_RETENTION_DAYS = 36500  # a hundred years: more is a typo, and overflows date arithmetic
 THRESHOLDS_FILE_ENV = "AIMATRIX_ANALYTICS_THRESHOLDS"
-# Batch runs (aimatrix_pipeline/shared/batch.py). A run costs ~2-3 s of CPU to start (a process that
-# loads the code location) against ~0.3 s of work per project: at 16 projects a run the start-up is
-# a tenth of the work (docs/benchmarks.md).
-DEFAULT_BATCH_SIZE = 16
+# Batch runs (aimatrix_pipeline/shared/batch.py). Measured through the daemon (docs/benchmarks.md,
+# "200 projects at the default cadences"): a run costs ~5 s to launch and start (queue, process,
+# code location) plus ~3 s of steps (statistics; ~1 s app logs), against ~0.38 s per project
+# (statistics; ~0.19 s app logs), most of it Dagster storing each partition's events. At 16 projects
+# a run the fixed part was over half of every run, and the box's one warehouse slot ran out of time
+# at 200 projects; at 50 it is about a third.
+DEFAULT_BATCH_SIZE = 50
 MAX_BATCH_SIZE = 1000
 DEFAULT_BATCH_WORKERS = 4
 MAX_BATCH_WORKERS = 64

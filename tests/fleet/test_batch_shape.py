@@ -55,7 +55,7 @@ def _work(asset: str):
             with cancel_on_deadline(cancel):
                 released.wait(60)
             raise SourceDown(f"{project}: query cancelled")
-        log.info("worked")
+        log.summary(f"{asset}: 1 row")
         return ProjectResult({"project": project, "asset": asset},
                              [dg.AssetCheckResult(check_name="own_check", passed=project != "p3",
                                                   metadata={"project": project})] if asset == "x" else [])
@@ -171,9 +171,32 @@ def test_a_bug_in_a_batch_fails_its_project_only_and_is_logged_with_its_tracebac
     assert any("[p3] unexpected error" in m and "KeyError" in m and "Traceback" in m for m in logs)
 
 
+def _step_logs(instance, run_id: str, step_key: str) -> list[str]:
+    return [e.message for e in instance.all_logs(run_id) if e.dagster_event is None and e.step_key == step_key]
+
+
+def test_a_batch_step_says_its_healthy_projects_in_one_summary_line_and_each_failure_on_its_own(instance):
+    # every log line is an event the instance stores: a healthy project is a line of the summary
+    result = _run(instance, tags=RANGE)
+    logs = _step_logs(instance, result.run_id, "raw__x")
+    summary = [m for m in logs if "project(s) done" in m]
+    assert len(summary) == 1 and summary[0].startswith("3 of 3 project(s) done:")
+    assert [line.split(" ", 1)[0] for line in summary[0].splitlines()[1:]] == ["[p1]", "[p2]", "[p3]"]
+    assert all(line.endswith(": x: 1 row") for line in summary[0].splitlines()[1:])
+    assert not any(m.startswith("[p") for m in logs)  # no line of its own for a healthy project
+    PLAN.behaviour = {"p2": "fail"}
+    result = _run(instance, tags=RANGE)
+    logs = _step_logs(instance, result.run_id, "raw__x")
+    assert [m for m in logs if m.startswith("[p2] failed after") and "cannot connect to p2" in m]
+    assert [m.splitlines()[0] for m in logs if "project(s) done" in m] == ["2 of 3 project(s) done:"]
+
+
 def test_a_one_project_run_works_as_before(instance):
-    assert _run(instance, partition_key="p2").success
+    result = _run(instance, partition_key="p2")
+    assert result.success
     assert set(_materializations(instance, X)) == {"p2"}
+    # its own line, with what it did, as before batches
+    assert [m for m in _step_logs(instance, result.run_id, "raw__x") if m.startswith("[p2] done in")][0].endswith(": x: 1 row")
     PLAN.behaviour = {"p3": "fail"}
     result = _run(instance, partition_key="p3")
     failure = result.get_step_failure_events()[0].step_failure_data

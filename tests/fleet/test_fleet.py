@@ -76,7 +76,7 @@ def fleet(pg18, tmp_path_factory):
 def test_projects_file_decides_partitions_and_schedule(fleet):
     first, second = fleet["first"], fleet["second"]
     assert first["partitions"] == ["p1", "p2"]
-    # one run per shard of AIMATRIX_BATCH_SIZE (16) consecutive projects: both in one range run
+    # one run per shard of AIMATRIX_BATCH_SIZE (default 50) consecutive projects: both in one range run
     assert [(r["partition"], r["tags"]["aimatrix/shard"]) for r in first["requests"]] == [(None, "p1..p2")]
     assert all(run["success"] for run in first["runs"].values())
 
