@@ -4,7 +4,9 @@ Setup: one embedded PG 18 cluster with --projects source databases (~--statement
 statements each, see fleet_common.py) and a DuckLake catalog database on the same cluster; the
 DuckLake data files on a local directory. For each warehouse and each writer count W in --writers,
 W processes (standing in for W hosts) share the projects evenly and take every statistics snapshot
-of each of their projects once, through the functions the extract assets call. The children load
+of each of their projects once, through the functions the extract assets call, shaped as a batch
+run is: one step per asset working through its projects, in a step session (one connection per
+step on the file; DuckLake's session is per process either way). The children load
 and connect first and start together; throughput = projects / (last finish - first start).
 
 On the DuckDB file, writers on one host take turns on the file lock; on DuckLake they overlap in
@@ -56,9 +58,10 @@ open(ready, "w").close()
 while not os.path.exists(go):
     time.sleep(0.01)
 start = time.time()
-for project in projects:
-    for name in snapshots.SPECS:
-        snapshots.take_snapshot(name, source, warehouse, project, snapshot_at)
+for name in snapshots.SPECS:  # as a batch run does: one step per asset, its projects in turn
+    with warehouse.step_session():
+        for project in projects:
+            snapshots.take_snapshot(name, source, warehouse, project, snapshot_at)
 print(json.dumps({"start": start, "end": time.time()}))
 """
 
