@@ -121,3 +121,19 @@ def test_a_file_cut_while_the_session_was_idle_is_found_by_its_next_writer(items
         with pytest.raises(WarehouseDamaged, match="truncated"):
             with items.transaction() as conn:
                 conn.execute("insert into main.items values ('r', 2)")
+
+
+def test_a_block_nested_in_a_projects_transaction_shares_it_and_never_rolls_it_back(items):
+    # a pipeline read or write nested in a write of the same thread (a helper that opens its own
+    # writer, a rule evaluated inside a derivation) shares the write's transaction: it neither
+    # waits for the step's own lock nor ends the transaction when it closes
+    with items.step_session(idle_s=30):
+        with items.transaction() as conn:
+            conn.execute("insert into main.items values ('p', 1)")
+            with items.writer() as nested:
+                assert nested.execute("select count(*) from main.items").fetchone()[0] == 1
+            with items.reader() as nested:
+                assert nested.execute("select count(*) from main.items").fetchone()[0] == 1
+            conn.execute("insert into main.items values ('p', 2)")
+    with _other_process_reader(items, 2.0) as conn:
+        assert conn.execute("select count(*) from main.items").fetchone()[0] == 2

@@ -434,6 +434,7 @@ class _StepSession:
         self._held: contextlib.ExitStack | None = None
         self.conn: duckdb.DuckDBPyConnection | None = None
         self.last_used = 0.0
+        self._depth = 0  # blocks open on the connection (one thread's, nested)
         self.error: BaseException | None = None  # a failed idle close, raised at the end
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -444,19 +445,23 @@ class _StepSession:
             if self.conn is None:
                 self._open()
             conn = self.conn
+            self._depth += 1
+            outermost = self._depth == 1  # a block inside another of the same thread shares its transaction
             try:
                 yield conn
             except BaseException as exc:
                 # what the block left open is rolled back (as closing the file did); a connection
                 # DuckDB invalidated, or a damaged file, is closed so the next writer opens again
-                _rollback_quietly(conn)
-                if isinstance(exc, (duckdb.FatalException, WarehouseDamaged)) or damage_of(exc, self.resource.file):
-                    self._close(verify=False)
+                if outermost:
+                    _rollback_quietly(conn)
+                    if isinstance(exc, (duckdb.FatalException, WarehouseDamaged)) or damage_of(exc, self.resource.file):
+                        self._close(verify=False)
                 raise
             else:
-                if rollback_left_open:
+                if rollback_left_open and outermost:
                     _rollback_quietly(conn)  # a transaction the block did not commit is not kept
             finally:
+                self._depth -= 1
                 self.last_used = time.monotonic()
 
     def _open(self) -> None:
