@@ -404,15 +404,17 @@ class WarehouseResource(dg.ConfigurableResource):
             return
         with _flock(self.lock_file, exclusive=False, timeout_s=self.lock_timeout_s):
             conn = _connect_checked(self.file, read_only=True, config=self._reader_config(allow_files, locked))
-            timer = threading.Timer(limit, conn.interrupt) if limit else None
-            if timer:
-                timer.daemon = True
-                timer.start()
+            done = threading.Event()
+            if limit:
+                # keeps interrupting once the limit has passed: an interrupt with no query running is
+                # lost, and on a loaded machine the caller's query could start after the limit (a
+                # clean-clone CI run saw `sql --timeout 0.5` run a 10^11-row count to its end)
+                threading.Thread(target=_interrupt_after, args=(conn, limit, done), daemon=True,
+                                 name="aimatrix-reader-timeout").start()
             try:
                 yield conn
             finally:
-                if timer:
-                    timer.cancel()
+                done.set()
                 conn.close()
 
     def publish_snapshot(self) -> Path:
@@ -508,6 +510,18 @@ class _StepSession:
             self._close()
         if self.error is not None:
             raise self.error
+
+
+def _interrupt_after(conn: duckdb.DuckDBPyConnection, limit: float, done: threading.Event) -> None:
+    """Interrupt `conn` once `limit` seconds have passed, and again every 50 ms until `done`."""
+    if done.wait(limit):
+        return
+    while not done.is_set():
+        try:
+            conn.interrupt()
+        except duckdb.Error:
+            return  # closed
+        done.wait(0.05)
 
 
 def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
