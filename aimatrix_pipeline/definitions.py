@@ -17,6 +17,7 @@ from aimatrix_pipeline.terminal import quiet_library_warnings
 
 quiet_library_warnings()  # before the domains build their definitions (code servers, run workers)
 
+from aimatrix_pipeline.analytics.jobs import PROJECT_ANALYTICS  # noqa: E402
 from aimatrix_pipeline.resources import shared_resources  # noqa: E402
 
 DOMAINS = (
@@ -52,7 +53,9 @@ def build_definitions(domains: Sequence[str] = DOMAINS) -> dg.Definitions:
     to the location that holds its asset, whichever domain defines it (the alerts domain defines
     rule checks on extract and analytics assets): a check in another location than its asset is
     never part of the runs that materialize the asset. An asset job (and its schedules) goes where
-    the assets and checks it selects live.
+    the assets and checks it selects live; an extract job, which derives its analytics in the same
+    run on one location, keeps only its raw assets in a split deployment (the analytics location's
+    automation sensor derives them after it, as it does after a backfill).
     """
     unknown = [d for d in domains if d not in DOMAINS]
     if unknown:
@@ -71,16 +74,34 @@ def build_definitions(domains: Sequence[str] = DOMAINS) -> dg.Definitions:
             raise ValueError(f"{name}: {what} spans assets of two code locations: {sorted(targets)}")
         return False
 
+    def placed_job(name: str, job):
+        """The job if it belongs here; an extract job narrowed to its raw assets when the analytics
+        it derives in the run live in the other location (their automation sensor follows it)."""
+        if graph is None:
+            return job if name in domains else None
+        targets = _job_targets(job, graph)
+        derived = set(PROJECT_ANALYTICS.resolve(graph))
+        extracted = targets - derived
+        if extracted and targets & derived and not targets <= own_assets:
+            if not here(name, extracted, f"job {job.name}"):
+                return None
+            return dg.define_asset_job(
+                job.name, selection=dg.AssetSelection.keys(*sorted(extracted, key=str)), partitions_def=job.partitions_def,
+                executor_def=job.executor_def, tags=job.tags, run_tags=job.run_tags,
+                description=job.description)
+        return job if here(name, targets, f"job {job.name}") else None
+
     checks, jobs, schedules = [], [], []
     for name, domain in loaded.items():
         checks += [c for c in domain.asset_checks or ()
                    if here(name, {k.asset_key for k in c.check_keys}, f"check {sorted(c.check_keys)}")]
-        placed = [j for j in domain.jobs or () if here(name, _job_targets(j, graph) if graph else set(),
-                                                       f"job {j.name}")]
+        placed = [p for p in (placed_job(name, j) for j in domain.jobs or ()) if p is not None]
         jobs += placed
         # a schedule follows its job when the domain defines that job, else stays with its domain
         domain_jobs, placed_names = {j.name for j in domain.jobs or ()}, {j.name for j in placed}
-        schedules += [s for s in domain.schedules or ()
+        by_name = {j.name: j for j in placed}
+        schedules += [s if by_name.get(s.job_name, s.job) is s.job else s.with_updated_job(by_name[s.job_name])
+                      for s in domain.schedules or ()
                       if (s.job_name in placed_names if s.job_name in domain_jobs else name in domains)]
     parts = [
         dg.Definitions(assets=loaded[name].assets, sensors=loaded[name].sensors,

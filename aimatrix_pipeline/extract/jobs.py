@@ -1,9 +1,11 @@
-"""Jobs of the extract domain: statistics snapshots and incremental app logs, per project."""
+"""Jobs of the extract domain: statistics snapshots, incremental app logs and query plans, per
+project or shard of projects, each followed in the same run by the analytics derived from them."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from aimatrix_pipeline.analytics.jobs import derived_in_extract_runs
 from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, PLAN_ASSETS, SNAPSHOT_ASSETS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
 
@@ -16,26 +18,29 @@ EXECUTOR = dg.in_process_executor
 
 EXTRACT_STATISTICS_JOB = dg.define_asset_job(
     "extract_statistics",
-    selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
+    selection=derived_in_extract_runs(dg.AssetSelection.assets(*SNAPSHOT_ASSETS)),
     partitions_def=PROJECTS_PARTITIONS,
     executor_def=EXECUTOR,
     description="Snapshot pg_stat_statements, table/index/database stats, activity, foreign keys "
-    "and vector indexes of one monitored project into raw.*.",
+    "and vector indexes of one monitored project (or a shard) into raw.*, then derive the analytics "
+    "tables that read them (deltas, slow queries, health, recommendations).",
 )
 
 EXTRACT_APP_LOGS_JOB = dg.define_asset_job(
     "extract_app_logs",
-    selection=dg.AssetSelection.assets(*APP_LOG_ASSETS),
+    selection=derived_in_extract_runs(dg.AssetSelection.assets(*APP_LOG_ASSETS)),
     partitions_def=PROJECTS_PARTITIONS,
     executor_def=EXECUTOR,
-    description="Load new rows of the application's log tables of one monitored project into raw.*.",
+    description="Load new rows of the application's log tables of one monitored project (or a shard) "
+    "into raw.*, then derive the analytics tables that read them.",
 )
 
 CAPTURE_QUERY_PLANS_JOB = dg.define_asset_job(
     "capture_query_plans",
-    selection=dg.AssetSelection.assets(*PLAN_ASSETS),
+    selection=derived_in_extract_runs(dg.AssetSelection.assets(*PLAN_ASSETS)),
     partitions_def=PROJECTS_PARTITIONS,
     executor_def=EXECUTOR,
     description="Explain the top statements of one monitored project (generic plans, never executed) "
-    "into raw.query_plans: the plan history.",
+    "into raw.query_plans (the plan history), then derive plan changes, index impact and query "
+    "regressions.",
 )

@@ -11,7 +11,7 @@ sensor.
 import dagster as dg
 
 from aimatrix_pipeline.analytics.assets import SPECS, build_asset
-from aimatrix_pipeline.analytics.jobs import ANALYTICS_JOB
+from aimatrix_pipeline.analytics.jobs import ANALYTICS_JOB, derived_in_extract_runs
 from aimatrix_pipeline.analytics.sensors import DERIVE_ANALYTICS_SENSOR
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
@@ -31,6 +31,10 @@ def extract_shard(context: dg.AssetExecutionContext):
 
 
 EXTRACT_JOB = dg.define_asset_job("extract_shard_job", selection=[extract_shard], partitions_def=PARTITIONS)
+# the extract as the code location's extract jobs are: the raw step, then the analytics it feeds
+EXTRACT_AND_DERIVE_JOB = dg.define_asset_job(
+    "extract_and_derive_job", partitions_def=PARTITIONS,
+    selection=derived_in_extract_runs(dg.AssetSelection.assets(extract_shard), dg.AssetSelection.groups("analytics")))
 # the analytics job over these partitions (its selection is the group without the monitoring
 # dashboard, which this location does not have)
 BATCH_ANALYTICS_JOB = dg.define_asset_job(ANALYTICS_JOB.name, selection=dg.AssetSelection.groups("analytics"),
@@ -39,7 +43,7 @@ BATCH_ANALYTICS_JOB = dg.define_asset_job(ANALYTICS_JOB.name, selection=dg.Asset
 
 def definitions(warehouse_path: str) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ASSETS, extract_shard], jobs=[BATCH_ANALYTICS_JOB, EXTRACT_JOB], sensors=[DERIVE_ANALYTICS_SENSOR],
+        assets=[*ASSETS, extract_shard], jobs=[BATCH_ANALYTICS_JOB, EXTRACT_JOB, EXTRACT_AND_DERIVE_JOB], sensors=[DERIVE_ANALYTICS_SENSOR],
         resources={"warehouse": WarehouseResource(path=warehouse_path), "settings": SettingsResource()},
     )
 

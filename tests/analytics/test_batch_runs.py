@@ -2,10 +2,11 @@
 
 A range run of the analytics job derives every project of the range in one run: each healthy
 project is materialized as its own partition, with its own metadata and check evaluations, and a
-project whose derivation raises (a damaged raw row) fails its own partition only. And the
-automation path: after one extract run lands a shard of projects, the automation sensor's tick
-asks for ONE backfill, and the backfill daemon launches ONE run over the range, not a run per
-project. Real DuckDB warehouse, real Dagster instance and backfill daemon iteration.
+project whose derivation raises (a damaged raw row) fails its own partition only. An extract run
+derives its analytics in the same run, and the automation sensor then asks for nothing. And the
+automation path (what follows a raw materialization that did not derive, a backfill or a manual
+run): after one such run lands a shard of projects, the automation sensor's tick asks for ONE
+backfill, and the backfill daemon launches ONE run over the range, not a run per project. Real DuckDB warehouse, real Dagster instance and backfill daemon iteration.
 """
 
 from __future__ import annotations
@@ -246,3 +247,35 @@ def test_a_healthy_range_run_is_not_asked_for_again(warehouse, raw_rows):
         requests, cursor = _tick(defs, instance, cursor, 3)
         assert requests == []
         assert _tick(defs, instance, cursor, 4)[0] == []
+
+
+def test_an_extract_run_derives_its_projects_analytics_in_the_same_run_and_nothing_is_asked_after(warehouse, raw_rows):
+    """The extract jobs' shape (`derived_in_extract_runs`): the raw step, then every analytics asset
+    it feeds, for the same range; each project its own partition. The automation sensor's next
+    ticks ask for nothing: no second process, no sensor interval before the rules on analytics
+    tables are judged."""
+    from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+
+    defs = location.definitions(warehouse.path)
+    healthy = {"dagster/asset_partition_range_start": "p1", "dagster/asset_partition_range_end": "p2"}
+    job = defs.resolve_job_def("extract_and_derive_job")
+    assert set(job.asset_layer.selected_asset_keys) == {a.key for a in location.ASSETS} | set(location.RAW_KEYS)
+    with dg.instance_for_test() as instance:
+        _, cursor = _tick(defs, instance, AssetDaemonCursor.empty(), 1)
+        run = job.execute_in_process(instance=instance, tags=healthy)
+        assert run.success
+        mats: dict = {}
+        for event in run.get_asset_materialization_events():
+            m = event.materialization
+            mats.setdefault(m.asset_key, {})[m.partition] = m.metadata.get("project")
+        for asset in location.ASSETS:
+            assert {p: getattr(v, "value", v) for p, v in mats[asset.key].items()} == {"p1": "p1", "p2": "p2"}, asset.key
+        # the rule checks of the analytics tables were judged in that run, per project
+        cache = _by_partition(e for e in run.get_asset_check_evaluations() if e.check_name == "cache_hit_ratio_low")
+        assert sorted(cache) == ["p1", "p2"] and cache["p1"].passed and not cache["p2"].passed
+        with warehouse.reader() as conn:
+            rows = dict(conn.execute("select project, count(*) from analytics.database_health group by 1").fetchall())
+        assert rows == {"p1": 2, "p2": 2}
+        requests, cursor = _tick(defs, instance, cursor, 2)
+        assert requests == []
+        assert _tick(defs, instance, cursor, 3)[0] == []

@@ -140,6 +140,9 @@ def test_a_healthy_batch_succeeds_with_per_partition_checks_and_within_the_conne
         assert {p: partitions[p] for p in projects} == {p: p for p in projects}, asset
     for name in RULE_CHECKS:
         assert all(run["checks"][name][p] in ("SUCCEEDED", "FAILED") for p in projects), name
+    # the same run derived what the snapshots feed, each project its own partition (checked above)
+    assert {"analytics/pg_stat_statements_deltas", "analytics/database_health",
+            "analytics/optimization_recommendations"} <= set(run["materialized"])
     # three projects on one source with max_connections 1, four workers: never two sessions at once
     shared = batch["dbs"]["shared"].name
     assert 1 <= run["peak_sessions"].get(shared, 0) <= 1, run["peak_sessions"]

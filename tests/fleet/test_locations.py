@@ -70,3 +70,28 @@ def test_unknown_domain_is_refused():
         build_definitions(("aimatrix_pipeline.nope.definitions",))
     assert build_definitions(DOMAINS).get_repository_def().asset_graph.asset_check_keys == \
         _repo(defs).asset_graph.asset_check_keys
+
+
+ANALYTICS = {"analytics/pg_stat_statements_deltas", "analytics/database_health", "analytics/slow_queries_summary",
+             "analytics/optimization_recommendations"}
+
+
+def _selected(d: dg.Definitions, job: str) -> set[str]:
+    return {k.to_user_string() for k in _repo(d).get_job(job).asset_layer.selected_asset_keys}
+
+
+def test_an_extract_job_derives_its_analytics_in_the_run_on_one_location_and_not_across_two():
+    """One location: the statistics run derives what its snapshots feed (never the index advice,
+    which connects to the source, nor the unpartitioned dashboard). Split: the extract location's
+    job keeps its raw assets (the analytics location's automation sensor derives after it), the
+    analytics location has no extract job, and the schedule runs the narrowed job."""
+    single = _selected(defs, "extract_statistics")
+    assert ANALYTICS <= single and "raw/pg_stat_statements" in single
+    assert not {"analytics/index_suggestions", "analytics/monitoring_dashboard"} & single
+    assert "analytics/error_stats" in _selected(defs, "extract_app_logs")
+    assert "analytics/error_stats" not in single
+    split = _selected(extract_defs, "extract_statistics")
+    assert split == {k for k in single if k.startswith("raw/")}
+    assert not _repo(derived_defs).has_job("extract_statistics")
+    schedule = _repo(extract_defs).get_schedule_def("snapshot_statistics")
+    assert schedule.job_name == "extract_statistics"
