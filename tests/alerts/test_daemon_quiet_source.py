@@ -26,10 +26,10 @@ The monitored cluster is the test's own (`max_connections` 30, `shared_buffers` 
 | `vector_p95_slow` | a 500 ms vector query logged every few seconds (`public.vector_query_logs`) | inserts stop: the next load brings no vector query (no data) | shipped |
 | `query_log_keys_present` | a query log row every few seconds (`public.query_performance_logs`) | inserts stop: the next load brings no row (no data) | threshold -1: a real source cannot deliver a keyless row (a NULL query_hash is quarantined, text_hash is computed), so "0 keyless rows" of a load that brought rows is the breach |
 | `cache_hit_ratio_low` | the same statement counts a 60 MB table (more than three times `shared_buffers`: a sequential scan reads it through a small ring of buffers), so the interval's heap hit ratio falls far below 0.99 | the scans stop: the next interval reads no block from outside the buffers (or none at all: no data) | shipped |
-| `projected_cost_over_budget` | projects file: organization on the pro plan with a $1 budget; the usage and cost schedules price yesterday (the plan fee) and the report projects the month (> $1) | the projects file's budget is raised to $100000; the next report run (every 4 minutes here) judges it | shipped |
+| `projected_cost_over_budget` | projects file: organization on the pro plan with a $1 budget; the usage and cost schedules price yesterday (the plan fee) and the report projects the month (> $1) | the projects file's budget is raised to $100000; the next report run (every 2 minutes here) judges it | shipped |
 | `pg_stat_statements_keys_present` | `revoke pg_monitor` from the monitoring role: the application's statements are read with queryid NULL ("<insufficient privilege>"); the extract keeps them, the deltas leave them out | `grant pg_monitor` back: the next snapshot has every key | shipped |
 | `statements_evicted` | statements of 1,200 shapes, cycled (500 fit), until the alert arrives: pg_stat_statements_info.dealloc grows in every interval | churn stopped and `pg_stat_statements_reset()`: three intervals later none of the newest three evicted | shipped |
-| `extraction_stale` | no extraction for 4 minutes (per project, judged by alert_staleness_schedule on AIMATRIX_FRESHNESS_CRON, every 2 minutes here) | extraction resumes (the next check after it, on either clock, passes) | threshold 4 min |
+| `extraction_stale` | no extraction for 2 minutes (per project, judged by alert_staleness_schedule on AIMATRIX_FRESHNESS_CRON, every minute here) | extraction resumes (the next check after it, on either clock, passes) | threshold 2 min |
 | `extraction_stopped` | the same, fleet-wide (alert_freshness_schedule) | the same | (threshold of extraction_stale) |
 
 Every rule's channels are `[webhook]` in the test's copy (several shipped rules go to Slack only);
@@ -39,8 +39,8 @@ The two extraction rules may fire (and resolve) on their own before phase 3 (bef
 extraction the project is "never extracted"; a statistics run queued behind others on a loaded
 machine is late): for them only what follows the stop is counted, exactly once each.
 
-Schedules: statistics every minute, app logs and freshness every 2 minutes, yesterday's usage
-once (3 minutes after the start) and the month's report every 4 minutes; sensors every 10 s. Waits are bounded by generous deadlines
+Schedules: statistics and freshness every minute, app logs every 2 minutes, yesterday's usage
+once (3 minutes after the start) and the month's report every 2 minutes; sensors every 10 s. Waits are bounded by generous deadlines
 (no timing asserts); the daemon and everything it started are stopped at the end.
 
 One session on purpose: split into two daemon sessions side by side (phases 1-2, phase 3), the
@@ -75,13 +75,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]
 # schedules then queue runs behind it. A deadline only bounds a broken flow.
 PHASE_DEADLINE_S = 1500
 # Every run is a process that loads the code location, and the warehouse writers take turns (one
-# pool slot). Statistics every minute (most rules judge a snapshot: each phase waits for the next
-# one), app logs and the freshness clock every two minutes (`extraction_stale` fires four minutes
-# after extraction stops). Yesterday's usage is extracted and priced once (`_once_soon`); the
-# report is rebuilt every 4 minutes (once to fire, once after the budget is raised). A tick whose
+# pool slot). Statistics and the freshness clock every minute (most rules judge a snapshot: each
+# phase waits for the next one; `extraction_stale` fires two to three minutes after extraction
+# stops), app logs every two minutes. Yesterday's usage is extracted and priced once
+# (`_once_soon`); the report is rebuilt every 2 minutes (once to fire, once after the budget is
+# raised). A tick whose
 # run is still queued is skipped, so a loaded machine slows the phases, it does not pile runs up.
 QUIET_FAST = {**FAST, "AIMATRIX_STATS_CRON": "* * * * *", "AIMATRIX_LOGS_CRON": "*/2 * * * *",
-              "AIMATRIX_FRESHNESS_CRON": "*/2 * * * *", "AIMATRIX_COST_REPORT_CRON": "*/4 * * * *"}
+              "AIMATRIX_FRESHNESS_CRON": "* * * * *", "AIMATRIX_COST_REPORT_CRON": "*/2 * * * *"}
 
 
 def _once_soon(minutes: int = 3) -> str:
@@ -115,7 +116,7 @@ def _rules_file(path, root):
         if rule["id"] == "query_log_keys_present":
             rule["threshold"] = -1  # a load that brought rows breaches; an empty load is no data
         if rule["id"] == "extraction_stale":
-            rule["threshold"] = 4  # minutes (also the fleet check's threshold)
+            rule["threshold"] = 2  # minutes (also the fleet check's threshold)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
