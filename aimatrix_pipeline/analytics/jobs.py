@@ -37,9 +37,11 @@ def derived_in_extract_runs(raw: dg.AssetSelection,
 
     Why: as a separate run launched by the automation sensor, each extract run cost a second
     process start (2-3 s of CPU) and a sensor interval before any rule on an analytics table was
-    judged; and for a shard whose raw assets land one step at a time, the sensor asked for the
-    derivations in pieces (~14 analytics runs for one extract shard of 50 projects at 200 projects,
-    docs/benchmarks.md). In the run, each derivation starts once its parents' steps are done, for
-    the same range of projects. The index advice (group advisors, it connects to the source) is not
+    judged; and the sensor's backfills came in pieces (~14 analytics runs queued per shard of 50 at
+    200 projects, docs/benchmarks.md): Dagster's asset backfill puts a parent and its child in one
+    run only when both are asked for the same partitions, and assets fed by extracts that land at
+    different times (statistics, app logs, plans) were asked for different sets, so each level of
+    the graph went in a run of its own. In the extract run, each derivation starts once its
+    parents' steps are done, for the same range of projects. The index advice (group advisors, it connects to the source) is not
     included: it keeps its own schedule."""
     return raw | (raw.downstream() & analytics)
