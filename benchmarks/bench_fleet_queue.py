@@ -7,12 +7,13 @@ location, the statistics schedule on --stats-cron and the app-log schedule on --
 default) for each fleet size in --sizes, --minutes each. Runs are real processes (default run
 launcher) and batched as deployed: each tick requests one run per shard of --batch-size
 consecutive projects (AIMATRIX_BATCH_SIZE; 1 gives the old one-run-per-project shape, to compare).
-Everything the daemon does in that time counts, including analytics runs its automation launches.
+Everything the daemon does in that time counts, including analytics runs its automation launches
+(the extract runs derive their analytics themselves; the sensor derives what a failed step held up).
 
 Reported per fleet size: runs finished per minute (all jobs and statistics alone); project-ticks
 per minute (statistics snapshots that landed, one per project and tick, counted from the
 raw/database_stats materializations, so the healthy projects of a failed batch count too; app-log
-project-ticks likewise); the backlog over time (runs queued, and the projects they carry, sampled
+project-ticks likewise; derived project-ticks from analytics/database_health); the backlog over time (runs queued, and the projects they carry, sampled
 every --sample-s seconds); the machine's CPU share over the window (all processes, from /proc/stat:
 the machine is usually shared, so read it with the load average beside it); the worst lag from a
 tick to its project's statistics materialization, and the age of the oldest tick still unserved at
@@ -181,6 +182,9 @@ def run_size(args, projects: int, work: Path) -> dict:
         landed = _landed(instance, dg.AssetKey(["raw", "database_stats"]), "snapshot_at")
         lags = [at - tick for _, tick, at in landed if started <= tick <= stopped]
         app_log_ticks = _landed(instance, dg.AssetKey(["raw", "query_performance_logs"]), None)
+        # the analytics derived from the statistics (in the extract run, or by the automation sensor)
+        derived = _landed(instance, dg.AssetKey(["analytics", "database_health"]), None)
+        derived_in = [at for _, _, at in derived if started <= at <= stopped]
         unserved = [stopped - t for r in waiting
                     if (t := _parse_time(_tick(r))) is not None]
         window_min = (stopped - started) / 60
@@ -210,6 +214,7 @@ def run_size(args, projects: int, work: Path) -> dict:
         "project_ticks_per_minute": len([1 for _, tick, _ in landed if started <= tick <= stopped]) / window_min,
         "app_log_project_ticks_per_minute": len([1 for _, _, at in app_log_ticks if started <= at <= stopped])
         / window_min,
+        "derived_project_ticks_per_minute": len(derived_in) / window_min,
         "backlog_queued_runs": backlog,
         "cpu_share": busy / total if total else None,
         "worst_tick_to_materialization_s": max(lags, default=None),
@@ -250,6 +255,8 @@ def main() -> None:
               f"{r['statistics_runs_finished']} / {r['statistics_runs_succeeded']} / {r['statistics_runs_still_queued']}")
         print(f"{'project-ticks per minute (statistics)':52s}{r['project_ticks_per_minute']:>10.1f}")
         print(f"{'app-log project-ticks per minute':52s}{r['app_log_project_ticks_per_minute']:>10.1f}")
+        print(f"{'derived project-ticks per minute (database health)':52s}"
+              f"{r['derived_project_ticks_per_minute']:>10.1f}")
         print(f"{'backlog (s: queued runs/projects they carry)':52s}"
               f"{' '.join(f'{t}:{q}/{c}' for t, q, c in r['backlog_queued_runs'])}")
         print(f"{'CPU share of the machine (all processes)':52s}{(r['cpu_share'] or 0):>10.0%}")
