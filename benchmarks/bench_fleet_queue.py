@@ -14,8 +14,9 @@ Reported per fleet size: runs finished per minute (all jobs and statistics alone
 per minute (statistics snapshots that landed, one per project and tick, counted from the
 raw/database_stats materializations, so the healthy projects of a failed batch count too; app-log
 project-ticks likewise; derived project-ticks from analytics/database_health); the backlog over
-time (runs queued, and the projects they carry, sampled every --sample-s seconds); the machine's CPU share over the window (all processes, from /proc/stat:
-the machine is usually shared, so read it with the load average beside it); the worst lag from a
+time (runs queued, and the projects they carry, sampled every --sample-s seconds); the machine's
+CPU share over the window (all processes, from /proc/stat: the machine is usually shared, so read
+it with the load average beside it); the worst lag from a
 tick to its project's statistics materialization, and the age of the oldest tick still unserved at
 the end; statistics runs requested, finished and still queued; and how many projects the
 statistics throughput sustains at a 5-minute cadence.
