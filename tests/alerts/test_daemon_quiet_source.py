@@ -40,8 +40,9 @@ extraction the project is "never extracted"; a statistics run queued behind othe
 machine is late): for them only what follows the stop is counted, exactly once each.
 
 Schedules: statistics and freshness every minute, app logs every 2 minutes, yesterday's usage
-once (3 minutes after the start) and the month's report every 2 minutes; sensors every 10 s. Waits are bounded by generous deadlines
-(no timing asserts); the daemon and everything it started are stopped at the end.
+once (3 minutes after the start) and the month's report every 2 minutes; the alert sensor every
+10 s, the automation sensor every 60 s (the extract runs derive their analytics themselves). Waits
+are bounded by generous deadlines (no timing asserts); the daemon and everything it started are stopped at the end.
 
 One session on purpose: split into two daemon sessions side by side (phases 1-2, phase 3), the
 pair took 864 s on an idle 2-core machine against 908 s for this one, and a clean-clone CI run
