@@ -17,8 +17,8 @@ from aimatrix_pipeline.terminal import quiet_library_warnings
 
 quiet_library_warnings()  # before the domains build their definitions (code servers, run workers)
 
-from aimatrix_pipeline.analytics.jobs import PROJECT_ANALYTICS  # noqa: E402
 from aimatrix_pipeline.resources import shared_resources  # noqa: E402
+from aimatrix_pipeline.shared.selections import PROJECT_ANALYTICS  # noqa: E402
 
 DOMAINS = (
     "aimatrix_pipeline.extract.definitions",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from aimatrix_pipeline.analytics.jobs import derived_in_extract_runs
 from aimatrix_pipeline.extract.assets import APP_LOG_ASSETS, PLAN_ASSETS, SNAPSHOT_ASSETS
 from aimatrix_pipeline.shared.partitions import PROJECTS_PARTITIONS
+from aimatrix_pipeline.shared.selections import derived_in_extract_runs
 
 # Every step of these jobs runs in the run's own process. With the default multiprocess executor
 # each of the 8 statistics steps starts a Python process that loads the whole code location (~1-3 s

@@ -42,7 +42,8 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         _m("slow_query_avg_ms", "analytics/slow_queries_summary", "ms",
-           "call-weighted mean execution time in the hour of the newest snapshot or load (no data once nothing ran)"),
+           "call-weighted mean execution time of the newest pg_stat_statements interval and query log load "
+           "(no data once nothing ran in them)"),
         _m("cache_hit_ratio", "analytics/database_health", "ratio",
            "heap buffer cache hit ratio of the newest interval between snapshots (no data when it read nothing)"),
         _m("connection_utilisation", "raw/database_stats", "ratio",

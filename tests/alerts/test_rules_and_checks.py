@@ -353,25 +353,27 @@ def test_slow_query_rule_judges_the_hour_of_the_latest_snapshot_taken(warehouse)
 
 
 @pytest.mark.fails_check("analytics/slow_queries_summary:slow_query_avg")
-def test_slow_query_rule_resolves_when_the_latest_interval_ran_nothing_within_the_hour(warehouse):
+def test_slow_query_rule_judges_the_newest_period_so_a_fast_call_after_a_slow_hour_does_not_fire_again(warehouse):
     """Slow calls fire; once the newest pg_stat_statements interval counted no call (but the
-    monitoring role's own) and the newest query log load brought no row, the quiet period is
-    judged and the rule resolves, although the slow calls are still in the same hour."""
+    monitoring role's own) and the newest query log load brought no row, the rule resolves; one
+    fast statement in the next interval (a DBA's pg_stat_statements_reset()) is judged on its own,
+    not on the hour that still holds the slow calls, so it does not fire again."""
     t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    busy, quiet = t0 + timedelta(minutes=10), t0 + timedelta(minutes=20)
+    busy, quiet, one_call = t0 + timedelta(minutes=10), t0 + timedelta(minutes=20), t0 + timedelta(minutes=30)
     with warehouse.transaction() as conn:
         conn.execute("insert into analytics.slow_queries_summary (project, source, fingerprint, hour_bucket, "
                      "calls, total_time_ms, max_time_ms) values ('p1', 'app_log', 'f', ?, 2, 8000, 5000)", [t0])
         conn.execute("insert into raw.pg_stat_statements_info (project, snapshot_at, monitor_userid) "
                      "values ('p1', ?, 99)", [busy])
-        for at in (busy, quiet):
+        for at in (busy, quiet, one_call):
             conn.execute("insert into raw.snapshot_runs values ('p1', 'pg_stat_statements', ?, 3)", [at])
         conn.execute("insert into analytics.pg_stat_statements_intervals (project, snapshot_at, interval_kind) "
                      "values ('p1', ?, 'normal')", [busy])
-        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls) "
-                     "values ('p1', ?, 10, 2), ('p1', ?, 99, 5)", [busy, busy])
+        # the application's 2 calls of 1.5 s each; the monitoring role's 5 fast ones are left out
+        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls, "
+                     "total_time_ms) values ('p1', ?, 10, 2, 3000), ('p1', ?, 99, 5, 5)", [busy, busy])
         conn.execute("insert into raw.query_performance_logs (project, id, query_hash, text_hash, created_at, "
-                     "extracted_at) values ('p1', uuid(), 'h', 't', ?, ?)", [busy, busy])
+                     "extracted_at, execution_time_ms) values ('p1', uuid(), 'h', 't', ?, ?, 9000)", [busy, busy])
         _load(conn, "query_performance_logs", busy)
     rule = _rules()["slow_query_avg"]
     r = evaluate_rule(rule, warehouse, "p1")
@@ -379,12 +381,18 @@ def test_slow_query_rule_resolves_when_the_latest_interval_ran_nothing_within_th
     with warehouse.transaction() as conn:  # quiet: only the monitoring role ran, the log load was empty
         conn.execute("insert into analytics.pg_stat_statements_intervals (project, snapshot_at, interval_kind) "
                      "values ('p1', ?, 'normal')", [quiet])
-        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls) "
-                     "values ('p1', ?, 99, 5)", [quiet])
+        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls, "
+                     "total_time_ms) values ('p1', ?, 99, 5, 5)", [quiet])
         _load(conn, "query_performance_logs", quiet)
     r = evaluate_rule(rule, warehouse, "p1")
     assert r.passed and r.metadata["no_data"].value is True and r.metadata["calls_in_latest_period"].value == 0
-    assert r.metadata["calls"].value == 2  # the hour still holds the slow calls: the quiet period decides
+    with warehouse.transaction() as conn:  # one fast statement of the application, same hour
+        conn.execute("insert into analytics.pg_stat_statements_intervals (project, snapshot_at, interval_kind) "
+                     "values ('p1', ?, 'normal')", [one_call])
+        conn.execute("insert into analytics.pg_stat_statements_deltas (project, snapshot_at, userid, calls, "
+                     "total_time_ms) values ('p1', ?, 10, 1, 2)", [one_call])
+    r = evaluate_rule(rule, warehouse, "p1")
+    assert r.passed and r.metadata["value"].value == 2 and r.metadata["calls_in_latest_period"].value == 1
 
 
 @pytest.mark.fails_check("analytics/embedding_stats:embedding_error_rate_high")

@@ -11,10 +11,11 @@ sensor.
 import dagster as dg
 
 from aimatrix_pipeline.analytics.assets import SPECS, build_asset
-from aimatrix_pipeline.analytics.jobs import ANALYTICS_JOB, derived_in_extract_runs
+from aimatrix_pipeline.analytics.jobs import ANALYTICS_JOB
 from aimatrix_pipeline.analytics.sensors import DERIVE_ANALYTICS_SENSOR
 from aimatrix_pipeline.resources.settings_resource import SettingsResource
 from aimatrix_pipeline.resources.warehouse import WarehouseResource
+from aimatrix_pipeline.shared.selections import derived_in_extract_runs
 
 PROJECTS = ["p1", "p2", "p3", "p4"]
 PARTITIONS = dg.StaticPartitionsDefinition(PROJECTS)
