@@ -86,9 +86,9 @@ def build_definitions(domains: Sequence[str] = DOMAINS) -> dg.Definitions:
             if not here(name, extracted, f"job {job.name}"):
                 return None
             return dg.define_asset_job(
-                job.name, selection=dg.AssetSelection.keys(*sorted(extracted, key=str)), partitions_def=job.partitions_def,
-                executor_def=job.executor_def, tags=job.tags, run_tags=job.run_tags,
-                description=job.description)
+                job.name, selection=dg.AssetSelection.keys(*sorted(extracted, key=str)),
+                partitions_def=job.partitions_def, executor_def=job.executor_def, tags=job.tags,
+                run_tags=job.run_tags, description=job.description)
         return job if here(name, targets, f"job {job.name}") else None
 
     checks, jobs, schedules = [], [], []

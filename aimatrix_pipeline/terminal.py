@@ -89,8 +89,9 @@ def quiet_library_warnings() -> None:
     """Hide library warnings that say nothing to someone running our commands.
 
     Dagster's PreviewWarning (partitioned check specs, which the rule checks use on purpose),
-    SupersessionWarning and the BetaWarning of `backfill_policy`, and platformdirs' RuntimeDirWarning (the embedded PostgreSQL wheel asks
-    for a runtime dir at import; XDG_RUNTIME_DIR is unset in containers and over sudo) are noise
+    SupersessionWarning and the BetaWarning of `backfill_policy`, and platformdirs'
+    RuntimeDirWarning (the embedded PostgreSQL wheel asks for a runtime dir at import;
+    XDG_RUNTIME_DIR is unset in containers and over sudo) are noise
     printed on every start of every process that loads the code location. Called by `cli.main`
     and by the code location's modules (code servers and run workers import those), so both the
     command and the Dagster processes it starts are quiet. Other warnings still show.

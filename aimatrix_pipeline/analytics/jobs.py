@@ -24,4 +24,3 @@ ANALYTICS_JOB = dg.define_asset_job(
     description="Derive every analytics.* table for a project (or a range of projects, in one run) "
     "from its raw.* rows.",
 )
-
