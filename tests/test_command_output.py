@@ -3,7 +3,7 @@
 * `sql` and `report` piped into `head`: `head` exits after its lines and the pipe breaks; the
   command must end quietly (no BrokenPipeError traceback, no "Exception ignored" at exit).
 * `report recommendations` shows the SQL to fix each finding (the README's promise) by default.
-* Dagster's PreviewWarning / SupersessionWarning and platformdirs' RuntimeDirWarning never reach
+* Dagster's PreviewWarning / SupersessionWarning / BetaWarning and platformdirs' RuntimeDirWarning never reach
   a user's terminal from our commands, nor from the Dagster processes they start.
 """
 
@@ -22,7 +22,8 @@ from aimatrix_pipeline import cli
 from tests.conftest import _base_dir
 
 CLI = str(Path(sys.executable).with_name("aimatrix-pipeline"))
-NOISE = ("PreviewWarning", "SupersessionWarning", "RuntimeDirWarning")
+# BetaWarning: Dagster's notice on every asset with a `backfill_policy` (thirty per process)
+NOISE = ("PreviewWarning", "SupersessionWarning", "BetaWarning", "RuntimeDirWarning")
 
 
 def _env(**extra) -> dict:
