@@ -2,7 +2,7 @@
 
 Layers, from the bottom:
 - shared: this package (project partitions, the batched schedule and batch runs, alert rules and the checks
-  built from them, UI previews, CLI output and exit codes) and the top-level helper modules
+  built from them, the asset selections domains agree on, UI previews, CLI output and exit codes) and the top-level helper modules
   `settings`, `config_checks`, `sql_files`, `metadata`, `terminal`, `querytext`,
   `instance_storage`, `warehouse` (the notebook query helper) and the `resources` package. They import nothing from a domain.
 - domains: `alerts`, `analytics`, `appsignals`, `cost`, `dashboard`, `extract`, `fleet`,
